@@ -1,0 +1,3 @@
+"""PVC: a hyperconverged virtualization cluster."""
+
+__version__ = "0.1.0"

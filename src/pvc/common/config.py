@@ -1,0 +1,243 @@
+"""pvc.conf: one YAML file, PVC's sections, shared by every daemon and the local CLI.
+
+Only the keys this implementation uses are typed here; the rest of the file is kept in
+`Config.raw` so later subsystems can read their own sections.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pvc.common import names
+from pvc.common.errors import InvalidArgument
+
+DEFAULT_CONFIG_FILE = "/etc/pvc/pvc.conf"
+NETWORK_NAMES = ("upstream", "cluster", "storage")
+
+
+def config_path() -> Path:
+    return Path(os.environ.get("PVC_CONFIG_FILE", DEFAULT_CONFIG_FILE))
+
+
+@dataclass(frozen=True)
+class CoreNetwork:
+    name: str
+    device: str
+    mtu: int
+    network: ipaddress.IPv4Network
+    floating_address: ipaddress.IPv4Address | None
+    gateway_address: ipaddress.IPv4Address | None
+    domain: str
+    node_ip_selection: str
+
+    def node_address(self, node: str) -> ipaddress.IPv4Interface:
+        """The node's own address on this network (PVC's `by-id`: network + node id)."""
+        if self.node_ip_selection != "by-id":
+            try:
+                addr = ipaddress.IPv4Address(self.node_ip_selection)
+            except ValueError as exc:
+                raise InvalidArgument(
+                    f"networks.{self.name}.node_ip_selection must be 'by-id' or an address"
+                ) from exc
+        else:
+            addr = self.network.network_address + names.node_id(node)
+        if addr not in self.network:
+            raise InvalidArgument(f"Address {addr} for {node} is outside {self.network}")
+        return ipaddress.IPv4Interface(f"{addr}/{self.network.prefixlen}")
+
+    def floating_interface(self) -> ipaddress.IPv4Interface | None:
+        if self.floating_address is None:
+            return None
+        return ipaddress.IPv4Interface(f"{self.floating_address}/{self.network.prefixlen}")
+
+
+@dataclass(frozen=True)
+class ApiToken:
+    description: str
+    token: str
+
+
+@dataclass(frozen=True)
+class Config:
+    raw: dict[str, Any]
+    cluster_name: str
+    all_nodes: tuple[str, ...]
+    coordinator_nodes: tuple[str, ...]
+    networks: dict[str, CoreNetwork]
+    zookeeper_port: int
+    zookeeper_session_timeout: float
+    keepalive_interval: float
+    monitoring_interval: float
+    vm_shutdown_timeout: float
+    fence_intervals: int
+    suicide_intervals: int
+    successful_fence: str
+    failed_fence: str
+    ipmi_hostname: str
+    ipmi_username: str
+    ipmi_password: str
+    target_selector: str
+    node_log_lines: int
+    console_log_lines: int
+    log_keepalives: bool
+    debug_logging: bool
+    dynamic_directory: Path
+    system_log_directory: Path
+    api_address: str
+    api_port: int
+    api_auth_enabled: bool
+    api_tokens: tuple[ApiToken, ...]
+    api_ssl_enabled: bool
+    api_ssl_certificate: str
+    api_ssl_private_key: str
+    enable_prometheus: bool
+    source: Path | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    # -- derived values -------------------------------------------------
+    def is_coordinator(self, node: str) -> bool:
+        return node in self.coordinator_nodes
+
+    def zookeeper_hosts(self, prefer: str | None = None) -> str:
+        """The ensemble as a kazoo host string; `prefer` (a coordinator) goes first."""
+        order = list(self.coordinator_nodes)
+        if prefer in order:
+            order.remove(prefer)
+            order.insert(0, prefer)
+        cluster = self.networks["cluster"]
+        return ",".join(f"{cluster.node_address(n).ip}:{self.zookeeper_port}" for n in order)
+
+    def ipmi_host_for(self, node: str) -> str:
+        return self.ipmi_hostname.replace("{node_id}", str(names.node_id(node))).replace(
+            "{node_name}", node
+        )
+
+    def upstream_floating(self) -> str | None:
+        fl = self.networks["upstream"].floating_address
+        return str(fl) if fl else None
+
+
+def _get(d: dict[str, Any], dotted: str, default: Any = None) -> Any:
+    cur: Any = d
+    for part in dotted.split("."):
+        if not isinstance(cur, dict) or part not in cur:
+            return default
+        cur = cur[part]
+    return cur
+
+
+def _bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() in ("yes", "true", "on", "1")
+
+
+def _network(raw: dict[str, Any], name: str) -> CoreNetwork:
+    sect = _get(raw, f"cluster.networks.{name}")
+    if not isinstance(sect, dict):
+        raise InvalidArgument(f"pvc.conf: cluster.networks.{name} is missing")
+    try:
+        net = ipaddress.IPv4Network(
+            f"{_get(sect, 'ipv4.network_address')}/{_get(sect, 'ipv4.netmask')}"
+        )
+    except ValueError as exc:
+        raise InvalidArgument(f"pvc.conf: cluster.networks.{name}.ipv4 is invalid: {exc}") from exc
+
+    def addr(key: str) -> ipaddress.IPv4Address | None:
+        val = _get(sect, f"ipv4.{key}")
+        if val in (None, "", "None"):
+            return None
+        a = names.ipv4_address(str(val))
+        if a not in net:
+            raise InvalidArgument(f"pvc.conf: cluster.networks.{name}.ipv4.{key} not in {net}")
+        return a
+
+    return CoreNetwork(
+        name=name,
+        device=names.interface_name(str(sect.get("device", ""))),
+        mtu=int(sect.get("mtu", 1500)),
+        network=net,
+        floating_address=addr("floating_address"),
+        gateway_address=addr("gateway_address"),
+        domain=str(sect.get("domain", "")),
+        node_ip_selection=str(sect.get("node_ip_selection", "by-id")),
+    )
+
+
+def parse(raw: dict[str, Any], source: Path | None = None) -> Config:
+    if not isinstance(raw, dict):
+        raise InvalidArgument("pvc.conf: the file is not a YAML mapping")
+    all_nodes = tuple(names.node_name(str(n)) for n in _get(raw, "cluster.all_nodes", []) or [])
+    coords = tuple(
+        names.node_name(str(n)) for n in _get(raw, "cluster.coordinator_nodes", []) or []
+    )
+    if not coords:
+        raise InvalidArgument("pvc.conf: cluster.coordinator_nodes is empty")
+    if any(c not in all_nodes for c in coords):
+        raise InvalidArgument("pvc.conf: every coordinator must also be in cluster.all_nodes")
+    tokens = tuple(
+        ApiToken(str(t.get("description", "")), str(t.get("token", "")))
+        for t in (_get(raw, "api.token", []) or [])
+        if isinstance(t, dict) and t.get("token")
+    )
+    failed_fence = str(_get(raw, "fencing.actions.failed_fence", "none"))
+    return Config(
+        raw=raw,
+        source=source,
+        cluster_name=str(_get(raw, "cluster.name", "pvc")),
+        all_nodes=all_nodes,
+        coordinator_nodes=coords,
+        networks={n: _network(raw, n) for n in NETWORK_NAMES},
+        zookeeper_port=int(_get(raw, "database.zookeeper.port", 2181)),
+        zookeeper_session_timeout=float(_get(raw, "database.zookeeper.session_timeout", 4)),
+        keepalive_interval=float(_get(raw, "timer.keepalive_interval", 1)),
+        monitoring_interval=float(_get(raw, "timer.monitoring_interval", 15)),
+        vm_shutdown_timeout=float(_get(raw, "timer.vm_shutdown_timeout", 180)),
+        fence_intervals=int(_get(raw, "fencing.intervals.fence_intervals", 4)),
+        suicide_intervals=int(_get(raw, "fencing.intervals.suicide_intervals", 0)),
+        successful_fence=str(_get(raw, "fencing.actions.successful_fence", "migrate")),
+        failed_fence="none" if failed_fence in ("None", "") else failed_fence,
+        ipmi_hostname=str(_get(raw, "fencing.ipmi.hostname", "")),
+        ipmi_username=str(_get(raw, "fencing.ipmi.username", "")),
+        ipmi_password=str(_get(raw, "fencing.ipmi.password", "")),
+        target_selector=str(_get(raw, "migration.target_selector", "mem")),
+        node_log_lines=int(_get(raw, "logging.node_log_lines", 2000)),
+        console_log_lines=int(_get(raw, "logging.console_log_lines", 1000)),
+        log_keepalives=_bool(_get(raw, "logging.log_keepalives", False)),
+        debug_logging=_bool(_get(raw, "logging.debug_logging", False)),
+        dynamic_directory=Path(str(_get(raw, "path.dynamic_directory", "/run/pvc"))),
+        system_log_directory=Path(str(_get(raw, "path.system_log_directory", "/var/log/pvc"))),
+        api_address=str(_get(raw, "api.listen.address", "0.0.0.0")),
+        api_port=int(_get(raw, "api.listen.port", 7370)),
+        api_auth_enabled=_bool(_get(raw, "api.authentication.enabled", True)),
+        api_tokens=tokens,
+        api_ssl_enabled=_bool(_get(raw, "api.ssl.enabled", False)),
+        api_ssl_certificate=str(_get(raw, "api.ssl.certificate", "")),
+        api_ssl_private_key=str(_get(raw, "api.ssl.private_key", "")),
+        enable_prometheus=_bool(_get(raw, "subsystem.enable_prometheus", True)),
+    )
+
+
+def load(path: Path | str | None = None) -> Config:
+    p = Path(path) if path else config_path()
+    try:
+        text = p.read_text()
+    except OSError as exc:
+        raise InvalidArgument(f"Cannot read configuration file {p}: {exc.strerror}") from exc
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise InvalidArgument(f"Configuration file {p} is not valid YAML: {exc}") from exc
+    return parse(raw, source=p)
+
+
+def this_node() -> str:
+    """The node's own name: its short hostname, as PVC derives it."""
+    return names.node_name(socket.gethostname().split(".")[0])

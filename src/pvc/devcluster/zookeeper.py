@@ -1,0 +1,134 @@
+"""ZooKeeper servers for the development cluster and the integration tests.
+
+Debian's zookeeper package, started through its main class (Debian's zkServer.sh wrapper
+misparses --config). A short tickTime lets clients use sessions of a few seconds, which is
+what makes a lost primary noticeable within the failover budget.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from pvc.common.errors import BackendError
+
+JAVA = "/usr/bin/java"
+CLASSPATH = "/etc/zookeeper/conf:/usr/share/java/zookeeper.jar"
+MAIN = "org.apache.zookeeper.server.quorum.QuorumPeerMain"
+TICK_MS = 250
+# Larger than ZooKeeper's 1 MiB default: a whole-cluster restore is one transaction.
+JUTE_MAXBUFFER = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ZkServer:
+    myid: int
+    data_dir: Path
+    client_address: str
+    client_port: int
+    # myid -> (address, quorum port, election port); empty for a standalone server
+    ensemble: dict[int, tuple[str, int, int]]
+    heap_mb: int = 128
+
+    @property
+    def config_file(self) -> Path:
+        return self.data_dir / "zoo.cfg"
+
+    def write_config(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        (self.data_dir / "data").mkdir(exist_ok=True)
+        (self.data_dir / "data" / "myid").write_text(f"{self.myid}\n")
+        lines = [
+            f"tickTime={TICK_MS}",
+            "initLimit=40",
+            "syncLimit=8",
+            # sessions from 2 to 40 ticks: 0.5 s .. 10 s
+            f"minSessionTimeout={TICK_MS * 2}",
+            f"maxSessionTimeout={TICK_MS * 40}",
+            f"dataDir={self.data_dir / 'data'}",
+            f"clientPort={self.client_port}",
+            f"clientPortAddress={self.client_address}",
+            "maxClientCnxns=0",
+            "admin.enableServer=false",
+            "4lw.commands.whitelist=*",
+            "autopurge.snapRetainCount=3",
+            "autopurge.purgeInterval=1",
+            "standaloneEnabled=true",
+            "reconfigEnabled=false",
+        ]
+        for sid, (addr, qport, eport) in sorted(self.ensemble.items()):
+            lines.append(f"server.{sid}={addr}:{qport}:{eport}")
+        self.config_file.write_text("\n".join(lines) + "\n")
+
+    def command(self) -> list[str]:
+        log_dir = self.data_dir / "log"
+        return [
+            JAVA,
+            f"-Xmx{self.heap_mb}m",
+            "-XX:+UseSerialGC",
+            "-XX:TieredStopAtLevel=1",
+            f"-Djute.maxbuffer={JUTE_MAXBUFFER}",
+            f"-Dzookeeper.log.dir={log_dir}",
+            "-Dzookeeper.root.logger=INFO,ROLLINGFILE",
+            f"-Dzookeeper.log.file=zookeeper-{self.myid}.log",
+            "-cp",
+            CLASSPATH,
+            MAIN,
+            str(self.config_file),
+        ]
+
+
+def four_letter(address: str, port: int, word: str, timeout: float = 1.0) -> str:
+    with socket.create_connection((address, port), timeout=timeout) as s:
+        s.sendall(word.encode())
+        chunks = []
+        while True:
+            data = s.recv(4096)
+            if not data:
+                break
+            chunks.append(data)
+    return b"".join(chunks).decode(errors="replace")
+
+
+def serving(address: str, port: int) -> bool:
+    """True when the server answers and is part of a quorum (or standalone)."""
+    try:
+        out = four_letter(address, port, "srvr")
+    except OSError:
+        return False
+    return "Mode: " in out
+
+
+def wait_serving(address: str, port: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if serving(address, port):
+            return
+        time.sleep(0.2)
+    raise BackendError(f"ZooKeeper at {address}:{port} did not start within {timeout:.0f} s")
+
+
+def start_standalone(data_dir: Path, address: str = "127.0.0.1", port: int = 0) -> tuple[int, int]:
+    """Start a one-server ZooKeeper (for integration tests). Returns (pid, port)."""
+    if port == 0:
+        with socket.socket() as s:
+            s.bind((address, 0))
+            port = s.getsockname()[1]
+    server = ZkServer(1, data_dir, address, port, {})
+    server.write_config()
+    log = open(data_dir / "stdout.log", "ab")  # noqa: SIM115 - handed to the child
+    proc = subprocess.Popen(
+        server.command(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        start_new_session=True, env={**os.environ, "ZOO_LOG_DIR": str(data_dir / "log")},
+    )
+    log.close()
+    try:
+        wait_serving(address, port)
+    except BackendError:
+        proc.kill()
+        raise
+    return proc.pid, port

@@ -1,0 +1,69 @@
+"""Integration fixtures: one real ZooKeeper server per test session, a fresh chroot per test."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from kazoo.client import KazooClient
+
+from pvc.devcluster import zookeeper
+from pvc.state.store import Store
+
+
+@pytest.fixture(scope="session")
+def zk_server() -> Iterator[str]:
+    if not os.path.exists(zookeeper.JAVA) or not os.path.exists("/usr/share/java/zookeeper.jar"):
+        pytest.skip("ZooKeeper is not installed (run through ./pvc-dev test)")
+    workdir = Path(tempfile.mkdtemp(prefix="pvc-zk-"))
+    pid, port = zookeeper.start_standalone(workdir)
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0) if _is_child(pid) else None
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _is_child(pid: int) -> bool:
+    try:
+        return os.waitpid(pid, os.WNOHANG) == (0, 0)
+    except ChildProcessError:
+        return False
+
+
+@pytest.fixture
+def zk_hosts(zk_server: str) -> Iterator[str]:
+    """A connection string with a fresh chroot: every test sees an empty tree."""
+    chroot = f"/test-{uuid.uuid4().hex[:12]}"
+    admin = KazooClient(hosts=zk_server)
+    admin.start(timeout=10)
+    admin.ensure_path(chroot)
+    try:
+        yield zk_server + chroot
+    finally:
+        admin.delete(chroot, recursive=True)
+        admin.stop()
+        admin.close()
+
+
+@pytest.fixture
+def zk(zk_hosts: str) -> Iterator[KazooClient]:
+    client = KazooClient(hosts=zk_hosts)
+    client.start(timeout=10)
+    try:
+        yield client
+    finally:
+        client.stop()
+        client.close()
+
+
+@pytest.fixture
+def store(zk: KazooClient) -> Store:
+    return Store(zk)
