@@ -1,0 +1,1 @@
+"""The `pvc` command-line client (Click): one module per command group."""

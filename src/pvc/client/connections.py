@@ -219,5 +219,5 @@ def resolve(name: str = LOCAL, path: Path | None = None) -> Connection:
     known = ", ".join(sorted(data)) or "none"
     raise NotFound(
         f'No connection "{name}" in the connection store {path or store_path()} '
-        f"(known: {known}); add it with \"pvc connection add\""
+        f'(known: {known}); add it with "pvc connection add"'
     )

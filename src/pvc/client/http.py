@@ -13,7 +13,7 @@ import json
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 import httpx
 
@@ -62,9 +62,7 @@ def encode_params(params: Params | None) -> list[tuple[str, str]]:
     for key, value in (params or {}).items():
         if value is None:
             continue
-        values: Iterable[Scalar] = (
-            value if isinstance(value, list | tuple) else (value,)  # type: ignore[assignment]
-        )
+        values: Iterable[Scalar] = value if isinstance(value, list | tuple) else (value,)
         for item in values:
             pairs.append((key, str(item)))
     return pairs
@@ -155,7 +153,7 @@ class HttpClient:
     def close(self) -> None:
         self._http.close()
 
-    def __enter__(self) -> HttpClient:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(
@@ -174,8 +172,9 @@ class HttpClient:
         self, method: str, path: str, params: Params | None, form: Params | None
     ) -> httpx.Response:
         data = dict(encode_params(form)) if form else None
+        query: list[tuple[str, Scalar | None]] = list(encode_params(params))
         try:
-            return self._http.request(method, path, params=encode_params(params), data=data)
+            return self._http.request(method, path, params=query, data=data)
         except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
             raise InvalidArgument(f"Invalid API address {self.url(path)}: {exc}") from exc
         except httpx.ConnectError as exc:
@@ -186,6 +185,8 @@ class HttpClient:
             ) from exc
         except httpx.TransportError as exc:
             raise Unavailable(f"Lost the connection to the API at {self.url(path)}: {exc}") from exc
+        except httpx.HTTPError as exc:
+            raise BackendError(f"Bad response from the API at {self.url(path)}: {exc}") from exc
 
     def request(
         self,
@@ -237,6 +238,8 @@ class HttpClient:
     ) -> Any:
         """Like `request`, returning the parsed JSON body."""
         response = self.request(method, path, params=params, form=form, ok=ok)
+        if response.status_code == 204:
+            return None
         try:
             return response.json()
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import time
 from typing import Any
@@ -162,7 +163,5 @@ def read_all(store: Store) -> dict[str, bytes]:
 
 
 def delete_tree(store: Store, root: str) -> None:
-    try:
+    with contextlib.suppress(NoNodeError):
         store.zk.delete(root, recursive=True)
-    except NoNodeError:
-        pass

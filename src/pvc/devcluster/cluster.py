@@ -1,0 +1,216 @@
+"""Bring a development cluster up and down, and report on it."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+from kazoo.client import KazooClient
+
+from pvc.common.errors import BackendError, NotFound
+from pvc.devcluster import bmc, configs, netsetup, power, zookeeper
+from pvc.devcluster.layout import ZK_CLIENT_PORT, ClusterSpec, load_spec
+from pvc.state.store import Store
+
+Say = Callable[[str], None]
+
+
+def _quiet(msg: str) -> None:
+    pass
+
+
+# -- BMCs ---------------------------------------------------------------------
+
+def bmc_spec(spec: ClusterSpec, node: str) -> bmc.BmcSpec:
+    return bmc.BmcSpec(
+        node=node,
+        address=str(spec.bmc_address(node)),
+        port=623,
+        username=spec.ipmi_username,
+        password=spec.ipmi_password,
+        workdir=spec.bmc_dir(node),
+        power_command=[sys.executable, "-m", "pvc.devcluster.power", str(spec.state_dir), node],
+    )
+
+
+def bmc_pid(spec: ClusterSpec, node: str) -> int | None:
+    try:
+        pid = int(spec.bmc_pid_file(node).read_text())
+    except (OSError, ValueError):
+        return None
+    try:
+        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().decode()
+    except OSError:
+        return None
+    return pid if "ipmi_sim" in cmd and str(spec.bmc_dir(node)) in cmd else None
+
+
+def start_bmc(spec: ClusterSpec, node: str) -> int:
+    pid = bmc_pid(spec, node)
+    if pid:
+        return pid
+    b = bmc_spec(spec, node)
+    b.workdir.mkdir(parents=True, exist_ok=True)
+    bmc.write_config(b)
+    pid = bmc.start(b)
+    spec.bmc_pid_file(node).write_text(str(pid))
+    return pid
+
+
+# -- status -------------------------------------------------------------------
+
+def is_running(spec: ClusterSpec) -> bool:
+    """Every node powered on and every BMC answering."""
+    return all(power.init_pid(spec, n) and bmc_pid(spec, n) for n in spec.node_names)
+
+
+def zk_store(spec: ClusterSpec, timeout: float = 5) -> Store:
+    zk = KazooClient(hosts=spec.zookeeper_hosts(), timeout=5)
+    zk.start(timeout=timeout)
+    return Store(zk)
+
+
+def node_states(spec: ClusterSpec) -> dict[str, dict[str, Any]]:
+    """Node records as the cluster sees them ({} if ZooKeeper cannot be reached)."""
+    try:
+        store = zk_store(spec, timeout=3)
+    except Exception:
+        return {}
+    try:
+        out = {}
+        for n in store.children("root.nodes"):
+            d, c, m, k = store.read_many([(key, {"node": n}) for key in (
+                "node.daemon_state", "node.coordinator_state", "node.domain_state",
+                "node.keepalive")])
+            out[n] = {"daemon_state": d, "coordinator_state": c, "domain_state": m,
+                      "keepalive_age": round(time.time() - k, 1) if k else None}
+        return out
+    finally:
+        store.zk.stop()
+        store.zk.close()
+
+
+def wait_ready(spec: ClusterSpec, timeout: float, say: Say = _quiet) -> None:
+    """Until the quorum serves, every node is `run`, there is one primary, and the API
+    answers on the floating address with the cluster's key."""
+    deadline = time.monotonic() + timeout
+    coords = [str(spec.node_address(c, "cluster").ip) for c in spec.coordinator_names]
+    say("Waiting for the ZooKeeper quorum")
+    for addr in coords:
+        zookeeper.wait_serving(addr, ZK_CLIENT_PORT, max(deadline - time.monotonic(), 1))
+    say("Waiting for every node daemon to reach run")
+    while True:
+        states = node_states(spec)
+        running = [n for n, s in states.items() if s["daemon_state"] == "run"]
+        primaries = [n for n, s in states.items() if s["coordinator_state"] == "primary"]
+        if len(running) == spec.nodes and len(primaries) == 1:
+            break
+        if time.monotonic() > deadline:
+            raise BackendError(f"Cluster not ready in {timeout:.0f} s: {json.dumps(states)}")
+        time.sleep(0.3)
+    say(f"Primary is {primaries[0]}; waiting for the API")
+    while True:
+        try:
+            r = httpx.get(spec.api_url() + "/node", headers={"X-Api-Key": spec.api_key},
+                          timeout=2)
+            if r.status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise BackendError(f"The API at {spec.api_url()} did not answer in {timeout:.0f} s")
+        time.sleep(0.3)
+
+
+# -- up / down ----------------------------------------------------------------
+
+def up(spec: ClusterSpec, timeout: float = 180, say: Say = _quiet) -> ClusterSpec:
+    """Build (or re-use) the cluster and wait until it is ready."""
+    try:
+        existing: ClusterSpec | None = load_spec(spec.state_dir)
+    except NotFound:
+        existing = None
+    if existing is not None and is_running(existing):
+        if (existing.nodes, existing.coordinators) != (spec.nodes, spec.coordinators):
+            raise BackendError(
+                f"Cluster {existing.name} is already up with {existing.nodes} nodes and "
+                f"{existing.coordinators} coordinators; run `pvc-dev down` first")
+        say(f"Cluster {existing.name} is already up")
+        wait_ready(existing, timeout, say)
+        return existing
+    if existing is not None or netsetup.leftovers(spec):
+        say("Cleaning up what an earlier run left behind")
+        down(existing or spec, say=_quiet)
+    netsetup.check_subnets_free(spec)
+    say(f"Building cluster {spec.name}: {spec.nodes} nodes, {spec.coordinators} coordinators")
+    spec.save()
+    netsetup.create_bridges(spec)
+    for node in spec.node_names:
+        configs.write_node(spec, node)
+        netsetup.create_node_net(spec, node)
+        start_bmc(spec, node)
+    for node in spec.node_names:
+        power.on(spec, node)
+    wait_ready(spec, timeout, say)
+    return spec
+
+
+def _kill_pid(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return
+    for _ in range(200):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.01)
+
+
+def down(spec: ClusterSpec, say: Say = _quiet) -> list[str]:
+    """Remove every process, namespace, link and file of the cluster. Returns what could
+    not be removed (empty when all is gone)."""
+    for node in spec.node_names:
+        if spec.state_dir.exists():
+            power.off(spec, node)
+        pid = bmc_pid(spec, node)
+        if pid:
+            _kill_pid(pid)
+    netsetup.destroy(spec)
+    if spec.state_dir.exists():
+        shutil.rmtree(spec.state_dir)
+    left = netsetup.leftovers(spec)
+    with open("/proc/mounts") as fh:
+        left += [f"mount {line.split()[1]}" for line in fh
+                 if str(spec.state_dir) in line.split()[1]]
+    if spec.state_dir.exists():
+        left.append(f"directory {spec.state_dir}")
+    say("Cluster removed" if not left else f"Left behind: {', '.join(left)}")
+    return left
+
+
+def control(spec: ClusterSpec, node: str, request: dict[str, Any]) -> dict[str, Any]:
+    """Send a command to a node's nodeinit (status, start, stop, kill)."""
+    path = spec.control_socket(node)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(60)
+        try:
+            s.connect(str(path))
+        except OSError as exc:
+            raise BackendError(f"Node {node} does not answer (is it powered on?): {exc}") from exc
+        s.sendall(json.dumps(request).encode() + b"\n")
+        data = s.makefile("rb").readline()
+    reply: dict[str, Any] = json.loads(data or b"{}")
+    if not reply.get("ok"):
+        raise BackendError(f"Node {node}: {reply.get('error', 'no answer')}")
+    return reply

@@ -1,0 +1,120 @@
+"""Files of each dev-cluster node: pvc.conf (from the shipped sample), a private libvirt
+configuration listening on the node's cluster address, /etc/hosts, ZooKeeper's config."""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pvc.common import config as configmod
+from pvc.devcluster import zookeeper
+from pvc.devcluster.layout import (
+    NETWORKS,
+    ZK_CLIENT_PORT,
+    ZK_ELECTION_PORT,
+    ZK_QUORUM_PORT,
+    ClusterSpec,
+)
+
+SAMPLE = Path(configmod.__file__).with_name("pvc.sample.conf")
+# Directories of the host that each node gets its own copy of (bind-mounted in its
+# mount namespace by nodeinit), relative to the node's directory.
+PRIVATE_DIRS = {
+    "/etc/pvc": "etc/pvc",
+    "/etc/libvirt": "etc/libvirt",
+    "/var/lib/libvirt": "var/lib/libvirt",
+    "/var/log/libvirt": "var/log/libvirt",
+    "/var/cache/libvirt": "var/cache/libvirt",
+    "/var/log/pvc": "var/log/pvc",
+    "/tmp": "tmp",
+}
+PRIVATE_FILES = {"/etc/hosts": "etc/hosts"}
+
+
+def pvc_conf(spec: ClusterSpec) -> dict[str, Any]:
+    raw: dict[str, Any] = yaml.safe_load(SAMPLE.read_text())
+    raw["cluster"]["name"] = spec.name
+    raw["cluster"]["all_nodes"] = spec.node_names
+    raw["cluster"]["coordinator_nodes"] = spec.coordinator_names
+    for net in NETWORKS:
+        sect = raw["cluster"]["networks"][net]
+        sect["device"] = spec.node_device(net)
+        sect["domain"] = f"{net}.{spec.name}.pvc"
+        n = spec.network(net)
+        sect["ipv4"]["network_address"] = str(n.network_address)
+        sect["ipv4"]["netmask"] = n.prefixlen
+        sect["ipv4"]["floating_address"] = str(spec.floating_address(net))
+        if net == "upstream":
+            sect["ipv4"]["gateway_address"] = str(spec.host_address(net).ip)
+    raw["fencing"]["ipmi"] = {
+        "hostname": "hv{node_id}-lom",
+        "username": spec.ipmi_username,
+        "password": spec.ipmi_password,
+    }
+    raw["subsystem"]["enable_storage"] = False
+    raw["subsystem"]["enable_worker"] = False
+    raw["api"]["listen"]["address"] = str(spec.floating_address("upstream"))
+    raw["api"]["authentication"]["secret_key"] = spec.api_key[::-1]
+    raw["api"]["token"] = [{"description": "pvc-dev", "token": spec.api_key}]
+    return raw
+
+
+def hosts_file(spec: ClusterSpec, node: str) -> str:
+    lines = ["127.0.0.1\tlocalhost", f"127.0.1.1\t{node}.{spec.name}.pvc {node}"]
+    for other in spec.node_names:
+        if other != node:
+            lines.append(f"{spec.node_address(other, 'cluster').ip}\t{other}")
+        lines.append(f"{spec.bmc_address(other)}\t{other}-lom")
+    return "\n".join(lines) + "\n"
+
+
+def libvirtd_conf(spec: ClusterSpec, node: str) -> str:
+    host_uuid = uuid.uuid5(uuid.NAMESPACE_DNS, f"{spec.name}.{node}.pvc-dev")
+    return "\n".join([
+        "# written by pvc-dev: libvirt of one development node",
+        "listen_tls = 0",
+        "listen_tcp = 1",
+        f'listen_addr = "{spec.node_address(node, "cluster").ip}"',
+        'auth_tcp = "none"',
+        'auth_unix_rw = "none"',
+        f'host_uuid = "{host_uuid}"',
+        "log_outputs = \"3:stderr\"",
+        "",
+    ])
+
+
+def zk_server(spec: ClusterSpec, node: str) -> zookeeper.ZkServer:
+    ensemble = {
+        spec.node_index(c): (str(spec.node_address(c, "cluster").ip), ZK_QUORUM_PORT,
+                             ZK_ELECTION_PORT)
+        for c in spec.coordinator_names
+    }
+    return zookeeper.ZkServer(
+        myid=spec.node_index(node),
+        data_dir=spec.node_dir(node) / "zookeeper",
+        client_address=str(spec.node_address(node, "cluster").ip),
+        client_port=ZK_CLIENT_PORT,
+        ensemble=ensemble if len(ensemble) > 1 else {},
+    )
+
+
+def write_node(spec: ClusterSpec, node: str) -> None:
+    base = spec.node_dir(node)
+    for rel in PRIVATE_DIRS.values():
+        (base / rel).mkdir(parents=True, exist_ok=True)
+    etc_libvirt = base / "etc/libvirt"
+    if not (etc_libvirt / "libvirtd.conf").exists():
+        shutil.copytree("/etc/libvirt", etc_libvirt, dirs_exist_ok=True)
+    (etc_libvirt / "libvirtd.conf").write_text(libvirtd_conf(spec, node))
+    for sub in ("qemu", "images", "boot"):
+        (base / "var/lib/libvirt" / sub).mkdir(exist_ok=True)
+    conf = base / "etc/pvc/pvc.conf"
+    conf.write_text("# written by pvc-dev\n" + yaml.safe_dump(pvc_conf(spec), sort_keys=False))
+    conf.chmod(0o600)
+    (base / "etc/hosts").write_text(hosts_file(spec, node))
+    if node in spec.coordinator_names:
+        zk_server(spec, node).write_config()

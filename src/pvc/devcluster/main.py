@@ -1,0 +1,188 @@
+"""pvc-dev: a real multi-node PVC cluster on one Linux host, and the project's test runner."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+
+from pvc.common.errors import PVCError
+from pvc.devcluster import cluster, power, userconn
+from pvc.devcluster.layout import ClusterSpec, default_root
+from pvc.drivers.fencing.ipmi import IpmiTool
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def _say(msg: str) -> None:
+    click.echo(f"pvc-dev: {msg}", err=True)
+
+
+def _need_root() -> None:
+    if os.geteuid() != 0:
+        raise click.ClickException("this needs root: run it with sudo")
+
+
+def _spec(name: str) -> ClusterSpec:
+    try:
+        return ClusterSpec.load(name)
+    except PVCError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """Build, drive and test a PVC development cluster on this host."""
+
+
+@cli.command()
+@click.option("--nodes", default=3, show_default=True, help="Number of nodes (hv1..hvN).")
+@click.option("--coordinators", default=3, show_default=True, help="How many are coordinators.")
+@click.option("--name", default="dev", show_default=True, help="Cluster (and connection) name.")
+@click.option("--prefix", default="pd", hidden=True)
+@click.option("--subnet", default=77, hidden=True, help="Networks are 10.SUBNET.{0,1,2}.0/24.")
+@click.option("--timeout", default=180.0, hidden=True)
+def up(nodes: int, coordinators: int, name: str, prefix: str, subnet: int,
+       timeout: float) -> None:
+    """Build the cluster (idempotent) and wait until it is ready."""
+    _need_root()
+    try:
+        spec = cluster.up(ClusterSpec(name=name, nodes=nodes, coordinators=coordinators,
+                                      prefix=prefix, subnet=subnet), timeout, _say)
+        path = userconn.write(spec)
+    except PVCError as exc:
+        raise click.ClickException(str(exc)) from exc
+    states = cluster.node_states(spec)
+    primary = next((n for n, s in states.items() if s["coordinator_state"] == "primary"), "?")
+    click.echo(f"""
+Cluster "{spec.name}" is up: {spec.nodes} nodes ({', '.join(spec.node_names)}), primary {primary}.
+API: {spec.api_url()}  (connection "{spec.name}" saved in {path})
+
+Try:
+  .venv/bin/pvc -c {spec.name} node list
+  .venv/bin/pvc -c {spec.name} cluster status
+  sudo ./pvc-dev exec hv1 -- pvc -c local node info hv1
+  sudo ./pvc-dev power {spec.node_names[0]} off     # pull the plug through its BMC
+  sudo ./pvc-dev down""")
+
+
+@cli.command()
+@click.option("--name", default="dev", show_default=True)
+def down(name: str) -> None:
+    """Remove every process, namespace, link, mount and file of the cluster."""
+    _need_root()
+    try:
+        spec = ClusterSpec.load(name)
+    except PVCError:
+        spec = ClusterSpec(name=name, prefix="pd" if name == "dev" else name[:3])
+    left = cluster.down(spec, _say)
+    userconn.remove(spec)
+    if left:
+        raise click.ClickException(f"could not remove: {', '.join(left)}")
+
+
+@cli.command()
+@click.option("--name", default="dev", show_default=True)
+def status(name: str) -> None:
+    """Power, services and cluster state of every node."""
+    spec = _spec(name)
+    states = cluster.node_states(spec)
+    click.echo(f"Cluster {spec.name}: API {spec.api_url()}, state in {spec.state_dir}")
+    click.echo(f"{'node':6} {'power':6} {'bmc':5} {'daemon':8} {'coordinator':12} "
+               f"{'domain':8} {'keepalive age':>13}")
+    for node in spec.node_names:
+        s = states.get(node, {})
+        age = s.get("keepalive_age")
+        click.echo(
+            f"{node:6} {power.status(spec, node):6} "
+            f"{'up' if cluster.bmc_pid(spec, node) else 'down':5} "
+            f"{s.get('daemon_state') or '-':8} {s.get('coordinator_state') or '-':12} "
+            f"{s.get('domain_state') or '-':8} {'-' if age is None else f'{age} s':>13}")
+
+
+@cli.command(name="exec", context_settings={"ignore_unknown_options": True})
+@click.option("--name", default="dev", show_default=True)
+@click.argument("node")
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+def exec_(name: str, node: str, command: tuple[str, ...]) -> None:
+    """Run COMMAND inside NODE (its network, mounts, hostname and processes)."""
+    _need_root()
+    spec = _spec(name)
+    pid = power.init_pid(spec, node)
+    if pid is None:
+        raise click.ClickException(f"node {node} is powered off")
+    env = {**os.environ, "PATH": f"{REPO / '.venv' / 'bin'}:{os.environ.get('PATH', '')}"}
+    args = ["nsenter", "-t", str(pid), "-m", "-u", "-n", "-p", "--", *command]
+    sys.exit(subprocess.call(args, env=env))
+
+
+@cli.command(name="power")
+@click.option("--name", default="dev", show_default=True)
+@click.argument("node")
+@click.argument("action", type=click.Choice(["on", "off", "status"]))
+def power_(name: str, node: str, action: str) -> None:
+    """Power NODE on or off, or ask its state, through its BMC with ipmitool."""
+    spec = _spec(name)
+    try:
+        spec.node_index(node)
+        bmc = IpmiTool(str(spec.bmc_address(node)), spec.ipmi_username, spec.ipmi_password)
+        if action == "on":
+            bmc.power_on()
+        elif action == "off":
+            bmc.power_off()
+        click.echo(f"{node}: power {bmc.power_status()}")
+    except PVCError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@cli.command()
+@click.option("--name", default="dev", show_default=True)
+@click.argument("node")
+@click.argument("service", type=click.Choice(["pvcnoded", "libvirtd", "virtlogd", "zookeeper"]))
+@click.argument("action", type=click.Choice(["start", "stop", "kill", "status"]))
+def service(name: str, node: str, service: str, action: str) -> None:
+    """Start, stop, SIGKILL or inspect one service of a node."""
+    _need_root()
+    spec = _spec(name)
+    try:
+        reply = cluster.control(spec, node, {"cmd": action, "service": service})
+        if action != "kill":
+            reply = cluster.control(spec, node, {"cmd": "status"})
+    except PVCError as exc:
+        raise click.ClickException(str(exc)) from exc
+    svc = reply.get("services", {}).get(service, {})
+    click.echo(f"{node} {service}: " + ("killed" if action == "kill" else
+               ("running, pid {}".format(svc.get("pid")) if svc.get("running") else "stopped")))
+
+
+@cli.command(context_settings={"ignore_unknown_options": True})
+@click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
+def test(pytest_args: tuple[str, ...]) -> None:
+    """Run ruff, mypy and every test tier (unit, integration, system)."""
+    venv = REPO / ".venv" / "bin"
+    steps = [
+        ("ruff", [str(venv / "ruff"), "check", "src", "tests", "bench"]),
+        ("mypy", [str(venv / "mypy")]),
+        ("pytest", [str(venv / "python"), "-m", "pytest", *(pytest_args or ("tests",))]),
+    ]
+    if pytest_args:
+        steps = steps[2:]
+    env = {**os.environ, "PVC_DEV_STATE_ROOT": os.environ.get("PVC_DEV_STATE_ROOT",
+                                                              str(default_root()))}
+    for label, cmd in steps:
+        _say(f"{label}: {' '.join(cmd[1:])}")
+        rc = subprocess.call(cmd, cwd=REPO, env=env)
+        if rc != 0:
+            raise click.ClickException(f"{label} failed (exit {rc})")
+    _say("all checks passed")
+
+
+def main() -> None:
+    cli(prog_name="pvc-dev")
+
+
+if __name__ == "__main__":
+    main()

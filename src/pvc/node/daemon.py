@@ -1,0 +1,188 @@
+"""pvcnoded: the node daemon's lifecycle.
+
+start: connect to ZooKeeper, make sure the schema exists (or migrate it), register the
+node (daemon state init), start the log buffer, keepalives and (on coordinators) the
+election, then state run. stop (SIGTERM): state shutdown, relinquish the primary role,
+final keepalive, state stop. Running VMs are never touched by a stop.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+import time
+
+from kazoo.client import KazooClient, KazooState
+
+from pvc import __version__
+from pvc.common.config import Config
+from pvc.common.errors import BackendError
+from pvc.drivers.hypervisor.libvirt_driver import Hypervisor, Libvirt
+from pvc.node import figures
+from pvc.node.election import Coordinator
+from pvc.node.keepalive import Keepalive
+from pvc.node.primary_services import PrimaryServices
+from pvc.node.zklog import ZkLogBuffer
+from pvc.state import tree
+from pvc.state.schema import LATEST
+from pvc.state.store import Store
+
+log = logging.getLogger("pvcnoded")
+
+
+class Daemon:
+    def __init__(self, config: Config, node: str, zk_hosts: str | None = None,
+                 hypervisor: Hypervisor | None = None) -> None:
+        self.config = config
+        self.node = node
+        self.is_coordinator = config.is_coordinator(node)
+        hosts = zk_hosts or config.zookeeper_hosts(prefer=node)
+        self.zk = KazooClient(
+            hosts=hosts,
+            timeout=config.zookeeper_session_timeout,
+            randomize_hosts=False,
+            connection_retry={"max_tries": -1, "delay": 0.1, "max_delay": 1.0},
+            command_retry={"max_tries": 3, "delay": 0.1, "max_delay": 0.5},
+        )
+        self.store = Store(self.zk)
+        self.hypervisor = hypervisor if hypervisor is not None else Libvirt()
+        self.state = "init"
+        self.state_lock = threading.RLock()
+        self.stopped = threading.Event()
+        self.services = PrimaryServices(config, config.system_log_directory)
+        self.coordinator: Coordinator | None = None
+        self.zklog: ZkLogBuffer | None = None
+        self.keepalive: Keepalive | None = None
+
+    # -- start ----------------------------------------------------------
+    def start(self) -> None:
+        log.info("Starting pvcnoded %s on node %s (%s)", __version__, self.node,
+                 "coordinator" if self.is_coordinator else "hypervisor")
+        if self.is_coordinator:
+            self.services.remove_stray_addresses()
+        self._connect()
+        tree.ensure(self.store, self.node, log.info)
+        self.zklog = ZkLogBuffer(self.store, self.node, self.config.node_log_lines)
+        self.zklog.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        logging.getLogger().addHandler(self.zklog)
+        self.zklog.start()
+        self.register()
+        try:
+            self.hypervisor.ping()
+        except BackendError as exc:
+            log.warning("libvirt is not usable yet: %s", exc)
+        if self.is_coordinator:
+            self.coordinator = Coordinator(self.store, self.node, self.services,
+                                           lambda: self.state == "run")
+        self.keepalive = Keepalive(
+            self.store, self.node, self.config, self.hypervisor,
+            daemon_state=lambda: self.state,
+            coordinator_state=self.coordinator_state,
+            state_lock=self.coordinator.lock if self.coordinator else self.state_lock,
+            is_primary=lambda: self.coordinator_state() == "primary",
+            on_missing=self._reregister,
+        )
+        self.state = "run"
+        self.keepalive.beat()
+        self.keepalive.start()
+        if self.coordinator:
+            self.coordinator.start()
+        log.info("Node %s is in run state", self.node)
+
+    def _connect(self) -> None:
+        self.zk.add_listener(self._on_session)
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                self.zk.start(timeout=10)
+                return
+            except Exception as exc:
+                if time.monotonic() > deadline:
+                    raise BackendError(f"Cannot reach ZooKeeper: {exc!r}") from exc
+                log.warning("Waiting for ZooKeeper: %r", exc)
+                time.sleep(1)
+
+    def _on_session(self, state: str) -> None:  # kazoo thread: only log
+        if state == KazooState.LOST:
+            log.warning("ZooKeeper session lost; a new session will be made")
+        elif state == KazooState.SUSPENDED:
+            log.warning("ZooKeeper connection suspended")
+
+    def coordinator_state(self) -> str:
+        if self.coordinator is None:
+            return "client"
+        return self.coordinator.state
+
+    def register(self) -> None:
+        """Create or refresh this node's record in one transaction."""
+        values = {
+            "node": "coordinator" if self.is_coordinator else "hypervisor",
+            "node.daemon_state": "init",
+            "node.coordinator_state": self.coordinator_state() if self.coordinator else (
+                "secondary" if self.is_coordinator else "client"),
+            "node.static": figures.static_data(),
+            "node.pvc_version": __version__,
+            "node.active_schema": LATEST,
+            "node.ipmi": {
+                "hostname": self.config.ipmi_host_for(self.node) if self.config.ipmi_hostname
+                else "",
+                "username": self.config.ipmi_username,
+                "password": self.config.ipmi_password,
+            },
+            "node.keepalive": time.time(),
+        }
+        existing = self.store.exists("node", node=self.node)
+        txn = self.store.txn()
+        for key in self.store.schema.object_keys("node"):
+            if key.name in values:
+                if existing and self.store.exists(key.name, node=self.node):
+                    txn.set(key.name, values[key.name], node=self.node)
+                else:
+                    txn.create(key.name, values[key.name], node=self.node)
+            elif not existing or not self.store.exists(key.name, node=self.node):
+                txn.create(key.name, key.default, node=self.node)
+        txn.commit()
+        log.info("Registered node %s", self.node)
+
+    def _reregister(self) -> None:
+        tree.ensure(self.store, self.node, log.info)
+        self.register()
+
+    # -- stop -----------------------------------------------------------
+    def stop(self) -> None:
+        if self.stopped.is_set():
+            return
+        log.info("Stopping pvcnoded on node %s", self.node)
+        self.state = "shutdown"
+        try:
+            if self.keepalive:
+                self.keepalive.beat()
+        except Exception as exc:
+            log.warning("Could not publish shutdown state: %s", exc)
+        if self.coordinator:
+            self.coordinator.stop()
+        if self.keepalive:
+            self.keepalive.stop()
+        self.services.stop(urgent=False)
+        self.state = "stop"
+        try:
+            if self.keepalive:
+                self.keepalive.beat()
+        except Exception as exc:
+            log.warning("Could not publish stop state: %s", exc)
+        if self.zklog:
+            self.zklog.stop()
+        self.zk.stop()
+        self.zk.close()
+        self.stopped.set()
+        log.info("pvcnoded stopped")
+
+
+def setup_logging(debug: bool) -> None:
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG if debug else logging.INFO)
+    logging.getLogger("kazoo").setLevel(logging.WARNING)

@@ -1,0 +1,127 @@
+"""Keepalives (this node's figures, every `keepalive_interval`) and the primary's watch
+over the other nodes' keepalives (a node silent for `fence_intervals` is marked dead)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from kazoo.exceptions import KazooException
+from kazoo.handlers.threading import KazooTimeoutError
+
+from pvc.common.config import Config
+from pvc.common.errors import BackendError, Conflict, NotFound, PVCError
+from pvc.drivers.hypervisor.libvirt_driver import DomainFigures, Hypervisor
+from pvc.node import figures
+from pvc.state.store import Store
+
+log = logging.getLogger("pvcnoded")
+
+LIVE_STATES = ("init", "run")
+
+
+class Keepalive:
+    def __init__(
+        self,
+        store: Store,
+        node: str,
+        config: Config,
+        hypervisor: Hypervisor | None,
+        daemon_state: Callable[[], str],
+        coordinator_state: Callable[[], str],
+        state_lock: threading.RLock,
+        is_primary: Callable[[], bool],
+        on_missing: Callable[[], None],
+    ) -> None:
+        self.store = store
+        self.node = node
+        self.config = config
+        self.hypervisor = hypervisor
+        self.daemon_state = daemon_state
+        self.coordinator_state = coordinator_state
+        self.state_lock = state_lock
+        self.is_primary = is_primary
+        self.on_missing = on_missing
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="keepalive", daemon=True)
+        self.last_ok = 0.0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        interval = self.config.keepalive_interval
+        next_at = time.monotonic()
+        while not self._stop.is_set():
+            try:
+                self.beat()
+                if self.is_primary():
+                    self.watch_peers()
+            except NotFound:
+                log.warning("This node's record is gone (cluster re-initialized?); registering")
+                self.on_missing()
+            except (PVCError, KazooException, KazooTimeoutError) as exc:
+                log.warning("Keepalive failed: %s", exc)
+            except Exception:
+                log.exception("Keepalive: unexpected error")
+            next_at += interval
+            delay = next_at - time.monotonic()
+            if delay < 0:  # we fell behind (overload): do not burst to catch up
+                next_at = time.monotonic()
+                delay = 0
+            self._stop.wait(delay)
+
+    def _domains(self) -> list[DomainFigures] | None:
+        if self.hypervisor is None:
+            return []
+        try:
+            return self.hypervisor.domains()
+        except BackendError as exc:
+            log.warning("%s", exc)
+            return None
+
+    def beat(self) -> None:
+        stats = figures.stats(self._domains())
+        with self.state_lock:
+            txn = self.store.txn()
+            txn.set("node.keepalive", time.time(), node=self.node)
+            txn.set("node.stats", stats, node=self.node)
+            txn.set("node.daemon_state", self.daemon_state(), node=self.node)
+            txn.set("node.coordinator_state", self.coordinator_state(), node=self.node)
+            txn.commit()
+        self.last_ok = time.monotonic()
+        if self.config.log_keepalives:
+            mem = stats["memory"]
+            log.info("Keepalive: %s, load %.2f, VMs %d, memory %d/%d MiB used",
+                     self.coordinator_state(), stats["load"], stats["domains_count"],
+                     mem["used"], mem["total"])
+
+    def watch_peers(self) -> None:
+        """On the primary: mark nodes dead whose keepalives stopped."""
+        limit = self.config.fence_intervals * self.config.keepalive_interval
+        now = time.time()
+        for peer in self.store.children("root.nodes"):
+            if peer == self.node:
+                continue
+            state, stamp = self.store.read_many([
+                ("node.daemon_state", {"node": peer}), ("node.keepalive", {"node": peer})
+            ])
+            if state not in LIVE_STATES or stamp is None or now - stamp <= limit:
+                continue
+            try:
+                _, version = self.store.read_versioned("node.daemon_state", node=peer)
+                txn = self.store.txn()
+                txn.set("node.daemon_state", "dead", version=version, node=peer)
+                # a silent coordinator holds no primary lease (this node does): say so
+                if self.store.read("node", node=peer) == "coordinator":
+                    txn.set("node.coordinator_state", "secondary", node=peer)
+                txn.commit()
+            except (Conflict, NotFound):
+                continue  # it spoke up (or vanished) meanwhile
+            log.warning("Node %s has sent no keepalive for %.1f s: marked dead", peer, now - stamp)

@@ -1,0 +1,161 @@
+"""The foundation on a real 3-node development cluster: registration, one primary,
+floating addresses, the API and its key, planned handover, power loss of the primary,
+a killed node daemon, bad input, backup/restore and the node log."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import httpx
+import pytest
+
+from pvc.common.errors import InvalidArgument, NotFound, Unauthorized
+from pvc.state import tree
+from tests.system.conftest import DevCluster, HolderSampler
+
+pytestmark = pytest.mark.system
+
+
+def non_volatile(data: dict[str, bytes]) -> dict[str, bytes]:
+    """Keys that nothing rewrites on its own (keepalives, figures and logs excluded)."""
+    skip = ("/keepalive", "/stats")
+    return {p: v for p, v in data.items()
+            if not p.endswith(skip) and not p.startswith("/logs/")}
+
+
+def test_every_node_runs_and_exactly_one_is_primary(devcluster_3: DevCluster) -> None:
+    nodes = devcluster_3.api().node_list()
+    assert sorted(n["name"] for n in nodes) == ["hv1", "hv2", "hv3"]
+    assert all(n["daemon_state"] == "run" for n in nodes)
+    assert all(n["domain_state"] == "ready" for n in nodes)
+    states = sorted(n["coordinator_state"] for n in nodes)
+    assert states == ["primary", "secondary", "secondary"]
+    for n in nodes:
+        assert n["cpu_count"] >= 1 and n["memory"]["total"] > 0
+        assert n["memory"]["used"] + n["memory"]["free"] == n["memory"]["total"]
+        assert n["kernel"] and n["arch"] and n["pvc_version"]
+
+
+def test_floating_addresses_live_only_in_the_primary(devcluster_3: DevCluster) -> None:
+    primary = devcluster_3.primary()
+    holders = devcluster_3.holders()
+    assert holders[primary] == devcluster_3.floating()
+    assert all(not held for node, held in holders.items() if node != primary)
+    status = devcluster_3.api().status()
+    assert status["primary_node"] == primary
+    assert status["upstream_ip"] == str(devcluster_3.spec.floating_address("upstream"))
+
+
+def test_api_answers_on_the_floating_address_and_checks_the_key(
+        devcluster_3: DevCluster) -> None:
+    url = devcluster_3.spec.api_url()
+    assert httpx.get(url + "/", headers={"X-Api-Key": devcluster_3.spec.api_key}).status_code \
+        == 200
+    for headers in ({}, {"X-Api-Key": "wrong"}):
+        r = httpx.get(url + "/node", headers=headers)
+        assert r.status_code == 401 and "message" in r.json()
+    with pytest.raises(Unauthorized):
+        devcluster_3.api(key="wrong").node_list()
+    metrics = httpx.get(url + "/metrics")
+    assert metrics.status_code == 200 and "hv1" in metrics.text
+
+
+def test_cli_node_list_and_info(devcluster_3: DevCluster) -> None:
+    out = devcluster_3.pvc("node", "list", "-f", "json").stdout
+    assert {n["name"] for n in json.loads(out)} == {"hv1", "hv2", "hv3"}
+    pretty = devcluster_3.pvc("node", "list").stdout
+    assert "hv3" in pretty and "run" in pretty
+    info = devcluster_3.pvc("node", "info", "hv2").stdout
+    assert "hv2" in info
+
+
+def test_bad_input_is_refused_and_changes_nothing(devcluster_3: DevCluster) -> None:
+    api = devcluster_3.api()
+    before = non_volatile(tree.read_all(devcluster_3.store))
+    with pytest.raises(NotFound):
+        api.node_info("hv9")
+    with pytest.raises(InvalidArgument):
+        api.node_coordinator_state("hv2", "sideways")
+    url = devcluster_3.spec.api_url()
+    key = {"X-Api-Key": devcluster_3.spec.api_key}
+    r = httpx.post(url + "/node/hv9/coordinator-state", params={"state": "primary"}, headers=key)
+    assert r.status_code == 404 and "hv9" in r.json()["message"]
+    r = httpx.post(url + "/node/hv2/coordinator-state", params={"state": "bogus"}, headers=key)
+    assert r.status_code == 400 and "state" in r.json()["message"]
+    r = httpx.get(url + "/node/..%2Fconfig", headers=key)
+    assert r.status_code in (400, 404) and isinstance(r.json(), dict)
+    res = devcluster_3.pvc("node", "info", "hv9", check=False)
+    assert res.returncode != 0 and "hv9" in res.stderr
+    assert non_volatile(tree.read_all(devcluster_3.store)) == before
+
+
+def test_planned_handover_never_shows_two_holders(devcluster_3: DevCluster) -> None:
+    old = devcluster_3.primary()
+    with HolderSampler(devcluster_3) as sampler:
+        devcluster_3.pvc("node", "secondary", old, "--wait")
+        new = devcluster_3.wait_for("a new primary", lambda: (p := devcluster_3.primary())
+                                    != old and p)
+        # and back, directed at the old primary this time
+        devcluster_3.pvc("node", "primary", old, "--wait")
+        devcluster_3.wait_for("the old primary back", lambda: devcluster_3.primary() == old)
+    assert sampler.samples > 20
+    assert not sampler.double, sampler.double[:3]
+    assert {old, new} <= sampler.seen_holders
+    assert devcluster_3.holders()[old] == devcluster_3.floating()
+    assert devcluster_3.api().status()["primary_node"] == old
+    msg = devcluster_3.pvc("node", "primary", old).stdout
+    assert "already" in msg
+
+
+def test_killed_node_daemon_is_seen_silent_and_rejoins(devcluster_3: DevCluster) -> None:
+    victim = next(n for n in ("hv3", "hv2") if n != devcluster_3.primary())
+    devcluster_3.dev("service", victim, "pvcnoded", "kill")
+    api = devcluster_3.api()
+    devcluster_3.wait_for(f"{victim} to be marked dead",
+                          lambda: api.node_info(victim)["daemon_state"] == "dead", timeout=30)
+    devcluster_3.dev("service", victim, "pvcnoded", "start")
+    devcluster_3.wait_for(f"{victim} back in run",
+                          lambda: api.node_info(victim)["daemon_state"] == "run", timeout=60)
+
+
+def test_node_log_holds_daemon_lines(devcluster_3: DevCluster) -> None:
+    lines = devcluster_3.api().node_log("hv1", 50)
+    assert 0 < len(lines) <= 50
+    assert any("hv1" in line for line in lines)
+    out = devcluster_3.pvc("node", "log", "hv1", "--lines", "5").stdout
+    assert 1 <= len([x for x in out.splitlines() if x.strip()]) <= 6
+
+
+def test_backup_restore_round_trip(devcluster_3: DevCluster, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    backup = tmp_path / "backup.json"
+    devcluster_3.pvc("cluster", "backup", "-f", str(backup))
+    saved = json.loads(backup.read_text())
+    devcluster_3.pvc("cluster", "maintenance", "on")
+    assert devcluster_3.api().status()["maintenance"] == "true"
+    devcluster_3.pvc("cluster", "restore", "-f", str(backup), "-y")
+    assert devcluster_3.api().status()["maintenance"] == "false"
+    current = tree.read_all(devcluster_3.store)
+    wanted = {p: v.encode() for p, v in saved["keys"].items()}
+    assert non_volatile(current) == non_volatile(wanted)
+
+
+def test_power_off_primary_elects_a_new_one(devcluster_3: DevCluster) -> None:
+    old = devcluster_3.primary()
+    with HolderSampler(devcluster_3) as sampler:
+        started = time.monotonic()
+        devcluster_3.dev("power", old, "off")
+        assert "off" in devcluster_3.dev("power", old, "status").stdout
+        new = devcluster_3.wait_for(
+            "a new primary with a working API",
+            lambda: (p := devcluster_3.api(timeout=2).status()["primary_node"]) not in
+            (old, "none") and p, timeout=60)
+        elapsed = time.monotonic() - started
+    assert not sampler.double
+    assert devcluster_3.holders()[new] == devcluster_3.floating()
+    assert elapsed < 30
+    devcluster_3.dev("power", old, "on")
+    api = devcluster_3.api()
+    devcluster_3.wait_for(f"{old} back in run",
+                          lambda: api.node_info(old)["daemon_state"] == "run", timeout=90)
+    assert api.status()["primary_node"] == new
