@@ -67,6 +67,7 @@ def test_unknown_and_unsafe_names_never_reach_zookeeper(store: Store) -> None:
 def test_compare_and_set_refuses_a_stale_version(store: Store) -> None:
     tree.initialize(store)
     value, version = store.read_versioned("config.primary_node")
+    assert value == "none"
     store.write("config.primary_node", "hv1", version=version)
     with pytest.raises(Conflict):
         store.write("config.primary_node", "hv2", version=version)

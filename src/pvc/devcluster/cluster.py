@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
 import socket
 import sys
 import time
@@ -14,11 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from kazoo.client import KazooClient
 
 from pvc.common.errors import BackendError, NotFound
 from pvc.devcluster import bmc, configs, netsetup, power, zookeeper
 from pvc.devcluster.layout import ZK_CLIENT_PORT, ClusterSpec, load_spec
+from pvc.state import connect
 from pvc.state.store import Store
 
 Say = Callable[[str], None]
@@ -74,7 +72,7 @@ def is_running(spec: ClusterSpec) -> bool:
 
 
 def zk_store(spec: ClusterSpec, timeout: float = 5) -> Store:
-    zk = KazooClient(hosts=spec.zookeeper_hosts(), timeout=5)
+    zk = connect.client(spec.zookeeper_hosts(), 5)
     zk.start(timeout=timeout)
     return Store(zk)
 
@@ -87,7 +85,11 @@ def node_states(spec: ClusterSpec) -> dict[str, dict[str, Any]]:
         return {}
     try:
         out = {}
-        for n in store.children("root.nodes"):
+        try:
+            names = store.children("root.nodes")
+        except NotFound:
+            return {}  # not initialized yet
+        for n in names:
             d, c, m, k = store.read_many([(key, {"node": n}) for key in (
                 "node.daemon_state", "node.coordinator_state", "node.domain_state",
                 "node.keepalive")])
@@ -164,19 +166,6 @@ def up(spec: ClusterSpec, timeout: float = 180, say: Say = _quiet) -> ClusterSpe
     return spec
 
 
-def _kill_pid(pid: int) -> None:
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        return
-    for _ in range(200):
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return
-        time.sleep(0.01)
-
-
 def down(spec: ClusterSpec, say: Say = _quiet) -> list[str]:
     """Remove every process, namespace, link and file of the cluster. Returns what could
     not be removed (empty when all is gone)."""
@@ -185,7 +174,7 @@ def down(spec: ClusterSpec, say: Say = _quiet) -> list[str]:
             power.off(spec, node)
         pid = bmc_pid(spec, node)
         if pid:
-            _kill_pid(pid)
+            bmc.stop(pid)
     netsetup.destroy(spec)
     if spec.state_dir.exists():
         shutil.rmtree(spec.state_dir)

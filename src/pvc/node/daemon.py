@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 
-from kazoo.client import KazooClient, KazooState
+from kazoo.client import KazooState
 
 from pvc import __version__
 from pvc.common.config import Config
@@ -24,7 +24,7 @@ from pvc.node.election import Coordinator
 from pvc.node.keepalive import Keepalive
 from pvc.node.primary_services import PrimaryServices
 from pvc.node.zklog import ZkLogBuffer
-from pvc.state import tree
+from pvc.state import connect, tree
 from pvc.state.schema import LATEST
 from pvc.state.store import Store
 
@@ -38,13 +38,7 @@ class Daemon:
         self.node = node
         self.is_coordinator = config.is_coordinator(node)
         hosts = zk_hosts or config.zookeeper_hosts(prefer=node)
-        self.zk = KazooClient(
-            hosts=hosts,
-            timeout=config.zookeeper_session_timeout,
-            randomize_hosts=False,
-            connection_retry={"max_tries": -1, "delay": 0.1, "max_delay": 1.0},
-            command_retry={"max_tries": 3, "delay": 0.1, "max_delay": 0.5},
-        )
+        self.zk = connect.client(hosts, config.zookeeper_session_timeout)
         self.store = Store(self.zk)
         self.hypervisor = hypervisor if hypervisor is not None else Libvirt()
         self.state = "init"

@@ -1,0 +1,100 @@
+"""Shared pieces of the benchmarks: a bench cluster, an API prober, medians."""
+
+from __future__ import annotations
+
+import itertools
+import statistics
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+
+from pvc.devcluster import cluster
+from pvc.devcluster.layout import ClusterSpec
+
+
+def bench_spec(nodes: int = 3, coordinators: int = 3) -> ClusterSpec:
+    """The benchmarks' own cluster, apart from `dev` and the test clusters."""
+    return ClusterSpec(name="pvcbench", prefix="pb", subnet=75, nodes=nodes,
+                       coordinators=coordinators)
+
+
+def say(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+@contextmanager
+def bench_cluster(nodes: int = 3, coordinators: int = 3) -> Iterator[ClusterSpec]:
+    spec = cluster.up(bench_spec(nodes, coordinators), timeout=240)
+    try:
+        yield spec
+    finally:
+        cluster.down(spec)
+
+
+class Prober:
+    """GETs the API root every `interval` seconds and records when answers succeed."""
+
+    def __init__(self, spec: ClusterSpec, interval: float = 0.02) -> None:
+        self.url = spec.api_url() + "/"
+        self.headers = {"X-Api-Key": spec.api_key}
+        self.interval = interval
+        self.ok: list[float] = []
+        self.failed = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        with httpx.Client(timeout=0.25, headers=self.headers) as c:
+            while not self._stop.is_set():
+                try:
+                    # a fresh connection each time, as a new client would make
+                    r = c.get(self.url, headers={"Connection": "close"})
+                    if r.status_code == 200:
+                        self.ok.append(time.monotonic())
+                    else:
+                        self.failed += 1
+                except httpx.HTTPError:
+                    self.failed += 1
+                time.sleep(self.interval)
+
+    def start(self) -> Prober:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def longest_gap(self, since: float) -> float:
+        """The longest time without a successful answer after `since`."""
+        stamps = [since] + [t for t in self.ok if t > since]
+        return max((b - a for a, b in itertools.pairwise(stamps)), default=0.0)
+
+    def first_ok_after(self, t: float) -> float | None:
+        return next((x for x in self.ok if x > t), None)
+
+
+def median_line(label: str, values: list[float], goal: float | None = None,
+                unit: str = "s") -> str:
+    med = statistics.median(values)
+    parts = [f"{label}: median {med:.2f} {unit}",
+             f"min {min(values):.2f}", f"max {max(values):.2f}", f"n={len(values)}"]
+    if goal:
+        parts.append(f"goal {goal:.2f} {unit} (median/goal {med / goal:.2f})")
+    return ", ".join(parts)
+
+
+def wait_primary_change(spec: ClusterSpec, old: str, timeout: float = 60) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        states = cluster.node_states(spec)
+        prim = [n for n, s in states.items() if s["coordinator_state"] == "primary"
+                and s["daemon_state"] == "run"]
+        if prim and prim[0] != old:
+            return prim[0]
+        time.sleep(0.1)
+    raise TimeoutError(f"no new primary after {old}")

@@ -1,0 +1,37 @@
+"""The application factory of pvcapid."""
+
+from __future__ import annotations
+
+from fastapi import Depends, FastAPI
+
+from pvc import __version__
+from pvc.api import auth, errors
+from pvc.api.forms import FormToQuery
+from pvc.api.routers import cluster, metrics, node, root
+from pvc.common.config import Config
+from pvc.state.store import Store
+
+PREFIX = "/api/v1"
+
+
+def create_app(config: Config, store: Store) -> FastAPI:
+    """The PVC v1 API on `store`, configured by `config` (auth, tokens, metrics)."""
+    app = FastAPI(
+        title="PVC API",
+        version=__version__,
+        description="The PVC v1 HTTP API: cluster, nodes and metrics.",
+        openapi_url=f"{PREFIX}/openapi.json",
+        docs_url=f"{PREFIX}/docs",
+        redoc_url=f"{PREFIX}/redoc",
+    )
+    app.state.config = config
+    app.state.store = store
+    app.state.session_secret = auth.session_secret(config)
+    errors.install(app)
+    authenticated = [Depends(auth.require_auth)]
+    app.include_router(root.router, prefix=PREFIX)
+    app.include_router(metrics.router, prefix=PREFIX)
+    app.include_router(cluster.router, prefix=PREFIX, dependencies=authenticated)
+    app.include_router(node.router, prefix=PREFIX, dependencies=authenticated)
+    app.add_middleware(FormToQuery)
+    return app

@@ -1,0 +1,172 @@
+"""`pvcapid`: serve the PVC v1 API (uvicorn) on the state in ZooKeeper.
+
+The node daemon starts it on primary takeover, usually with `--watch-stdin` and a pipe as
+stdin: when the daemon dies the pipe closes and the API exits within a second, so an API
+never outlives its primary. SIGTERM stops it at once (in-flight requests get a short grace).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import cast
+
+from pvc.common.errors import PVCError
+
+log = logging.getLogger("pvcapid")
+
+# Seconds in-flight requests get to finish at shutdown (idle connections close at once).
+SHUTDOWN_GRACE = 0.5
+ZK_CONNECT_TIMEOUT = 15.0
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="pvcapid", description="The PVC v1 HTTP API daemon")
+    p.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="pvc.conf (default: $PVC_CONFIG_FILE or /etc/pvc/pvc.conf)",
+    )
+    p.add_argument("--listen", metavar="ADDRESS", help="override api.listen.address")
+    p.add_argument("--port", type=int, help="override api.listen.port")
+    p.add_argument(
+        "--zookeeper",
+        metavar="HOSTS",
+        help="ZooKeeper hosts (host:port,...[/chroot]); default: the coordinators",
+    )
+    p.add_argument(
+        "--watch-stdin",
+        action="store_true",
+        help="exit when stdin reaches end of file (the parent died)",
+    )
+    return p.parse_args(argv)
+
+
+def setup_logging(debug: bool = False) -> None:
+    logging.basicConfig(
+        stream=sys.stdout,
+        level=logging.DEBUG if debug else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        force=True,
+    )
+    logging.getLogger("kazoo").setLevel(logging.WARNING)
+
+
+def _this_node() -> str | None:
+    from pvc.common.config import this_node
+
+    try:
+        return this_node()
+    except PVCError:
+        return None
+
+
+def watch_stdin(stop: threading.Event, on_eof: Callable[[], None]) -> threading.Thread:
+    """A daemon thread that calls `on_eof()` once stdin reaches EOF (or fails)."""
+
+    def run() -> None:
+        try:
+            fd = sys.stdin.fileno()
+        except (AttributeError, OSError, ValueError):
+            fd = -1
+        while fd >= 0 and not stop.is_set():
+            try:
+                if not os.read(fd, 65536):
+                    break
+            except InterruptedError:
+                continue
+            except OSError:
+                break
+        if not stop.is_set():
+            log.info("stdin reached end of file: the parent is gone, shutting down")
+            on_eof()
+
+    thread = threading.Thread(target=run, name="watch-stdin", daemon=True)
+    thread.start()
+    return thread
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    setup_logging()
+    # Heavy imports only after the arguments parsed.
+    import uvicorn
+    from kazoo.client import KazooState
+
+    from pvc.api.app import create_app
+    from pvc.common import config as pvcconfig
+    from pvc.state import connect
+    from pvc.state.store import Store
+
+    try:
+        config = pvcconfig.load(args.config or pvcconfig.config_path())
+        hosts = args.zookeeper or config.zookeeper_hosts(prefer=_this_node())
+    except PVCError as exc:
+        log.error("%s", exc)
+        return 2
+    host = args.listen or config.api_address
+    port = args.port if args.port is not None else config.api_port
+    tls = config.api_ssl_enabled
+    for path in (config.api_ssl_certificate, config.api_ssl_private_key) if tls else ():
+        if not Path(path).is_file():
+            log.error("api.ssl is enabled but %r is not a readable file", path)
+            return 2
+
+    zk = connect.client(hosts, config.zookeeper_session_timeout)
+    zk.add_listener(
+        lambda state: (
+            log.warning("ZooKeeper connection %s", state) if state != KazooState.CONNECTED else None
+        )
+    )
+    try:
+        zk.start(timeout=ZK_CONNECT_TIMEOUT)
+    except Exception as exc:  # kazoo raises its own timeout type
+        log.error("Cannot connect to ZooKeeper at %s: %s", hosts, exc)
+        zk.close()
+        return 1
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(config, Store(zk)),
+            host=host,
+            port=port,
+            log_config=None,
+            lifespan="off",
+            timeout_keep_alive=5,
+            timeout_graceful_shutdown=cast(int, SHUTDOWN_GRACE),
+            ssl_certfile=config.api_ssl_certificate if tls else None,
+            ssl_keyfile=config.api_ssl_private_key if tls else None,
+        )
+    )
+    stop = threading.Event()
+    if args.watch_stdin:
+
+        def on_eof() -> None:
+            server.should_exit = True
+
+        watch_stdin(stop, on_eof)
+    # uvicorn handles SIGTERM/SIGINT while serving and re-raises them at the previous
+    # handlers when done: these stop the server (also before uvicorn took over), so the
+    # ZooKeeper session is closed below and the exit status is 0.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: setattr(server, "should_exit", True))
+    scheme = "https" if tls else "http"
+    log.info("PVC API on %s://%s:%s/api/v1 (ZooKeeper %s)", scheme, host, port, hosts)
+    try:
+        server.run()
+    finally:
+        stop.set()
+        zk.stop()
+        zk.close()
+    log.info("PVC API stopped")
+    return 0 if server.started else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,190 @@
+"""Cluster-wide reads and writes: status, maintenance mode, the primary node."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass
+
+from kazoo.exceptions import KazooException, NoNodeError
+from kazoo.handlers.threading import KazooTimeoutError
+
+from pvc.common.config import Config
+from pvc.common.errors import BackendError
+from pvc.ops.health import DEAD_NODE_DELTA
+from pvc.ops.nodes import Memory, NodeRecord, node_names, read_nodes
+from pvc.state.store import Store
+
+NO_PRIMARY = "none"
+
+
+@dataclass(frozen=True)
+class HealthMessage:
+    id: str
+    health_delta: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Counts:
+    vms_total: int
+    vms_by_state: dict[str, int]
+    networks: int
+    osds: int
+    pools: int
+    volumes: int
+    snapshots: int
+
+
+@dataclass(frozen=True)
+class Resources:
+    cpu_total: int
+    cpu_load: float
+    cpu_utilization: float
+    vcpu_allocated: int
+    memory: Memory
+    memory_utilization: float
+    disk_total: int = 0
+    disk_used: int = 0
+    disk_free: int = 0
+    disk_utilization: float = 0.0
+
+
+@dataclass(frozen=True)
+class ClusterStatus:
+    cluster_name: str
+    primary_node: str
+    maintenance: bool
+    upstream_ip: str
+    nodes: list[NodeRecord]
+    counts: Counts
+    resources: Resources
+    health: int
+    messages: list[HealthMessage]
+
+    def node_state_counts(self) -> dict[str, int]:
+        """`{"run,ready": n, ...}`: nodes by "daemon_state,domain_state"."""
+        return dict(Counter(f"{n.daemon_state},{n.domain_state}" for n in self.nodes))
+
+
+def children_many(store: Store, paths: list[str]) -> list[list[str]]:
+    """The children of many raw paths at once (a missing path has none)."""
+    asyncs = [store.zk.get_children_async(p) for p in paths]
+    out: list[list[str]] = []
+    for a in asyncs:
+        try:
+            out.append(sorted(a.get()))
+        except NoNodeError:
+            out.append([])
+        except (KazooException, KazooTimeoutError) as exc:
+            raise BackendError(f"ZooKeeper list failed: {exc!r}") from exc
+    return out
+
+
+def _counts(store: Store) -> Counts:
+    roots = [
+        store.path(k)
+        for k in (
+            "root.domains",
+            "root.networks",
+            "root.ceph.osds",
+            "root.ceph.pools",
+            "root.ceph.volumes",
+            "root.ceph.snapshots",
+        )
+    ]
+    domains, networks, osds, pools, vol_pools, snap_pools = children_many(store, roots)
+    # A VM's `state` child may not exist yet: such VMs count in the total only.
+    states = store.read_paths([f"{roots[0]}/{d}/state" for d in domains])
+    by_state = Counter(s.decode(errors="replace") for s in states if s)
+    volumes = children_many(store, [f"{roots[4]}/{p}" for p in vol_pools])
+    snap_vol_paths = [f"{roots[5]}/{p}" for p in snap_pools]
+    snap_vols = children_many(store, snap_vol_paths)
+    snap_lists = children_many(
+        store,
+        [f"{base}/{v}" for base, vols in zip(snap_vol_paths, snap_vols, strict=True) for v in vols],
+    )
+    return Counts(
+        vms_total=len(domains),
+        vms_by_state=dict(by_state),
+        networks=len(networks),
+        osds=len(osds),
+        pools=len(pools),
+        volumes=sum(len(v) for v in volumes),
+        snapshots=sum(len(s) for s in snap_lists),
+    )
+
+
+def _percent(part: float, whole: float) -> float:
+    return round(100.0 * part / whole, 2) if whole > 0 else 0.0
+
+
+def resources(nodes: list[NodeRecord]) -> Resources:
+    """Capacity and use summed over the nodes whose daemon is running."""
+    up = [n for n in nodes if n.daemon_state == "run" and not n.health.lost]
+    cpu_total = sum(n.cpu_count for n in up)
+    load = round(sum(n.load for n in up), 2)
+    memory = Memory(
+        total=sum(n.memory.total for n in up),
+        used=sum(n.memory.used for n in up),
+        free=sum(n.memory.free for n in up),
+        allocated=sum(n.memory.allocated for n in up),
+        provisioned=sum(n.memory.provisioned for n in up),
+    )
+    return Resources(
+        cpu_total=cpu_total,
+        cpu_load=load,
+        cpu_utilization=_percent(load, cpu_total),
+        vcpu_allocated=sum(n.vcpu_allocated for n in up),
+        memory=memory,
+        memory_utilization=_percent(memory.used, memory.total),
+    )
+
+
+def health_messages(nodes: list[NodeRecord]) -> list[HealthMessage]:
+    """What lowers the cluster's health. Stored faults join these in a later version."""
+    out = []
+    for n in nodes:
+        if n.health.lost:
+            why = "; ".join(d.message for d in n.health.details if d.health_delta > 0)
+            out.append(
+                HealthMessage(
+                    f"DEAD_NODE_{n.name}",
+                    DEAD_NODE_DELTA,
+                    f"Node {n.name} is {n.daemon_state}: {why}",
+                )
+            )
+    return sorted(out, key=lambda m: (-m.health_delta, m.id))
+
+
+def status(store: Store, config: Config, now: float | None = None) -> ClusterStatus:
+    now = time.time() if now is None else now
+    primary, maintenance, upstream = store.read_many(
+        [("config.primary_node", {}), ("config.maintenance", {}), ("config.upstream_ip", {})]
+    )
+    nodes = read_nodes(
+        store, node_names(store), config.keepalive_interval, config.fence_intervals, now
+    )
+    messages = health_messages(nodes)
+    return ClusterStatus(
+        cluster_name=config.cluster_name,
+        primary_node=primary if isinstance(primary, str) and primary else NO_PRIMARY,
+        maintenance=bool(maintenance),
+        upstream_ip=upstream if isinstance(upstream, str) else "",
+        nodes=nodes,
+        counts=_counts(store),
+        resources=resources(nodes),
+        health=max(0, 100 - sum(m.health_delta for m in messages)),
+        messages=messages,
+    )
+
+
+def primary_node(store: Store) -> str | None:
+    """The current primary coordinator, or None while there is none."""
+    value = store.read("config.primary_node", default=NO_PRIMARY)
+    return value if isinstance(value, str) and value not in ("", NO_PRIMARY) else None
+
+
+def set_maintenance(store: Store, enabled: bool) -> str:
+    store.write("config.maintenance", enabled)
+    return "Set the cluster in maintenance mode." if enabled else "Set the cluster in normal mode."
