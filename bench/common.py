@@ -14,6 +14,7 @@ import httpx
 
 from pvc.devcluster import cluster
 from pvc.devcluster.layout import ClusterSpec
+from pvc.state.store import Store
 
 
 def bench_spec(nodes: int = 3, coordinators: int = 3) -> ClusterSpec:
@@ -42,7 +43,7 @@ class Prober:
         self.url = spec.api_url() + "/"
         self.headers = {"X-Api-Key": spec.api_key}
         self.interval = interval
-        self.ok: list[float] = []
+        self.ok: list[float] = []  # when each successful request was sent
         self.failed = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -50,11 +51,12 @@ class Prober:
     def _run(self) -> None:
         with httpx.Client(timeout=0.25, headers=self.headers) as c:
             while not self._stop.is_set():
+                sent = time.monotonic()
                 try:
                     # a fresh connection each time, as a new client would make
                     r = c.get(self.url, headers={"Connection": "close"})
                     if r.status_code == 200:
-                        self.ok.append(time.monotonic())
+                        self.ok.append(sent)
                     else:
                         self.failed += 1
                 except httpx.HTTPError:
@@ -75,6 +77,7 @@ class Prober:
         return max((b - a for a, b in itertools.pairwise(stamps)), default=0.0)
 
     def first_ok_after(self, t: float) -> float | None:
+        """When the first request sent after `t` that succeeded was sent."""
         return next((x for x in self.ok if x > t), None)
 
 
@@ -88,10 +91,10 @@ def median_line(label: str, values: list[float], goal: float | None = None,
     return ", ".join(parts)
 
 
-def wait_primary_change(spec: ClusterSpec, old: str, timeout: float = 60) -> str:
+def wait_primary_change(spec: ClusterSpec, store: Store, old: str, timeout: float = 60) -> str:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        states = cluster.node_states(spec)
+        states = cluster.node_states(spec, store)
         prim = [n for n, s in states.items() if s["coordinator_state"] == "primary"
                 and s["daemon_state"] == "run"]
         if prim and prim[0] != old:

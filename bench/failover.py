@@ -25,24 +25,23 @@ def main() -> None:
     detect: list[float] = []
     takeover: list[float] = []
     with bench_cluster() as spec:
+        store = cluster.zk_store(spec)
         for run in range(args.runs):
-            old = next(n for n, s in cluster.node_states(spec).items()
+            old = next(n for n, s in cluster.node_states(spec, store).items()
                        if s["coordinator_state"] == "primary")
             bmc = IpmiTool(str(spec.bmc_address(old)), spec.ipmi_username, spec.ipmi_password)
             prober = Prober(spec).start()
             time.sleep(0.5)
             wall0, t0 = time.time(), time.monotonic()
             bmc.power_off()
-            new = wait_primary_change(spec, old)
-            while prober.first_ok_after(t0) is None and time.monotonic() - t0 < 60:
+            cut = time.monotonic()  # the node is off once the BMC has answered
+            new = wait_primary_change(spec, store, old)
+            while prober.first_ok_after(cut) is None and time.monotonic() - t0 < 60:
                 time.sleep(0.05)
             prober.stop()
-            first = prober.first_ok_after(t0)
+            first = prober.first_ok_after(cut)
             assert first is not None, "the API never came back"
-            store = cluster.zk_store(spec)
             _, stat = store.zk.get("/locks/primary")
-            store.zk.stop()
-            store.zk.close()
             lease_at = stat.ctime / 1000.0 - wall0
             total = first - t0
             totals.append(total)
@@ -53,6 +52,7 @@ def main() -> None:
             bmc.power_on()
             cluster.wait_ready(spec, 120)
             time.sleep(2)
+        cluster.close(store)
     print(median_line("primary power-off: API unavailability", totals, GOAL))
     print(median_line("  detection (power-off to new lease)", detect))
     print(median_line("  takeover (lease to API answering)", takeover))

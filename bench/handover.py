@@ -22,22 +22,24 @@ def main() -> None:
     args = ap.parse_args()
     gaps: list[float] = []
     with bench_cluster() as spec:
+        store = cluster.zk_store(spec)
         api = ApiClient(Connection(spec.name, str(spec.floating_address("upstream")), 7370,
                                    "http", spec.api_key))
         for run in range(args.runs):
-            old = next(n for n, s in cluster.node_states(spec).items()
+            old = next(n for n, s in cluster.node_states(spec, store).items()
                        if s["coordinator_state"] == "primary")
             prober = Prober(spec).start()
             time.sleep(0.5)
             t0 = time.monotonic()
             api.node_coordinator_state(old, "secondary")
-            new = wait_primary_change(spec, old)
+            new = wait_primary_change(spec, store, old)
             time.sleep(1.0)
             prober.stop()
             gap = prober.longest_gap(t0)
             gaps.append(gap)
             say(f"run {run + 1}: {old} -> {new}, API unavailable {gap:.2f} s")
             time.sleep(1.0)
+        cluster.close(store)
     print(median_line("planned handover: API unavailability", gaps, GOAL))
 
 

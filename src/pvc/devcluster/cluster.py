@@ -77,18 +77,20 @@ def zk_store(spec: ClusterSpec, timeout: float = 5) -> Store:
     return Store(zk)
 
 
-def node_states(spec: ClusterSpec) -> dict[str, dict[str, Any]]:
-    """Node records as the cluster sees them ({} if ZooKeeper cannot be reached)."""
+def close(store: Store) -> None:
+    store.zk.stop()
+    store.zk.close()
+
+
+def node_states(spec: ClusterSpec, store: Store | None = None) -> dict[str, dict[str, Any]]:
+    """Node records as the cluster sees them ({} if ZooKeeper cannot be asked). Loops
+    should pass their own `store` rather than connect on every call."""
+    own = store is None
     try:
-        store = zk_store(spec, timeout=3)
-    except Exception:
-        return {}
-    try:
+        if store is None:
+            store = zk_store(spec, timeout=3)
+        names = store.children("root.nodes")
         out = {}
-        try:
-            names = store.children("root.nodes")
-        except NotFound:
-            return {}  # not initialized yet
         for n in names:
             d, c, m, k = store.read_many([(key, {"node": n}) for key in (
                 "node.daemon_state", "node.coordinator_state", "node.domain_state",
@@ -96,9 +98,11 @@ def node_states(spec: ClusterSpec) -> dict[str, dict[str, Any]]:
             out[n] = {"daemon_state": d, "coordinator_state": c, "domain_state": m,
                       "keepalive_age": round(time.time() - k, 1) if k else None}
         return out
+    except Exception:  # not reachable or not initialized yet: nothing to report
+        return {}
     finally:
-        store.zk.stop()
-        store.zk.close()
+        if own and store is not None:
+            close(store)
 
 
 def wait_ready(spec: ClusterSpec, timeout: float, say: Say = _quiet) -> None:
@@ -110,15 +114,19 @@ def wait_ready(spec: ClusterSpec, timeout: float, say: Say = _quiet) -> None:
     for addr in coords:
         zookeeper.wait_serving(addr, ZK_CLIENT_PORT, max(deadline - time.monotonic(), 1))
     say("Waiting for every node daemon to reach run")
-    while True:
-        states = node_states(spec)
-        running = [n for n, s in states.items() if s["daemon_state"] == "run"]
-        primaries = [n for n, s in states.items() if s["coordinator_state"] == "primary"]
-        if len(running) == spec.nodes and len(primaries) == 1:
-            break
-        if time.monotonic() > deadline:
-            raise BackendError(f"Cluster not ready in {timeout:.0f} s: {json.dumps(states)}")
-        time.sleep(0.3)
+    store = zk_store(spec, timeout=max(deadline - time.monotonic(), 1))
+    try:
+        while True:
+            states = node_states(spec, store)
+            running = [n for n, s in states.items() if s["daemon_state"] == "run"]
+            primaries = [n for n, s in states.items() if s["coordinator_state"] == "primary"]
+            if len(running) == spec.nodes and len(primaries) == 1:
+                break
+            if time.monotonic() > deadline:
+                raise BackendError(f"Cluster not ready in {timeout:.0f} s: {json.dumps(states)}")
+            time.sleep(0.3)
+    finally:
+        close(store)
     say(f"Primary is {primaries[0]}; waiting for the API")
     while True:
         try:

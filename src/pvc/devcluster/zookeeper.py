@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pvc.common.errors import BackendError
+from pvc.state.ensemble import server_mode
 
 JAVA = "/usr/bin/java"
 CLASSPATH = "/etc/zookeeper/conf:/usr/share/java/zookeeper.jar"
@@ -82,25 +83,9 @@ class ZkServer:
         ]
 
 
-def four_letter(address: str, port: int, word: str, timeout: float = 1.0) -> str:
-    with socket.create_connection((address, port), timeout=timeout) as s:
-        s.sendall(word.encode())
-        chunks = []
-        while True:
-            data = s.recv(4096)
-            if not data:
-                break
-            chunks.append(data)
-    return b"".join(chunks).decode(errors="replace")
-
-
 def serving(address: str, port: int) -> bool:
     """True when the server answers and is part of a quorum (or standalone)."""
-    try:
-        out = four_letter(address, port, "srvr")
-    except OSError:
-        return False
-    return "Mode: " in out
+    return server_mode(address, port, timeout=1.0) is not None
 
 
 def wait_serving(address: str, port: int, timeout: float = 30.0) -> None:

@@ -24,7 +24,7 @@ from pvc.node.election import Coordinator
 from pvc.node.keepalive import Keepalive
 from pvc.node.primary_services import PrimaryServices
 from pvc.node.zklog import ZkLogBuffer
-from pvc.state import connect, tree
+from pvc.state import connect, ensemble, tree
 from pvc.state.schema import LATEST
 from pvc.state.store import Store
 
@@ -68,7 +68,7 @@ class Daemon:
             log.warning("libvirt is not usable yet: %s", exc)
         if self.is_coordinator:
             self.coordinator = Coordinator(self.store, self.node, self.services,
-                                           lambda: self.state == "run")
+                                           lambda: self.state == "run", self._leads_ensemble)
         self.keepalive = Keepalive(
             self.store, self.node, self.config, self.hypervisor,
             daemon_state=lambda: self.state,
@@ -102,6 +102,10 @@ class Daemon:
             log.warning("ZooKeeper session lost; a new session will be made")
         elif state == KazooState.SUSPENDED:
             log.warning("ZooKeeper connection suspended")
+
+    def _leads_ensemble(self) -> bool:
+        address = str(self.config.networks["cluster"].node_address(self.node).ip)
+        return ensemble.server_mode(address, self.config.zookeeper_port) == "leader"
 
     def coordinator_state(self) -> str:
         if self.coordinator is None:

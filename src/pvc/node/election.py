@@ -39,6 +39,11 @@ log = logging.getLogger("pvcnoded")
 OPEN_CONTENTION_AFTER = 3.0
 # A node whose takeover failed stays out of contention this long, so another can try.
 FAILED_TAKEOVER_BACKOFF = 5.0
+# A coordinator whose own ZooKeeper server leads the ensemble waits this long before
+# contending, so the primary and the ZooKeeper leader are usually different nodes: losing
+# the ZooKeeper leader costs a leader election and restarts every session's timeout,
+# which would otherwise add seconds to the failover of a primary that was both.
+LEADER_HANDICAP = 0.6
 
 
 class Coordinator:
@@ -48,12 +53,14 @@ class Coordinator:
         node: str,
         services: PrimaryServices,
         may_contend: Callable[[], bool],
+        leads_ensemble: Callable[[], bool] = lambda: False,
     ) -> None:
         self.store = store
         self.zk: KazooClient = store.zk
         self.node = node
         self.services = services
         self.may_contend = may_contend
+        self.leads_ensemble = leads_ensemble
         self.state = "secondary"
         self.lock = threading.RLock()  # held while the state is changed and written
         self._wake = threading.Event()
@@ -79,6 +86,11 @@ class Coordinator:
         self._stopping = True
         self._wake.set()
         self._done.wait(timeout)
+
+    def _wake_later(self, delay: float) -> None:
+        timer = threading.Timer(delay, self._wake.set)
+        timer.daemon = True
+        timer.start()
 
     def _on_session(self, state: str) -> None:  # kazoo thread: never block
         self._connected = state == KazooState.CONNECTED
@@ -161,6 +173,9 @@ class Coordinator:
 
     def _wants(self, request: dict[str, Any], free_for: float) -> bool:
         if not self.may_contend() or time.monotonic() < self._backoff_until:
+            return False
+        if free_for < LEADER_HANDICAP and self.leads_ensemble():
+            self._wake_later(LEADER_HANDICAP - free_for)
             return False
         if not request or free_for >= OPEN_CONTENTION_AFTER:
             return True
