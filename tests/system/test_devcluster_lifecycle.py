@@ -58,6 +58,11 @@ def test_up_twice_then_crash_then_down_leaves_nothing(env: dict[str, str]) -> No
     listed = subprocess.run([str(VENV_BIN / "pvc"), "-c", NAME, "node", "list", "-f", "raw"],
                             capture_output=True, text=True, env=env, check=False)
     assert listed.returncode == 0 and listed.stdout.split() == ["hv1", "hv2"], listed.stderr
+    nodes = json.loads(subprocess.run(
+        [str(VENV_BIN / "pvc"), "-q", "-c", NAME, "node", "list", "-f", "json"],
+        capture_output=True, text=True, env=env, check=True).stdout)
+    roles = {n["name"]: n["coordinator_state"] for n in nodes}
+    assert roles == {"hv1": "primary", "hv2": "client"}  # hv2 is a plain hypervisor
 
     pids = {n: power.init_pid(spec, n) for n in spec.node_names}
     second = pvc_dev("up", *args, env=env)

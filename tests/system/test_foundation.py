@@ -11,10 +11,12 @@ import httpx
 import pytest
 
 from pvc.common.errors import InvalidArgument, NotFound, Unauthorized
+from pvc.devcluster import netsetup
 from pvc.state import tree
 from tests.system.conftest import DevCluster, HolderSampler
 
 pytestmark = pytest.mark.system
+DEAD_AFTER = 4  # fence_intervals x keepalive_interval of the sample pvc.conf, in seconds
 
 
 def non_volatile(data: dict[str, bytes]) -> dict[str, bytes]:
@@ -117,6 +119,75 @@ def test_killed_node_daemon_is_seen_silent_and_rejoins(devcluster_3: DevCluster)
     devcluster_3.dev("service", victim, "pvcnoded", "start")
     devcluster_3.wait_for(f"{victim} back in run",
                           lambda: api.node_info(victim)["daemon_state"] == "run", timeout=60)
+
+
+def test_primary_cut_off_from_zookeeper_gives_up_at_once(devcluster_3: DevCluster) -> None:
+    """Its cluster link down, the primary's session is suspended: it drops the addresses
+    and the API before anyone else takes over, and returns as a secondary."""
+    old = devcluster_3.primary()
+    ns = devcluster_3.spec.netns(old)
+    with HolderSampler(devcluster_3) as sampler:
+        netsetup.ip("-n", ns, "link", "set", "cluster", "down")
+        try:
+            devcluster_3.wait_for(f"{old} to drop its addresses",
+                                  lambda: not devcluster_3.holders()[old], timeout=10)
+            new = devcluster_3.wait_for(
+                "a new primary", lambda: (p := devcluster_3.api(timeout=2).status()
+                                          ["primary_node"]) not in (old, "none") and p,
+                timeout=30)
+        finally:
+            netsetup.ip("-n", ns, "link", "set", "cluster", "up")
+    assert not sampler.double, sampler.double[:3]
+    assert devcluster_3.holders()[new] == devcluster_3.floating()
+    api = devcluster_3.api()
+    devcluster_3.wait_for(f"{old} back as a secondary", lambda: (
+        (n := api.node_info(old))["daemon_state"] == "run"
+        and n["coordinator_state"] == "secondary"), timeout=60)
+    assert devcluster_3.primary() == new
+    assert not devcluster_3.holders()[old]
+
+
+def test_killed_primary_daemon_leaves_no_addresses(devcluster_3: DevCluster) -> None:
+    """SIGKILL gives the daemon no chance to clean up; the addresses go anyway (their
+    keeper exits when the daemon's pipe closes) and the API with them."""
+    old = devcluster_3.primary()
+    with HolderSampler(devcluster_3) as sampler:
+        devcluster_3.dev("service", old, "pvcnoded", "kill")
+        devcluster_3.wait_for(f"{old} to drop its addresses",
+                              lambda: not devcluster_3.holders()[old], timeout=5)
+        new = devcluster_3.wait_for(
+            "a new primary", lambda: (p := devcluster_3.api(timeout=2).status()
+                                      ["primary_node"]) not in (old, "none") and p, timeout=30)
+    assert not sampler.double, sampler.double[:3]
+    assert devcluster_3.holders()[new] == devcluster_3.floating()
+    api = devcluster_3.api()
+    # the new primary corrects the dead holder's role at once, and marks it dead soon after
+    assert api.node_info(old)["coordinator_state"] == "secondary"
+    devcluster_3.wait_for(f"{old} to be marked dead",
+                          lambda: api.node_info(old)["daemon_state"] == "dead", timeout=30)
+    devcluster_3.dev("service", old, "pvcnoded", "start")
+    devcluster_3.wait_for(f"{old} back in run",
+                          lambda: api.node_info(old)["daemon_state"] == "run", timeout=60)
+
+
+def test_graceful_stop_of_the_primary_daemon_hands_over(devcluster_3: DevCluster) -> None:
+    """SIGTERM: shutdown, relinquish, stop; the node is not mistaken for a dead one."""
+    old = devcluster_3.primary()
+    api = devcluster_3.api()
+    with HolderSampler(devcluster_3) as sampler:
+        devcluster_3.dev("service", old, "pvcnoded", "stop")
+        info = api.node_info(old)
+        assert info["daemon_state"] == "stop" and info["coordinator_state"] == "secondary"
+        new = devcluster_3.wait_for("a new primary", lambda: (p := devcluster_3.primary())
+                                    != old and p, timeout=30)
+    assert not sampler.double, sampler.double[:3]
+    assert not devcluster_3.holders()[old]
+    time.sleep(DEAD_AFTER + 1)
+    assert api.node_info(old)["daemon_state"] == "stop"
+    devcluster_3.dev("service", old, "pvcnoded", "start")
+    devcluster_3.wait_for(f"{old} back in run",
+                          lambda: api.node_info(old)["daemon_state"] == "run", timeout=60)
+    assert devcluster_3.primary() == new
 
 
 def test_node_log_holds_daemon_lines(devcluster_3: DevCluster) -> None:

@@ -223,8 +223,25 @@ class Coordinator:
         upstream = self.services.config.upstream_floating() or ""
         self._set_state("primary", lambda t: t.set("config.upstream_ip", upstream))
         self._free_since = None
+        self._clear_stale_roles()
         log.info("Node %s is now primary (takeover took %.2f s)", self.node,
                  time.monotonic() - started)
+
+    def _clear_stale_roles(self) -> None:
+        """Holding the lease proves no other node is primary: a record saying otherwise
+        is left by a daemon that died holding the role; correct it now rather than when
+        that node is found silent."""
+        for peer in self.store.children("root.nodes"):
+            if peer == self.node:
+                continue
+            try:
+                state, version = self.store.read_versioned("node.coordinator_state", node=peer)
+                if state in ("primary", "takeover", "relinquish"):
+                    self.store.write("node.coordinator_state", "secondary", version=version,
+                                     node=peer)
+                    log.info("Node %s was still recorded as %s: set to secondary", peer, state)
+            except (Conflict, NotFound):
+                continue
 
     def _hold(self) -> None:
         if not self.services.running or not self.services.healthy():

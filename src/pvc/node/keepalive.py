@@ -115,9 +115,14 @@ class Keepalive:
             if state not in LIVE_STATES or stamp is None or now - stamp <= limit:
                 continue
             try:
-                _, version = self.store.read_versioned("node.daemon_state", node=peer)
+                # judge again on versioned reads, and write only if neither changed since
+                state, state_version = self.store.read_versioned("node.daemon_state", node=peer)
+                stamp, stamp_version = self.store.read_versioned("node.keepalive", node=peer)
+                if state not in LIVE_STATES or now - stamp <= limit:
+                    continue
                 txn = self.store.txn()
-                txn.set("node.daemon_state", "dead", version=version, node=peer)
+                txn.check("node.keepalive", stamp_version, node=peer)
+                txn.set("node.daemon_state", "dead", version=state_version, node=peer)
                 # a silent coordinator holds no primary lease (this node does): say so
                 if self.store.read("node", node=peer) == "coordinator":
                     txn.set("node.coordinator_state", "secondary", node=peer)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-import os
 import select
 import signal
 import socket
@@ -135,10 +134,3 @@ class PrimaryServices:
             except BackendError as exc:
                 log.error("Could not remove floating address %s from %s: %s", addr, dev, exc)
 
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import contextlib
 import json
 import time
@@ -107,8 +108,19 @@ def backup(store: Store) -> dict[str, Any]:
     }
 
 
+def _check_path(path: str) -> None:
+    parts = path.split("/")
+    bad = (not path.startswith("/") or path.endswith("/") or "//" in path or _is_runtime(path)
+           or any(p in (".", "..") or any(ord(c) < 0x20 or ord(c) == 0x7F for c in p)
+                  for p in parts[1:]))
+    if bad:
+        raise InvalidArgument(f"The backup holds an invalid or runtime path: {path!r}")
+
+
 def _parse_backup(data: Any) -> tuple[int, dict[str, bytes]]:
-    if isinstance(data, str):
+    for _ in range(2):  # GET /backup double-encodes: accept the JSON text either way
+        if not isinstance(data, str):
+            break
         try:
             data = json.loads(data)
         except json.JSONDecodeError as exc:
@@ -123,10 +135,14 @@ def _parse_backup(data: Any) -> tuple[int, dict[str, bytes]]:
     for path, value in keys.items():
         out[str(path)] = str(value).encode("utf-8")
     for path, value in binary.items():
-        out[str(path)] = base64.b64decode(str(value))
+        try:
+            out[str(path)] = base64.b64decode(str(value), validate=True)
+        except binascii.Error as exc:
+            raise InvalidArgument(
+                f"The backup is malformed: the value of {path} is not base64 ({exc})"
+            ) from exc
     for path in out:
-        if not path.startswith("/") or path.endswith("/") or "//" in path or _is_runtime(path):
-            raise InvalidArgument(f"The backup holds an invalid or runtime path: {path!r}")
+        _check_path(path)
         parent = path.rsplit("/", 1)[0]
         if parent and parent not in out:
             raise InvalidArgument(f"The backup holds {path} without its parent {parent}")
