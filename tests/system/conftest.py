@@ -150,7 +150,11 @@ def devcluster_3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevCluste
     if os.geteuid() != 0:
         pytest.skip("system tests need root: run `sudo ./pvc-dev test`")
     spec = ClusterSpec(name="pvctest", prefix="pt", subnet=78, nodes=3, coordinators=3)
-    spec = devcluster.up(spec, timeout=240)
+    try:
+        spec = devcluster.up(spec, timeout=240)
+    except Exception:
+        devcluster.down(spec)
+        raise
     client_dir = tmp_path_factory.mktemp("pvc-client")
     add_connection(spec.name, str(spec.floating_address("upstream")), port=7370,
                    api_key=spec.api_key, path=client_dir / "pvc.json")

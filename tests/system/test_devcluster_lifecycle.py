@@ -48,6 +48,13 @@ def env(tmp_path: Path) -> dict[str, str]:
 def test_up_twice_then_crash_then_down_leaves_nothing(env: dict[str, str]) -> None:
     args = ["--nodes", "2", "--coordinators", "1", "--name", NAME, "--prefix", PREFIX,
             "--subnet", str(SUBNET)]
+    try:
+        check_lifecycle(args, env)
+    finally:
+        pvc_dev("down", "--name", NAME, env=env)
+
+
+def check_lifecycle(args: list[str], env: dict[str, str]) -> None:
     first = pvc_dev("up", *args, env=env)
     assert first.returncode == 0, first.stderr
     spec = ClusterSpec.load(NAME)

@@ -143,6 +143,16 @@ def wait_ready(spec: ClusterSpec, timeout: float, say: Say = _quiet) -> None:
 
 # -- up / down ----------------------------------------------------------------
 
+def check_visible_inside() -> None:
+    """Nodes run this same Python; it must not live where a node has a private mount."""
+    exe = Path(sys.executable).absolute()
+    hidden = [*configs.PRIVATE_DIRS, *configs.PRIVATE_FILES, "/run"]
+    for path in hidden:
+        if exe.is_relative_to(path):
+            raise BackendError(f"{exe} is under {path}, which every dev node mounts privately; "
+                               "put the checkout (and its .venv) somewhere else")
+
+
 def up(spec: ClusterSpec, timeout: float = 180, say: Say = _quiet) -> ClusterSpec:
     """Build (or re-use) the cluster and wait until it is ready."""
     try:
@@ -157,6 +167,7 @@ def up(spec: ClusterSpec, timeout: float = 180, say: Say = _quiet) -> ClusterSpe
         say(f"Cluster {existing.name} is already up")
         wait_ready(existing, timeout, say)
         return existing
+    check_visible_inside()
     if existing is not None or netsetup.leftovers(spec):
         say("Cleaning up what an earlier run left behind")
         down(existing or spec, say=_quiet)

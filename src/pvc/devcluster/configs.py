@@ -30,7 +30,6 @@ PRIVATE_DIRS = {
     "/var/log/libvirt": "var/log/libvirt",
     "/var/cache/libvirt": "var/cache/libvirt",
     "/var/log/pvc": "var/log/pvc",
-    "/tmp": "tmp",
 }
 PRIVATE_FILES = {"/etc/hosts": "etc/hosts"}
 

@@ -1,7 +1,7 @@
 """PID 1 of a development node, inside the node's network, mount, UTS and PID namespaces.
 
-It gives the node its own /run, libvirt state, /etc/pvc, /etc/hosts and /tmp (bind mounts
-of the node's directory), its hostname, and then runs and supervises the node's services
+It gives the node its own /run, libvirt state, /etc/pvc and /etc/hosts (bind mounts of
+the node's directory), its hostname, and then runs and supervises the node's services
 (ZooKeeper on coordinators, virtlogd, libvirtd, pvcnoded) like a tiny init system.
 Infrastructure services restart after a failure; pvcnoded does not, so that a crashed
 node daemon is visible to the cluster. A unix socket in the node directory takes JSON
@@ -56,7 +56,6 @@ def setup_namespaces(spec: ClusterSpec, node: str) -> None:
         mount("--bind", str(base / rel), target)
     for target, rel in configs.PRIVATE_FILES.items():
         mount("--bind", str(base / rel), target)
-    os.chmod("/tmp", 0o1777)
     socket.sethostname(node)
 
 
@@ -82,13 +81,19 @@ class Init:
         self.shutting_down = False
 
     def spawn(self, svc: Service) -> None:
-        log = open(self.log_dir / f"{svc.name}.log", "ab")  # noqa: SIM115 - handed over
-        env = {**os.environ, "HOME": "/root", **svc.env}
-        proc = subprocess.Popen(svc.command, stdin=subprocess.DEVNULL, stdout=log,
-                                stderr=subprocess.STDOUT, env=env, start_new_session=True)
-        log.close()
-        svc.pid = proc.pid
+        """Start a service; a failure to start is the service's, never this init's."""
         svc.wanted = True
+        with open(self.log_dir / f"{svc.name}.log", "ab") as log:
+            env = {**os.environ, "HOME": "/root", **svc.env}
+            try:
+                proc = subprocess.Popen(svc.command, stdin=subprocess.DEVNULL, stdout=log,
+                                        stderr=subprocess.STDOUT, env=env,
+                                        start_new_session=True)
+            except OSError as exc:
+                log.write(f"nodeinit: cannot start {svc.name}: {exc}\n".encode())
+                svc.last_exit = 127
+                return
+        svc.pid = proc.pid
 
     def start(self, name: str) -> None:
         with self.lock:

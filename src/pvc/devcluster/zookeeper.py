@@ -72,6 +72,9 @@ class ZkServer:
             f"-Xmx{self.heap_mb}m",
             "-XX:+UseSerialGC",
             "-XX:TieredStopAtLevel=1",
+            # no /tmp/hsperfdata_<user>/<pid> files: in PID namespaces the pids of
+            # several nodes' JVMs are the same numbers
+            "-XX:-UsePerfData",
             f"-Djute.maxbuffer={JUTE_MAXBUFFER}",
             f"-Dzookeeper.log.dir={log_dir}",
             "-Dzookeeper.root.logger=INFO,ROLLINGFILE",
