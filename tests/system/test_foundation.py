@@ -5,9 +5,11 @@ a killed node daemon, bad input, backup/restore and the node log."""
 from __future__ import annotations
 
 import json
+import socket
 import time
 
 import httpx
+import libvirt
 import pytest
 
 from pvc.common.errors import InvalidArgument, NotFound, Unauthorized
@@ -70,6 +72,27 @@ def test_cli_node_list_and_info(devcluster_3: DevCluster) -> None:
     assert "hv3" in pretty and "run" in pretty
     info = devcluster_3.pvc("node", "info", "hv2").stdout
     assert "hv2" in info
+
+
+def test_each_node_is_a_host_of_its_own(devcluster_3: DevCluster) -> None:
+    """Own hostname (without renaming the machine) and own libvirtd on its cluster address."""
+    machine = socket.gethostname()
+    uuids = set()
+    for node in devcluster_3.spec.node_names:
+        out = devcluster_3.dev("exec", node, "--", "hostname").stdout.strip()
+        assert out == node
+        addr = devcluster_3.spec.node_address(node, "cluster").ip
+        conn = libvirt.open(f"qemu+tcp://{addr}/system")
+        try:
+            assert conn.getHostname().split(".")[0] == node
+            uuids.add(conn.getCapabilities().split("<uuid>")[1].split("<")[0])
+        finally:
+            conn.close()
+        info = devcluster_3.dev("exec", node, "--", "pvc", "-q", "-c", "local", "node", "info",
+                                node, "-f", "json").stdout
+        assert json.loads(info)["name"] == node
+    assert len(uuids) == devcluster_3.spec.nodes  # migration needs distinct host UUIDs
+    assert socket.gethostname() == machine
 
 
 def test_bad_input_is_refused_and_changes_nothing(devcluster_3: DevCluster) -> None:
@@ -196,6 +219,22 @@ def test_node_log_holds_daemon_lines(devcluster_3: DevCluster) -> None:
     assert any("hv1" in line for line in lines)
     out = devcluster_3.pvc("node", "log", "hv1", "--lines", "5").stdout
     assert 1 <= len([x for x in out.splitlines() if x.strip()]) <= 6
+
+
+def test_init_overwrite_on_a_live_cluster_recovers(devcluster_3: DevCluster) -> None:
+    primary = devcluster_3.primary()
+    devcluster_3.pvc("cluster", "init", "--overwrite", "-y")
+    api = devcluster_3.api()
+
+    def recovered() -> bool:
+        status = api.status()
+        nodes = api.node_list()
+        return (status["primary_node"] == primary and status["upstream_ip"] ==
+                str(devcluster_3.spec.floating_address("upstream"))
+                and sorted(n["daemon_state"] for n in nodes) == ["run"] * 3)
+
+    devcluster_3.wait_for("every node re-registered and the primary re-published", recovered,
+                          timeout=30)
 
 
 def test_backup_restore_round_trip(devcluster_3: DevCluster, tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -63,8 +63,7 @@ def services_for(spec: ClusterSpec, node: str) -> list[Service]:
     out = []
     if node in spec.coordinator_names:
         zk = configs.zk_server(spec, node)
-        out.append(Service("zookeeper", zk.command(), restart=True,
-                           env={"ZOO_LOG_DIR": str(zk.data_dir / "log")}))
+        out.append(Service("zookeeper", zk.command(), restart=True))
     out.append(Service("virtlogd", ["/usr/sbin/virtlogd"], restart=True))
     out.append(Service("libvirtd", ["/usr/sbin/libvirtd", "--listen"], restart=True))
     out.append(Service("pvcnoded", [sys.executable, "-m", "pvc.node.main"], restart=False))

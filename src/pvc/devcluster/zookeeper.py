@@ -7,7 +7,6 @@ what makes a lost primary noticeable within the failover budget.
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import time
@@ -18,7 +17,8 @@ from pvc.common.errors import BackendError
 from pvc.state.ensemble import server_mode
 
 JAVA = "/usr/bin/java"
-CLASSPATH = "/etc/zookeeper/conf:/usr/share/java/zookeeper.jar"
+# slf4j-simple (from libslf4j-java, which zookeeper depends on) so the server logs at all
+CLASSPATH = "/etc/zookeeper/conf:/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-simple.jar"
 MAIN = "org.apache.zookeeper.server.quorum.QuorumPeerMain"
 TICK_MS = 250
 # Larger than ZooKeeper's 1 MiB default: a whole-cluster restore is one transaction.
@@ -66,7 +66,6 @@ class ZkServer:
         self.config_file.write_text("\n".join(lines) + "\n")
 
     def command(self) -> list[str]:
-        log_dir = self.data_dir / "log"
         return [
             JAVA,
             f"-Xmx{self.heap_mb}m",
@@ -76,9 +75,9 @@ class ZkServer:
             # several nodes' JVMs are the same numbers
             "-XX:-UsePerfData",
             f"-Djute.maxbuffer={JUTE_MAXBUFFER}",
-            f"-Dzookeeper.log.dir={log_dir}",
-            "-Dzookeeper.root.logger=INFO,ROLLINGFILE",
-            f"-Dzookeeper.log.file=zookeeper-{self.myid}.log",
+            "-Dorg.slf4j.simpleLogger.defaultLogLevel=info",
+            "-Dorg.slf4j.simpleLogger.showDateTime=true",
+            "-Dorg.slf4j.simpleLogger.dateTimeFormat=yyyy-MM-dd HH:mm:ss,SSS",
             "-cp",
             CLASSPATH,
             MAIN,
@@ -111,7 +110,7 @@ def start_standalone(data_dir: Path, address: str = "127.0.0.1", port: int = 0) 
     log = open(data_dir / "stdout.log", "ab")  # noqa: SIM115 - handed to the child
     proc = subprocess.Popen(
         server.command(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        start_new_session=True, env={**os.environ, "ZOO_LOG_DIR": str(data_dir / "log")},
+        start_new_session=True,
     )
     log.close()
     try:

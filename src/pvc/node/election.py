@@ -256,8 +256,12 @@ class Coordinator:
                 return
         if self.state != "primary":
             self._set_state("primary")
-        if self.store.read("config.primary_node", default="") != self.node:
-            self.store.write("config.primary_node", self.node)
+        # re-assert what the primary publishes, should anything have rewritten it
+        upstream = self.services.config.upstream_floating() or ""
+        published = self.store.read_many([("config.primary_node", {}), ("config.upstream_ip", {})])
+        if published != [self.node, upstream]:
+            self.store.txn().set("config.primary_node", self.node).set(
+                "config.upstream_ip", upstream).commit()
 
     def _relinquish(self) -> None:
         log.info("Relinquishing the primary role")
