@@ -154,3 +154,17 @@ def test_restore_refuses_other_schema_version_and_garbage(store: Store) -> None:
     with pytest.raises(InvalidArgument):
         tree.restore(store, bad)
     assert tree.read_all(store) == before
+
+
+def test_migration_to_v3_adds_the_vm_name_index(zk: KazooClient) -> None:
+    old = Store(zk, SCHEMAS[2])
+    tree.initialize(old, schema=SCHEMAS[2])
+    txn = old.txn()
+    for key in SCHEMAS[2].object_keys("node"):
+        txn.create(key.name, key.default, node="hv1")
+    txn.commit()
+    assert not zk.exists("/indexes")
+    new = Store(zk, SCHEMAS[3])
+    assert migrations.migrate(new, 3) == 3
+    assert new.children("root.indexes.domain_names") == []
+    assert new.read("node.coordinator_state", node="hv1") == "client"

@@ -28,6 +28,7 @@ from pvc.devcluster.layout import NETWORKS, ClusterSpec
 from pvc.state.store import Store
 
 REPO = Path(__file__).resolve().parents[2]
+SHUTDOWN_TIMEOUT = 10  # the test cluster's vm_shutdown_timeout, seconds
 VENV_BIN = REPO / ".venv" / "bin"
 
 
@@ -149,7 +150,8 @@ class HolderSampler:
 def devcluster_3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevCluster]:
     if os.geteuid() != 0:
         pytest.skip("system tests need root: run `sudo ./pvc-dev test`")
-    spec = ClusterSpec(name="pvctest", prefix="pt", subnet=78, nodes=3, coordinators=3)
+    spec = ClusterSpec(name="pvctest", prefix="pt", subnet=78, nodes=3, coordinators=3,
+                       vm_shutdown_timeout=SHUTDOWN_TIMEOUT)
     try:
         spec = devcluster.up(spec, timeout=240)
     except Exception:

@@ -10,7 +10,7 @@ import yaml
 from pvc.common import config
 from pvc.common.errors import InvalidArgument
 
-SAMPLE = Path(config.__file__).with_name("pvc.sample.conf")
+SAMPLE = config.SAMPLE_FILE
 
 
 def sample() -> dict:  # type: ignore[type-arg]

@@ -7,7 +7,7 @@ from fastapi import Depends, FastAPI
 from pvc import __version__
 from pvc.api import auth, errors
 from pvc.api.forms import FormToQuery
-from pvc.api.routers import cluster, metrics, node, root
+from pvc.api.routers import cluster, metrics, node, root, vm, vm_control
 from pvc.common.config import Config
 from pvc.state.store import Store
 
@@ -33,5 +33,7 @@ def create_app(config: Config, store: Store) -> FastAPI:
     app.include_router(metrics.router, prefix=PREFIX)
     app.include_router(cluster.router, prefix=PREFIX, dependencies=authenticated)
     app.include_router(node.router, prefix=PREFIX, dependencies=authenticated)
+    app.include_router(vm.router, prefix=PREFIX, dependencies=authenticated)
+    app.include_router(vm_control.router, prefix=PREFIX, dependencies=authenticated)
     app.add_middleware(FormToQuery)
     return app

@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     from pvc.api.app import create_app
     from pvc.common import config as pvcconfig
     from pvc.state import connect
-    from pvc.state.store import Store
+    from pvc.state.mirror import MirroredStore
 
     try:
         config = pvcconfig.load(args.config or pvcconfig.config_path())
@@ -131,9 +131,13 @@ def main(argv: list[str] | None = None) -> int:
         log.error("Cannot connect to ZooKeeper at %s: %s", hosts, exc)
         zk.close()
         return 1
+    # reads of VMs, nodes and indexes come from a watch-kept mirror once it has loaded
+    # (it loads in the background: the API serves at once, from ZooKeeper until then)
+    store = MirroredStore(zk)
+    store.start()
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(config, Store(zk)),
+            create_app(config, store),
             host=host,
             port=port,
             log_config=None,
@@ -162,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         server.run()
     finally:
         stop.set()
+        store.close()
         zk.stop()
         zk.close()
     log.info("PVC API stopped")

@@ -18,6 +18,7 @@ from pvc.cli.connection import connection_group
 from pvc.cli.context import CliState
 from pvc.cli.node import node_group
 from pvc.cli.output import PvcGroup
+from pvc.cli.vm import vm_group
 
 CONTEXT_SETTINGS: dict[str, Any] = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -106,6 +107,7 @@ def cli(ctx: click.Context, connection: str, quiet: bool, unsafe: bool, colour: 
 
 cli.add_command(cluster_group)
 cli.add_command(node_group)
+cli.add_command(vm_group)
 cli.add_command(connection_group)
 
 

@@ -1,4 +1,4 @@
-"""`pvc node`: list, info, primary, secondary, log."""
+"""`pvc node`: list, info, primary, secondary, flush, ready, log."""
 
 from __future__ import annotations
 
@@ -120,6 +120,51 @@ def node_primary(state: CliState, node: str, wait: bool) -> None:
 def node_secondary(state: CliState, node: str, wait: bool) -> None:
     """Make NODE (default: this host) a secondary coordinator; another node takes over."""
     _coordinator(state, node, "secondary", wait)
+
+
+# A flush migrates the node's VMs one at a time: allow it more than a handover.
+FLUSH_WAIT = 600.0
+_DOMAIN_TARGETS = {"flush": ("flushed", "Removed node {} from active service."),
+                   "ready": ("ready", "Restored node {} to active service.")}
+
+
+def _domain(state: CliState, node: str, action: str, wait: bool) -> None:
+    api = state.api()
+    message = api.node_domain_state(node, action)
+    echo(message)
+    if not wait or "already" in message:
+        return
+    target, done = _DOMAIN_TARGETS[action]
+    info(f"Waiting for node {node} to become {target}...")
+    wait_for_node_state(
+        api,
+        node,
+        "domain_state",
+        target,
+        timeout=max(state.wait_timeout, FLUSH_WAIT),
+        interval=state.poll_interval,
+        sleep=state.sleep,
+        clock=state.clock,
+    )
+    echo(done.format(node))
+
+
+@node_group.command(name="flush")
+@click.argument("node", default=DEFAULT_NODE)
+@_WAIT
+@pass_state
+def node_flush(state: CliState, node: str, wait: bool) -> None:
+    """Take NODE (default: this host) out of service: migrate its VMs away."""
+    _domain(state, node, "flush", wait)
+
+
+@node_group.command(name="ready")
+@click.argument("node", default=DEFAULT_NODE)
+@_WAIT
+@pass_state
+def node_ready(state: CliState, node: str, wait: bool) -> None:
+    """Return NODE (default: this host) to service: its VMs come back."""
+    _domain(state, node, "ready", wait)
 
 
 @node_group.command(name="log")

@@ -10,7 +10,8 @@ import json
 from typing import Any
 from urllib.parse import quote
 
-from pvc.client.http import HttpClient, message_of
+from pvc.client.api_vm import VmApi
+from pvc.client.http import message_of
 from pvc.common.errors import BackendError
 
 CONFIRM = {"yes-i-really-mean-it": "yes"}
@@ -21,8 +22,9 @@ def _seg(value: str) -> str:
     return quote(str(value), safe="")
 
 
-class ApiClient(HttpClient):
-    """The PVC v1 API. `ApiClient(connection, timeout=..., transport=...)`."""
+class ApiClient(VmApi):
+    """The PVC v1 API. `ApiClient(connection, timeout=..., transport=...)`; the VM
+    helpers come from `VmApi`."""
 
     # -- cluster ----------------------------------------------------------
     def status(self) -> dict[str, Any]:

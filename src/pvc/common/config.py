@@ -19,6 +19,8 @@ from pvc.common import names
 from pvc.common.errors import InvalidArgument
 
 DEFAULT_CONFIG_FILE = "/etc/pvc/pvc.conf"
+# The documented sample: every key with its default and why.
+SAMPLE_FILE = Path(__file__).with_name("pvc.sample.conf")
 NETWORK_NAMES = ("upstream", "cluster", "storage")
 
 
@@ -84,6 +86,7 @@ class Config:
     ipmi_username: str
     ipmi_password: str
     target_selector: str
+    flush_concurrency: int
     node_log_lines: int
     console_log_lines: int
     log_keepalives: bool
@@ -208,6 +211,7 @@ def parse(raw: dict[str, Any], source: Path | None = None) -> Config:
         ipmi_username=str(_get(raw, "fencing.ipmi.username", "")),
         ipmi_password=str(_get(raw, "fencing.ipmi.password", "")),
         target_selector=str(_get(raw, "migration.target_selector", "mem")),
+        flush_concurrency=max(1, int(_get(raw, "migration.flush_concurrency", 4))),
         node_log_lines=int(_get(raw, "logging.node_log_lines", 2000)),
         console_log_lines=int(_get(raw, "logging.console_log_lines", 1000)),
         log_keepalives=_bool(_get(raw, "logging.log_keepalives", False)),

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from pvc.common.errors import BackendError, NotFound
-from pvc.devcluster import bmc, configs, netsetup, power, zookeeper
+from pvc.devcluster import bmc, configs, demo, netsetup, power, zookeeper
 from pvc.devcluster.layout import ZK_CLIENT_PORT, ClusterSpec, load_spec
 from pvc.state import connect
 from pvc.state.store import Store
@@ -166,6 +166,7 @@ def up(spec: ClusterSpec, timeout: float = 180, say: Say = _quiet) -> ClusterSpe
                 f"{existing.coordinators} coordinators; run `pvc-dev down` first")
         say(f"Cluster {existing.name} is already up")
         wait_ready(existing, timeout, say)
+        demo.ensure(existing, say)
         return existing
     check_visible_inside()
     if existing is not None or netsetup.leftovers(spec):
@@ -182,6 +183,7 @@ def up(spec: ClusterSpec, timeout: float = 180, say: Say = _quiet) -> ClusterSpe
     for node in spec.node_names:
         power.on(spec, node)
     wait_ready(spec, timeout, say)
+    demo.ensure(spec, say)
     return spec
 
 

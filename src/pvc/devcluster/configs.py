@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 
 from pvc.common import config as configmod
-from pvc.devcluster import zookeeper
+from pvc.devcluster import guest_xml, zookeeper
 from pvc.devcluster.layout import (
     NETWORKS,
     ZK_CLIENT_PORT,
@@ -20,7 +20,6 @@ from pvc.devcluster.layout import (
     ClusterSpec,
 )
 
-SAMPLE = Path(configmod.__file__).with_name("pvc.sample.conf")
 # Directories of the host that each node gets its own copy of (bind-mounted in its
 # mount namespace by nodeinit), relative to the node's directory.
 PRIVATE_DIRS = {
@@ -35,7 +34,7 @@ PRIVATE_FILES = {"/etc/hosts": "etc/hosts"}
 
 
 def pvc_conf(spec: ClusterSpec) -> dict[str, Any]:
-    raw: dict[str, Any] = yaml.safe_load(SAMPLE.read_text())
+    raw: dict[str, Any] = yaml.safe_load(configmod.SAMPLE_FILE.read_text())
     raw["cluster"]["name"] = spec.name
     raw["cluster"]["all_nodes"] = spec.node_names
     raw["cluster"]["coordinator_nodes"] = spec.coordinator_names
@@ -54,6 +53,7 @@ def pvc_conf(spec: ClusterSpec) -> dict[str, Any]:
         "username": spec.ipmi_username,
         "password": spec.ipmi_password,
     }
+    raw["timer"]["vm_shutdown_timeout"] = spec.vm_shutdown_timeout
     raw["subsystem"]["enable_storage"] = False
     raw["subsystem"]["enable_worker"] = False
     raw["api"]["listen"]["address"] = str(spec.floating_address("upstream"))
@@ -109,6 +109,10 @@ def write_node(spec: ClusterSpec, node: str) -> None:
     if not (etc_libvirt / "libvirtd.conf").exists():
         shutil.copytree("/etc/libvirt", etc_libvirt, dirs_exist_ok=True)
     (etc_libvirt / "libvirtd.conf").write_text(libvirtd_conf(spec, node))
+    qemu_conf = etc_libvirt / "qemu.conf"
+    base_conf = Path("/etc/libvirt/qemu.conf").read_text()
+    qemu_conf.write_text(base_conf.rstrip("\n") + "\n" + guest_xml.qemu_conf_overrides(
+        str(spec.node_address(node, "cluster").ip)))
     for sub in ("qemu", "images", "boot"):
         (base / "var/lib/libvirt" / sub).mkdir(exist_ok=True)
     conf = base / "etc/pvc/pvc.conf"

@@ -41,6 +41,8 @@ class ClusterSpec:
     api_key: str = field(default_factory=lambda: secrets.token_hex(16))
     ipmi_password: str = field(default_factory=lambda: secrets.token_hex(6))
     ipmi_username: str = "pvcfence"
+    # seconds before a graceful VM shutdown is forced (the tiny guests stop in < 1 s)
+    vm_shutdown_timeout: int = 30
     root: str = field(default_factory=lambda: str(default_root()))
 
     def __post_init__(self) -> None:

@@ -63,6 +63,9 @@ API: {spec.api_url()}  (connection "{spec.name}" saved in {path})
 
 Try:
   .venv/bin/pvc -c {spec.name} node list
+  .venv/bin/pvc -c {spec.name} vm list
+  .venv/bin/pvc -c {spec.name} vm log demo --follow      # the demo VM's serial console
+  .venv/bin/pvc -c {spec.name} vm migrate demo --wait    # live, to another node
   .venv/bin/pvc -c {spec.name} cluster status
   sudo ./pvc-dev exec hv1 -- pvc -c local node info hv1
   sudo ./pvc-dev power {spec.node_names[0]} off     # pull the plug through its BMC

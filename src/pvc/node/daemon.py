@@ -18,11 +18,14 @@ from kazoo.client import KazooState
 from pvc import __version__
 from pvc.common.config import Config
 from pvc.common.errors import BackendError
-from pvc.drivers.hypervisor.libvirt_driver import Hypervisor, Libvirt
+from pvc.drivers.hypervisor.vms import LibvirtVms
 from pvc.node import figures
 from pvc.node.election import Coordinator
+from pvc.node.flush import FlushController
 from pvc.node.keepalive import Keepalive
 from pvc.node.primary_services import PrimaryServices
+from pvc.node.vm_controller import VmController
+from pvc.node.vm_observer import VmObserver
 from pvc.node.zklog import ZkLogBuffer
 from pvc.state import connect, ensemble, tree
 from pvc.state.schema import LATEST
@@ -32,15 +35,14 @@ log = logging.getLogger("pvcnoded")
 
 
 class Daemon:
-    def __init__(self, config: Config, node: str, zk_hosts: str | None = None,
-                 hypervisor: Hypervisor | None = None) -> None:
+    def __init__(self, config: Config, node: str, zk_hosts: str | None = None) -> None:
         self.config = config
         self.node = node
         self.is_coordinator = config.is_coordinator(node)
         hosts = zk_hosts or config.zookeeper_hosts(prefer=node)
         self.zk = connect.client(hosts, config.zookeeper_session_timeout)
         self.store = Store(self.zk)
-        self.hypervisor = hypervisor if hypervisor is not None else Libvirt()
+        self.hypervisor = LibvirtVms()
         self.state = "init"
         self.state_lock = threading.RLock()
         self.stopped = threading.Event()
@@ -48,6 +50,10 @@ class Daemon:
         self.coordinator: Coordinator | None = None
         self.zklog: ZkLogBuffer | None = None
         self.keepalive: Keepalive | None = None
+        self.vms = VmController(self.store, node, config, self.hypervisor)
+        self.observer = VmObserver(self.store, node, self.hypervisor, config.console_log_lines,
+                                   self.vms.local_consoles)
+        self.flush = FlushController(self.vms)
 
     # -- start ----------------------------------------------------------
     def start(self) -> None:
@@ -76,7 +82,12 @@ class Daemon:
             state_lock=self.coordinator.lock if self.coordinator else self.state_lock,
             is_primary=lambda: self.coordinator_state() == "primary",
             on_missing=self._reregister,
+            on_domains=self.vms.observe,
+            provisioned=self.vms.provisioned_mib,
         )
+        self.vms.start()
+        self.observer.start()
+        self.flush.start()
         self.state = "run"
         self.keepalive.beat()
         self.keepalive.start()
@@ -162,6 +173,8 @@ class Daemon:
             self.coordinator.stop()
         if self.keepalive:
             self.keepalive.stop()
+        self.observer.stop()
+        self.vms.stop()
         self.services.stop(urgent=False)
         self.state = "stop"
         try:

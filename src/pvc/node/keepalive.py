@@ -34,6 +34,8 @@ class Keepalive:
         state_lock: threading.RLock,
         is_primary: Callable[[], bool],
         on_missing: Callable[[], None],
+        on_domains: Callable[[list[DomainFigures]], None] | None = None,
+        provisioned: Callable[[], int] | None = None,
     ) -> None:
         self.store = store
         self.node = node
@@ -44,6 +46,8 @@ class Keepalive:
         self.state_lock = state_lock
         self.is_primary = is_primary
         self.on_missing = on_missing
+        self.on_domains = on_domains
+        self.provisioned = provisioned
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="keepalive", daemon=True)
         self.last_ok = 0.0
@@ -87,7 +91,12 @@ class Keepalive:
             return None
 
     def beat(self) -> None:
-        stats = figures.stats(self._domains())
+        domains = self._domains()
+        if domains is not None and self.on_domains is not None:
+            self.on_domains(domains)
+        stats = figures.stats(domains)
+        if self.provisioned is not None:
+            stats["memory"]["provisioned"] = self.provisioned()
         with self.state_lock:
             txn = self.store.txn()
             txn.set("node.keepalive", time.time(), node=self.node)

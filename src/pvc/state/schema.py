@@ -8,12 +8,15 @@ that migrations can enumerate the instances of a per-object key.
 Version history (see `pvc.state.migrations` for the steps):
   1  first layout
   2  `node.router_state` renamed to `node.coordinator_state`; `config.primary_request` added
+  3  VM records (`domain.*`) and the VM name index (`/indexes/domain_names/<name>`)
 """
 
 from __future__ import annotations
 
 import re
 import string
+import uuid as uuidlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +26,23 @@ from pvc.state import codec
 from pvc.state.codec import Codec
 
 _SEGMENT = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
-_VALIDATORS = {"node": names.node_name}
+
+
+def _uuid(value: str) -> str:
+    try:
+        canonical = str(uuidlib.UUID(value))
+    except ValueError:
+        raise InvalidArgument(f"Invalid VM UUID {value!r}") from None
+    if canonical != value:
+        raise InvalidArgument(f"Invalid VM UUID {value!r} (use the lowercase canonical form)")
+    return canonical
+
+
+_VALIDATORS: dict[str, Callable[[str], str]] = {
+    "node": names.node_name,
+    "domain": _uuid,
+    "name": lambda v: names.object_name(v, "VM name"),
+}
 
 
 def segment(param: str, value: Any) -> str:
@@ -99,20 +118,52 @@ _V1 = [
 ]
 
 
+def _bump(keys: list[Key], version: int) -> list[Key]:
+    """The keys of the previous version with the version numbers they carry updated."""
+    numbered = {"schema.version": "/schema/version",
+                "node.active_schema": "/nodes/{node}/active_schema"}
+    return [Key(k.name, k.template, codec.INT, version) if k.name in numbered else k
+            for k in keys]
+
+
 def _v2() -> list[Key]:
     out: list[Key] = []
-    for k in _V1:
+    for k in _bump(_V1, 2):
         if k.name == "node.router_state":
             out.append(Key("node.coordinator_state", "/nodes/{node}/coordinator_state",
                            codec.STR, "client"))
-        elif k.name == "schema.version":
-            out.append(Key("schema.version", "/schema/version", codec.INT, 2))
-        elif k.name == "node.active_schema":
-            out.append(Key("node.active_schema", "/nodes/{node}/active_schema", codec.INT, 2))
         else:
             out.append(k)
     out.append(Key("config.primary_request", "/config/primary_request", codec.JSON, {}))
     return out
+
+
+def _v3() -> list[Key]:
+    return [
+        *_bump(_v2(), 3),
+        Key("root.indexes", "/indexes"),
+        Key("root.indexes.domain_names", "/indexes/domain_names"),
+        Key("index.domain_name", "/indexes/domain_names/{name}", codec.STR, ""),
+        # A VM. The value of its own key is its name; the XML is the truth of its shape.
+        # Fields are grouped by writer, so that a VM is a handful of reads:
+        #   status: {"state", "node", "last_node", "failed_reason", "intent"} - the API
+        #     writes intent (state and placement), the node daemons write outcomes; both
+        #     with compare-and-set, so a newer intent always wins over a stale outcome.
+        #     `intent` says how to carry the latest change out: {"force": bool,
+        #     "force_live": bool, "source": node a migration starts from}.
+        #   meta: {"node_limit": [..], "node_selector", "node_autostart",
+        #     "migration_method", "migration_max_downtime", "profile"}
+        #   tags: [{"name", "type", "protected"}]
+        Key("domain", "/domains/{domain}", codec.STR, ""),
+        Key("domain.xml", "/domains/{domain}/xml", codec.STR, ""),
+        Key("domain.status", "/domains/{domain}/status", codec.JSON, {}),
+        Key("domain.meta", "/domains/{domain}/meta", codec.JSON, {}),
+        Key("domain.tags", "/domains/{domain}/tags", codec.JSON, []),
+        Key("domain.stats", "/domains/{domain}/stats", codec.JSON, {}, volatile=True),
+        Key("domain.console_log", "/domains/{domain}/console_log", codec.STR, "",
+            volatile=True),
+        Key("domain.vnc", "/domains/{domain}/vnc", codec.STR, ""),
+    ]
 
 
 @dataclass(frozen=True)
@@ -135,7 +186,9 @@ class Schema:
     def object_keys(self, prefix: str) -> list[Key]:
         """Keys of one kind of object (e.g. 'node'), the object's own key first."""
         own = [k for k in self.keys.values() if k.name == prefix]
-        rest = [k for k in self.keys.values() if k.name.startswith(prefix + ".")]
+        params = own[0].params if own else ()
+        rest = [k for k in self.keys.values()
+                if k.name.startswith(prefix + ".") and k.params == params]
         return own + sorted(rest, key=lambda k: k.template)
 
     def volatile_templates(self) -> list[str]:
@@ -145,6 +198,7 @@ class Schema:
 SCHEMAS: dict[int, Schema] = {
     1: Schema(1, {k.name: k for k in _V1}, {}),
     2: Schema(2, {k.name: k for k in _v2()}, {"node.coordinator_state": "node.router_state"}),
+    3: Schema(3, {k.name: k for k in _v3()}, {}),
 }
 LATEST = max(SCHEMAS)
 CURRENT: Schema = SCHEMAS[LATEST]

@@ -95,16 +95,38 @@ class Store:
     def path(self, key: str, **params: Any) -> str:
         return self.schema.key(key).path(**params)
 
+    # -- the two ways of reading; everything else is built on them ----------
+    def fetch_many(self, paths: list[str]) -> list[tuple[bytes, Any] | None]:
+        """(data, stat) of each path, pipelined; None where it does not exist."""
+        asyncs = [self.zk.get_async(p) for p in paths]
+        out: list[tuple[bytes, Any] | None] = []
+        for a in asyncs:
+            try:
+                data, stat = a.get()
+                out.append((data, stat))
+            except NoNodeError:
+                out.append(None)
+            except (KazooException, KazooTimeoutError) as exc:
+                raise BackendError(f"ZooKeeper read failed: {exc!r}") from exc
+        return out
+
+    def children_of(self, path: str) -> list[str] | None:
+        """The names of the children of a path, None if it does not exist."""
+        try:
+            return list(self.zk.get_children(path))
+        except NoNodeError:
+            return None
+        except (KazooException, KazooTimeoutError) as exc:
+            raise BackendError(f"ZooKeeper list of {path} failed: {exc!r}") from exc
+
+    # -- typed reads --------------------------------------------------------
     def read_versioned(self, key: str, **params: Any) -> Versioned:
         k = self.schema.key(key)
         path = k.path(**params)
-        try:
-            data, stat = self.zk.get(path)
-        except NoNodeError:
-            raise NotFound(f"State key {path} does not exist") from None
-        except (KazooException, KazooTimeoutError) as exc:
-            raise BackendError(f"ZooKeeper read of {path} failed: {exc!r}") from exc
-        return Versioned(k.codec.decode(data), stat.version)
+        found = self.fetch_many([path])[0]
+        if found is None:
+            raise NotFound(f"State key {path} does not exist")
+        return Versioned(k.codec.decode(found[0]), found[1].version)
 
     def read(self, key: str, default: Any = ..., **params: Any) -> Any:
         try:
@@ -115,53 +137,29 @@ class Store:
             return default
 
     def exists(self, key: str, **params: Any) -> bool:
-        try:
-            return self.zk.exists(self.path(key, **params)) is not None
-        except (KazooException, KazooTimeoutError) as exc:
-            raise BackendError(f"ZooKeeper exists() failed: {exc!r}") from exc
+        return self.fetch_many([self.path(key, **params)])[0] is not None
 
     def children(self, key: str, **params: Any) -> list[str]:
         path = self.path(key, **params)
-        try:
-            return sorted(self.zk.get_children(path))
-        except NoNodeError:
-            raise NotFound(f"State key {path} does not exist") from None
-        except (KazooException, KazooTimeoutError) as exc:
-            raise BackendError(f"ZooKeeper list of {path} failed: {exc!r}") from exc
+        found = self.children_of(path)
+        if found is None:
+            raise NotFound(f"State key {path} does not exist")
+        return sorted(found)
 
     def read_many(self, requests: Iterable[tuple[str, dict[str, Any]]]) -> list[Any]:
         """Read many keys at once (pipelined); a missing key reads as None."""
         keys: list[Key] = []
-        asyncs = []
+        paths: list[str] = []
         for name, params in requests:
             k = self.schema.key(name)
             keys.append(k)
-            asyncs.append(self.zk.get_async(k.path(**params)))
-        out: list[Any] = []
-        for k, a in zip(keys, asyncs, strict=True):
-            try:
-                data, _ = a.get()
-            except NoNodeError:
-                out.append(None)
-                continue
-            except (KazooException, KazooTimeoutError) as exc:
-                raise BackendError(f"ZooKeeper read failed: {exc!r}") from exc
-            out.append(k.codec.decode(data))
-        return out
+            paths.append(k.path(**params))
+        return [None if found is None else k.codec.decode(found[0])
+                for k, found in zip(keys, self.fetch_many(paths), strict=True)]
 
     def read_paths(self, paths: list[str]) -> list[bytes | None]:
         """Raw pipelined read of arbitrary paths (for backups and bulk listings)."""
-        asyncs = [self.zk.get_async(p) for p in paths]
-        out: list[bytes | None] = []
-        for a in asyncs:
-            try:
-                data, _ = a.get()
-                out.append(data)
-            except NoNodeError:
-                out.append(None)
-            except (KazooException, KazooTimeoutError) as exc:
-                raise BackendError(f"ZooKeeper read failed: {exc!r}") from exc
-        return out
+        return [None if found is None else found[0] for found in self.fetch_many(paths)]
 
     def walk(self, root: str = "/") -> Iterator[str]:
         """Every path under root (root included unless it is '/'), parents before children."""
@@ -170,12 +168,11 @@ class Store:
             path = stack.pop()
             if path != "/":
                 yield path
-            try:
-                kids = sorted(self.zk.get_children(path), reverse=True)
-            except NoNodeError:
+            kids = self.children_of(path)
+            if kids is None:
                 continue
             base = "" if path == "/" else path
-            stack.extend(f"{base}/{c}" for c in kids)
+            stack.extend(f"{base}/{c}" for c in sorted(kids, reverse=True))
 
     # -- writes ---------------------------------------------------------
     def txn(self) -> Txn:

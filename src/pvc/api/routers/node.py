@@ -6,12 +6,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from pvc.api import schemas, views
+from pvc.api import schemas, views, vm_schemas
 from pvc.api.deps import ConfigDep, StoreDep
 from pvc.api.errors import refusals_as_400
 from pvc.common.config import Config
-from pvc.common.errors import InvalidArgument, NotFound
-from pvc.ops import coordinator, logs, nodes
+from pvc.common.errors import Conflict, InvalidArgument, NotFound
+from pvc.ops import coordinator, logs, node_domain, nodes, waiting
 from pvc.ops.nodes import NodeRecord
 from pvc.state.store import Store
 
@@ -104,6 +104,45 @@ def domain_state(store: StoreDep, config: ConfigDep, node: NodeName) -> schemas.
     """The node's domain (VM hosting) state."""
     record = _record(store, config, node)
     return schemas.NodeDomainState(name=record.name, domain_state=record.domain_state)
+
+
+# How long `wait=true` waits for a flush or ready: a flush migrates VMs one by one.
+DOMAIN_STATE_WAIT = 300.0
+_DOMAIN_STATE_DONE = {
+    "flush": ("flushed", "Removed node {} from active service."),
+    "ready": ("ready", "Restored node {} to active service."),
+}
+
+
+@router.post("/{node}/domain-state", response_model=schemas.Message, responses=_READ_ERRORS)
+@refusals_as_400
+def set_domain_state(
+    store: StoreDep,
+    node: NodeName,
+    state: Annotated[
+        vm_schemas.DomainStateAction | None,
+        Query(description="flush or ready (PVC clients send this)"),
+    ] = None,
+    action: Annotated[
+        vm_schemas.DomainStateAction | None,
+        Query(description="Alias of 'state' (the name in PVC's published API document)"),
+    ] = None,
+    wait: Annotated[
+        bool, Query(description="Answer only once the node is flushed (or ready)")
+    ] = False,
+) -> schemas.Message:
+    """Flush the node (move its VMs away) or make it ready to run VMs again."""
+    wanted = state or action
+    if wanted is None:
+        raise InvalidArgument("Missing required parameter 'state' (flush or ready)")
+    message = node_domain.set_domain_state(store, node, wanted)
+    if not wait or "already" in message:
+        return schemas.Message(message=message)
+    reached = waiting.wait_domain_state(store, node, DOMAIN_STATE_WAIT)
+    final, done = _DOMAIN_STATE_DONE[wanted]
+    if reached != final:
+        raise Conflict(f"Node {node} is {reached}: a newer flush or ready replaced this one")
+    return schemas.Message(message=done.format(node))
 
 
 @router.get("/{node}/log", response_model=schemas.NodeLog, responses=_READ_ERRORS)

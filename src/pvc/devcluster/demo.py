@@ -1,0 +1,53 @@
+"""The demo VM that `pvc-dev up` defines and starts (through the API, as an operator
+would): the tiny guest, whose serial console shows a boot marker and a counter."""
+
+from __future__ import annotations
+
+import time
+import uuid as uuidlib
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+from pvc.common.errors import BackendError
+from pvc.devcluster import guest, guest_xml
+from pvc.devcluster.layout import ClusterSpec
+
+DEMO = "demo"
+BOOT_MARKER = "PVC-GUEST-BOOTED"
+
+
+def image(spec: ClusterSpec) -> guest.GuestImage:
+    """The guest's kernel and initrd, where every node of the cluster sees them."""
+    return guest.build_guest(spec.state_dir / "guest")
+
+
+def vm_xml(spec: ClusterSpec, name: str, memory_mib: int = 128, vcpus: int = 1,
+           uuid: str | None = None) -> str:
+    return guest_xml.domain_xml(name, uuid or str(uuidlib.uuid4()), memory_mib, vcpus,
+                                image(spec), console_log=Path(f"/var/log/libvirt/{name}.log"))
+
+
+def ensure(spec: ClusterSpec, say: Callable[[str], None], timeout: float = 60) -> None:
+    """Define and start the demo VM unless it exists; wait until its guest has booted."""
+    with httpx.Client(base_url=spec.api_url(), headers={"X-Api-Key": spec.api_key},
+                      timeout=30) as api:
+        r = api.get(f"/vm/{DEMO}")
+        if r.status_code == 404:
+            say("Building the tiny guest and defining the demo VM")
+            r = api.post("/vm", data={"xml": vm_xml(spec, DEMO)},
+                         params={"node": spec.node_names[0]})
+            if r.status_code != 200:
+                raise BackendError(f"Could not define the demo VM: {r.text}")
+        r = api.post(f"/vm/{DEMO}/state", params={"state": "start"})
+        if r.status_code != 200:
+            raise BackendError(f"Could not start the demo VM: {r.text}")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            r = api.get(f"/vm/{DEMO}/console", params={"lines": 50})
+            if r.status_code == 200 and BOOT_MARKER in r.json().get("data", ""):
+                say("The demo VM is running")
+                return
+            time.sleep(0.5)
+    raise BackendError(f"The demo VM did not boot within {timeout:.0f} s")

@@ -1,0 +1,308 @@
+"""A tiny real guest for the development cluster: a Debian kernel and a busybox initramfs.
+
+Both come from Debian packages fetched at run time with `apt-get download` and unpacked
+with `dpkg-deb -x` into a work directory, so nothing is installed on the host. The
+initramfs (newc cpio, gzip, written here) holds busybox, the kernel modules of a virtio
+disk and an /init that prints on the serial console:
+
+    PVC-GUEST-BOOTED <name> <boot id>     once, as soon as userspace runs
+    PVC-DISK-PRESENT                      once, if a virtio disk /dev/vda appeared
+    pvc-counter N                         every second, N = 0, 1, 2, ...
+    PVC-GUEST-SHUTDOWN <name>             when the ACPI power button is pressed, just
+                                          before the guest powers itself off
+
+The guest's name comes from `pvc.name=<name>` on the kernel command line.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import gzip
+import hashlib
+import io
+import json
+import lzma
+import os
+import re
+import struct
+import subprocess
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from pvc.common.errors import BackendError
+
+KERNEL_META_PACKAGE = "linux-image-cloud-amd64"
+BUSYBOX_PACKAGE = "busybox-static"
+# What a virtio disk on a PCI bus needs, and the ACPI power button as an input device
+# (graceful shutdown); their dependencies are added from .modinfo.
+ROOT_MODULES = ("virtio_pci", "virtio_blk", "button", "evdev")
+CMDLINE = "console=ttyS0 quiet panic=-1"
+MANIFEST = "guest.json"
+APT_TIMEOUT = 600
+APT_LISTS = "/var/lib/apt/lists"
+
+INIT_SCRIPT = """#!/bin/sh
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+exec </dev/console >/dev/console 2>&1
+name=pvc-guest
+for arg in $(cat /proc/cmdline); do
+  case "$arg" in pvc.name=*) name="${arg#pvc.name=}" ;; esac
+done
+hostname "$name"
+echo "PVC-GUEST-BOOTED $name $(cat /proc/sys/kernel/random/boot_id)"
+for m in @MODULES@; do insmod "/lib/modules/$m.ko" || echo "pvc-guest: insmod $m failed"; done
+i=0
+while [ ! -b /dev/vda ] && [ $i -lt 20 ]; do
+  grep -qs 0x0002 /sys/bus/virtio/devices/*/device || break
+  sleep 0.1; i=$((i+1))
+done
+[ -b /dev/vda ] && echo "PVC-DISK-PRESENT"
+# graceful shutdown: any event of the ACPI power button powers the guest off
+for dev in /sys/class/input/event*; do
+  if grep -qs "Power Button" "$dev/device/name"; then
+    ( head -c 1 "/dev/input/${dev##*/}" >/dev/null
+      echo "PVC-GUEST-SHUTDOWN $name"; sync; poweroff -f ) &
+  fi
+done
+n=0
+while true; do
+  echo "pvc-counter $n"
+  n=$((n+1))
+  sleep 1
+done
+"""
+
+
+@dataclass(frozen=True)
+class GuestImage:
+    kernel: Path
+    initrd: Path
+    kernel_version: str = ""
+    cmdline: str = CMDLINE
+
+
+def _run(cmd: Sequence[str], cwd: Path | None = None) -> str:
+    try:
+        proc = subprocess.run(list(cmd), cwd=cwd, capture_output=True, text=True,
+                              timeout=APT_TIMEOUT, env={**os.environ, "LC_ALL": "C"})
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise BackendError(f"Building the test guest: {' '.join(cmd)} failed: {exc}") from exc
+    if proc.returncode != 0:
+        raise BackendError(f"Building the test guest: {' '.join(cmd)} exited with "
+                           f"{proc.returncode}:\n{(proc.stdout + proc.stderr).strip()}")
+    return proc.stdout
+
+
+def kernel_package() -> str:
+    """The versioned kernel package that `linux-image-cloud-amd64` currently depends on."""
+    if os.geteuid() == 0 and not any(Path(APT_LISTS).glob("*_Packages*")):
+        _run(["apt-get", "update", "-qq"])  # a fresh machine may have no package lists
+    out = _run(["apt-cache", "show", "--no-all-versions", KERNEL_META_PACKAGE])
+    match = re.search(r"^Depends:.*?\b(linux-image-[0-9][^\s,()]*-cloud-amd64)\b", out, re.M)
+    if not match:
+        raise BackendError(f"Cannot find the kernel package that {KERNEL_META_PACKAGE} "
+                           f"depends on in:\n{out.strip()}")
+    return match.group(1)
+
+
+def _download(packages: Sequence[str], dest: Path) -> dict[str, Path]:
+    _run(["apt-get", "download", "-q", "-o", "APT::Sandbox::User=root", *packages], cwd=dest)
+    found: dict[str, Path] = {}
+    for pkg in packages:
+        debs = sorted(dest.glob(f"{pkg}_*.deb"))
+        if not debs:
+            raise BackendError(f"apt-get download left no .deb of {pkg} in {dest}")
+        found[pkg] = debs[-1]
+    return found
+
+
+# --- kernel modules -------------------------------------------------------------------
+
+
+def _modinfo(data: bytes) -> dict[str, str]:
+    """The key=value strings of the .modinfo section of an ELF64 kernel module."""
+    if data[:4] != b"\x7fELF" or data[4] != 2:
+        raise BackendError("Not an ELF64 kernel module")
+    shoff, = struct.unpack_from("<Q", data, 0x28)
+    shentsize, shnum, shstrndx = struct.unpack_from("<HHH", data, 0x3A)
+
+    def section(i: int) -> tuple[int, int, int]:
+        name, _, _, _, offset, size = struct.unpack_from("<IIQQQQ", data, shoff + i * shentsize)
+        return name, offset, size
+
+    _, str_off, _ = section(shstrndx)
+    for i in range(shnum):
+        name, offset, size = section(i)
+        start = str_off + name
+        if data[start:data.index(b"\0", start)] == b".modinfo":
+            pairs = (s.decode(errors="replace").partition("=")
+                     for s in data[offset:offset + size].split(b"\0") if s)
+            return {k: v for k, _, v in pairs}
+    return {}
+
+
+def _read_module(path: Path) -> bytes:
+    data = path.read_bytes()
+    return lzma.decompress(data) if path.name.endswith(".xz") else data
+
+
+def module_closure(moddir: Path, roots: Sequence[str]) -> list[tuple[str, bytes]]:
+    """`roots` and everything they depend on, as (name, .ko bytes), dependencies first."""
+    index: dict[str, Path] = {}
+    for path in moddir.rglob("*.ko*"):
+        index[path.name.split(".ko")[0].replace("-", "_")] = path
+    order: list[tuple[str, bytes]] = []
+    seen: set[str] = set()
+
+    def visit(name: str) -> None:
+        if name in seen:
+            return
+        seen.add(name)
+        if name not in index:
+            raise BackendError(f"Kernel module {name} is not in {moddir}")
+        data = _read_module(index[name])
+        for dep in filter(None, _modinfo(data).get("depends", "").split(",")):
+            visit(dep.replace("-", "_"))
+        order.append((name, data))
+
+    for root in roots:
+        visit(root)
+    return order
+
+
+# --- initramfs ------------------------------------------------------------------------
+
+
+class Cpio:
+    """An in-memory newc ("070701") cpio archive."""
+
+    def __init__(self) -> None:
+        self.buf = io.BytesIO()
+        self.ino = 1
+
+    def _entry(self, name: str, mode: int, data: bytes = b"", rdev: tuple[int, int] = (0, 0),
+               ) -> None:
+        fields = [self.ino, mode, 0, 0, 2 if mode & 0o170000 == 0o040000 else 1, 0,
+                  len(data), 0, 0, rdev[0], rdev[1], len(name) + 1, 0]
+        self.ino += 1
+        self.buf.write(b"070701" + b"".join(b"%08X" % f for f in fields))
+        self.buf.write(name.encode() + b"\0")
+        self._pad()
+        self.buf.write(data)
+        self._pad()
+
+    def _pad(self) -> None:
+        self.buf.write(b"\0" * (-self.buf.tell() % 4))
+
+    def dir(self, name: str) -> None:
+        self._entry(name, 0o040755)
+
+    def file(self, name: str, data: bytes, perm: int = 0o644) -> None:
+        self._entry(name, 0o100000 | perm, data)
+
+    def symlink(self, name: str, target: str) -> None:
+        self._entry(name, 0o120777, target.encode())
+
+    def chardev(self, name: str, major: int, minor: int) -> None:
+        self._entry(name, 0o020600, rdev=(major, minor))
+
+    def finish(self) -> bytes:
+        self._entry("TRAILER!!!", 0)
+        return self.buf.getvalue()
+
+
+def initramfs(busybox: bytes, modules: Sequence[tuple[str, bytes]]) -> bytes:
+    """The gzip-compressed initramfs of the guest."""
+    archive = Cpio()
+    for d in ("bin", "dev", "proc", "sys", "tmp", "lib", "lib/modules"):
+        archive.dir(d)
+    archive.chardev("dev/console", 5, 1)
+    archive.file("bin/busybox", busybox, 0o755)
+    archive.symlink("bin/sh", "busybox")
+    for name, data in modules:
+        archive.file(f"lib/modules/{name}.ko", data)
+    script = INIT_SCRIPT.replace("@MODULES@", " ".join(name for name, _ in modules))
+    archive.file("init", script.encode(), 0o755)
+    return gzip.compress(archive.finish(), compresslevel=6, mtime=0)
+
+
+# --- build and cache ------------------------------------------------------------------
+
+
+def _recipe() -> str:
+    text = "\n".join([INIT_SCRIPT, CMDLINE, *ROOT_MODULES, KERNEL_META_PACKAGE, BUSYBOX_PACKAGE])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _cached(workdir: Path) -> GuestImage | None:
+    try:
+        meta = json.loads((workdir / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return None
+    if meta.get("recipe") != _recipe():
+        return None
+    image = GuestImage(kernel=workdir / meta["kernel"], initrd=workdir / meta["initrd"],
+                       kernel_version=meta["kernel_version"])
+    return image if image.kernel.is_file() and image.initrd.is_file() else None
+
+
+def _write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    tmp.chmod(0o644)
+    tmp.replace(path)
+
+
+def build_guest(workdir: Path) -> GuestImage:
+    """Build the guest into `workdir` (kept there: a later call returns it at once)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    image = _cached(workdir)
+    if image is not None:
+        return image
+    with open(workdir / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one build at a time; the others reuse it
+        image = _cached(workdir)
+        if image is not None:
+            return image
+        return _build(workdir)
+
+
+def _build(workdir: Path) -> GuestImage:
+    kpkg = kernel_package()
+    with tempfile.TemporaryDirectory(prefix="build-", dir=workdir) as tmp:
+        scratch = Path(tmp)
+        debs = _download([kpkg, BUSYBOX_PACKAGE], scratch)
+        for pkg, deb in debs.items():
+            _run(["dpkg-deb", "-x", str(deb), str(scratch / pkg)])
+        kroot, broot = scratch / kpkg, scratch / BUSYBOX_PACKAGE
+        kernels = sorted((kroot / "boot").glob("vmlinuz-*"))
+        if not kernels:
+            raise BackendError(f"{kpkg} holds no /boot/vmlinuz-*")
+        version = kernels[-1].name.removeprefix("vmlinuz-")
+        moddir = next((p for p in (kroot / "lib/modules" / version,
+                                   kroot / "usr/lib/modules" / version) if p.is_dir()), None)
+        if moddir is None:
+            raise BackendError(f"{kpkg} holds no modules directory for {version}")
+        busybox = next((p for p in (broot / "bin/busybox", broot / "usr/bin/busybox")
+                        if p.is_file()), None)
+        if busybox is None:
+            raise BackendError(f"{BUSYBOX_PACKAGE} holds no busybox binary")
+        modules = module_closure(moddir, ROOT_MODULES)
+        kernel = workdir / f"vmlinuz-{version}"
+        initrd = workdir / f"initrd-{version}-{_recipe()}.gz"
+        _write(kernel, kernels[-1].read_bytes())
+        _write(initrd, initramfs(busybox.read_bytes(), modules))
+    for old in [*workdir.glob("initrd-*.gz"), *workdir.glob("vmlinuz-*")]:
+        if old not in (kernel, initrd):
+            old.unlink()
+    meta = {"recipe": _recipe(), "kernel": kernel.name, "initrd": initrd.name,
+            "kernel_version": version, "kernel_package": kpkg,
+            "modules": [name for name, _ in modules]}
+    _write(workdir / MANIFEST, json.dumps(meta, indent=2).encode())
+    return GuestImage(kernel=kernel, initrd=initrd, kernel_version=version)

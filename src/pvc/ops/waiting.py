@@ -1,0 +1,69 @@
+"""What `wait=true` waits for: the outcome the node daemons report, not just the intent."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from pvc.common import vm
+from pvc.common.errors import BackendError, InvalidState
+from pvc.state.store import Store
+
+POLL = 0.25
+
+
+def poll(check: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise InvalidState(f"Timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(POLL)
+
+
+def running_on(store: Store, node: str, uuid: str) -> bool:
+    if not node:
+        return False
+    stats = store.read("node.stats", default={}, node=node) or {}
+    return uuid in (stats.get("running_domains") or [])
+
+
+def _status(store: Store, uuid: str) -> dict[str, Any]:
+    return vm.status_of(store.read("domain.status", default={}, domain=uuid))
+
+
+def vm_settled(store: Store, uuid: str, wanted: str, target: str | None = None) -> bool:
+    """True once the VM reached `wanted` (start/stop/disable) where it should be; a
+    failure raises with the node's reason."""
+    st = _status(store, uuid)
+    if st["state"] == "fail":
+        raise BackendError(f"The VM failed: {st['failed_reason'] or 'no reason given'}")
+    if target and st["node"] != target:
+        return False
+    if st["state"] != wanted:
+        return False
+    running = running_on(store, st["node"], uuid)
+    return running if wanted == "start" else not running
+
+
+def wait_vm(store: Store, uuid: str, requested: str, timeout: float,
+            target: str | None = None) -> None:
+    """After a state or node change: until the VM runs (start, restart, migrations) or is
+    off (shutdown, stop, disable)."""
+    wanted = {"start": "start", "restart": "start", "migrate": "start", "unmigrate": "start",
+              "move": "start", "shutdown": "stop", "stop": "stop",
+              "disable": "disable"}[requested]
+    poll(lambda: vm_settled(store, uuid, wanted, target), timeout, f"the VM to {requested}")
+
+
+def wait_domain_state(store: Store, node: str, timeout: float) -> str:
+    """Until a flush or ready is over: the node's domain state is flushed or ready."""
+    result: list[str] = []
+
+    def done() -> bool:
+        state = str(store.read("node.domain_state", default="", node=node))
+        result[:] = [state]
+        return state in ("flushed", "ready")
+
+    poll(done, timeout, f"node {node} to finish its flush/ready")
+    return result[0]

@@ -1,0 +1,104 @@
+"""Helpers for VM system tests: the API as raw v1 calls, the guest's console, and what
+each node's libvirt really runs."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+import httpx
+import libvirt
+
+from pvc.devcluster import demo
+from tests.system.conftest import DevCluster
+
+COUNTER = re.compile(r"^pvc-counter (\d+)$")
+BOOTED = re.compile(r"^PVC-GUEST-BOOTED (\S+) (\S+)$")
+
+
+def api(dc: DevCluster) -> httpx.Client:
+    return httpx.Client(base_url=dc.spec.api_url(), headers={"X-Api-Key": dc.spec.api_key},
+                        timeout=180)
+
+
+def define(dc: DevCluster, name: str, node: str, memory: int = 128, start: bool = True) -> str:
+    xml = demo.vm_xml(dc.spec, name, memory)
+    with api(dc) as c:
+        r = c.post("/vm", data={"xml": xml}, params={"node": node})
+        assert r.status_code == 200, r.text
+        if start:
+            r = c.post(f"/vm/{name}/state", params={"state": "start", "wait": "true"})
+            assert r.status_code == 200, r.text
+    if start:
+        wait_booted(dc, name)
+    return str(info(dc, name)["uuid"])
+
+
+def info(dc: DevCluster, name: str) -> dict[str, Any]:
+    with api(dc) as c:
+        r = c.get(f"/vm/{name}")
+        assert r.status_code == 200, r.text
+        body = r.json()
+    return body[0] if isinstance(body, list) else body
+
+
+def console(dc: DevCluster, name: str) -> list[str]:
+    with api(dc) as c:
+        r = c.get(f"/vm/{name}/console", params={"lines": 1000})
+        assert r.status_code == 200, r.text
+        return str(r.json()["data"]).splitlines()
+
+
+def counters(lines: list[str]) -> list[int]:
+    return [int(m.group(1)) for line in lines if (m := COUNTER.match(line))]
+
+
+def boots(lines: list[str]) -> list[str]:
+    return [m.group(2) for line in lines if (m := BOOTED.match(line))]
+
+
+def wait_booted(dc: DevCluster, name: str, timeout: float = 60) -> None:
+    dc.wait_for(f"{name} to boot", lambda: boots(console(dc, name)) and
+                counters(console(dc, name)), timeout=timeout, interval=0.5)
+
+
+def running_on(dc: DevCluster, uuid: str) -> list[str]:
+    """The nodes whose libvirt runs the domain right now (asked directly, not the API)."""
+    found = []
+    for node in dc.spec.node_names:
+        conn = libvirt.open(f"qemu+tcp://{dc.spec.node_address(node, 'cluster').ip}/system")
+        try:
+            dom = conn.lookupByUUIDString(uuid)
+            if dom.state()[0] in (libvirt.VIR_DOMAIN_RUNNING, libvirt.VIR_DOMAIN_PAUSED):
+                found.append(node)
+        except libvirt.libvirtError:
+            pass
+        finally:
+            conn.close()
+    return found
+
+
+def wait_running_on(dc: DevCluster, uuid: str, nodes: list[str], timeout: float = 60) -> None:
+    dc.wait_for(f"{uuid} running on {nodes}", lambda: running_on(dc, uuid) == nodes,
+                timeout=timeout, interval=0.3)
+
+
+def post(dc: DevCluster, path: str, **params: Any) -> httpx.Response:
+    with api(dc) as c:
+        return c.post(path, params={k: v for k, v in params.items() if v is not None})
+
+
+def last_counter(dc: DevCluster, name: str) -> int:
+    values = counters(console(dc, name))
+    assert values, console(dc, name)
+    return values[-1]
+
+
+def wait_counter_above(dc: DevCluster, name: str, value: int, timeout: float = 30) -> None:
+    dc.wait_for(f"{name}'s counter past {value}", lambda: last_counter(dc, name) > value,
+                timeout=timeout, interval=0.5)
+
+
+def settle(seconds: float) -> None:
+    time.sleep(seconds)
