@@ -15,6 +15,7 @@ import pytest
 from pvc.common.errors import InvalidArgument, NotFound, Unauthorized
 from pvc.devcluster import netsetup
 from pvc.state import tree
+from pvc.state.schema import CURRENT
 from tests.system.conftest import DevCluster, HolderSampler
 
 pytestmark = pytest.mark.system
@@ -22,10 +23,8 @@ DEAD_AFTER = 4  # fence_intervals x keepalive_interval of the sample pvc.conf, i
 
 
 def non_volatile(data: dict[str, bytes]) -> dict[str, bytes]:
-    """Keys that nothing rewrites on its own (keepalives, figures and logs excluded)."""
-    skip = ("/keepalive", "/stats")
-    return {p: v for p, v in data.items()
-            if not p.endswith(skip) and not p.startswith("/logs/")}
+    """Keys that nothing rewrites on its own (the schema's runtime figures excluded)."""
+    return {p: v for p, v in data.items() if not CURRENT.is_volatile(p)}
 
 
 def test_every_node_runs_and_exactly_one_is_primary(devcluster_3: DevCluster) -> None:

@@ -62,7 +62,8 @@ def test_live_migration_keeps_the_guest_running(devcluster_3: DevCluster) -> Non
     vm = info(devcluster_3, "mig1")
     assert (vm["node"], vm["last_node"], vm["migrated"]) == ("hv1", "", "no")
     assert running_on(devcluster_3, uuid) == ["hv1"]
-    now = last_counter(devcluster_3, "mig1")
+    now = devcluster_3.wait_for("the counter on hv1", lambda: counters(
+        console(devcluster_3, "mig1")), timeout=30)[-1]
     wait_counter_above(devcluster_3, "mig1", now)
     assert min(counters(console(devcluster_3, "mig1"))) >= before
 
@@ -152,6 +153,71 @@ def test_flush_moves_every_vm_away_and_ready_brings_them_back(
         assert (vm["node"], vm["last_node"]) == ("hv2", ""), vm
         wait_running_on(devcluster_3, uuid, ["hv2"])
     for name in uuids:
+        devcluster_3.pvc("vm", "remove", name, "-y")
+
+
+def test_shutdown_migration_method_restarts_the_vm_on_the_target(
+        devcluster_3: DevCluster) -> None:
+    uuid = define(devcluster_3, "cold1", "hv1")
+    boot = boots(console(devcluster_3, "cold1"))[-1]
+    assert post(devcluster_3, "/vm/cold1/meta", migration_method="shutdown").status_code == 200
+    r = post(devcluster_3, "/vm/cold1/node", action="migrate", node="hv3", wait="true")
+    assert r.status_code == 200, r.text
+    assert running_on(devcluster_3, uuid) == ["hv3"]
+    vm = info(devcluster_3, "cold1")
+    assert (vm["node"], vm["state"], vm["migration_method"]) == ("hv3", "start", "shutdown")
+    devcluster_3.wait_for("a fresh boot on hv3", lambda: (b := boots(
+        console(devcluster_3, "cold1"))) and b[-1] != boot, timeout=60)
+    devcluster_3.pvc("vm", "remove", "cold1", "-y")
+
+
+def test_failed_live_migration_leaves_the_vm_where_it_was(devcluster_3: DevCluster) -> None:
+    uuid = define(devcluster_3, "stay1", "hv1")
+    boot = boots(console(devcluster_3, "stay1"))
+    before = last_counter(devcluster_3, "stay1")
+    devcluster_3.dev("service", "hv2", "libvirtd", "stop")
+    try:
+        r = post(devcluster_3, "/vm/stay1/node", action="migrate", node="hv2",
+                 force_live="true", wait="true")
+        assert r.status_code != 200 and "migration to hv2 failed" in r.json()["message"]
+        vm = info(devcluster_3, "stay1")
+        assert (vm["state"], vm["node"], vm["last_node"]) == ("start", "hv1", "")
+        assert "migration to hv2 failed" in vm["failed_reason"]
+    finally:
+        devcluster_3.dev("service", "hv2", "libvirtd", "start")
+    assert running_on(devcluster_3, uuid) == ["hv1"]
+    wait_counter_above(devcluster_3, "stay1", before + 1)
+    # the same boot, still counting on: it never stopped
+    assert boots(console(devcluster_3, "stay1")) == boot
+    assert min(counters(console(devcluster_3, "stay1"))) <= before
+    devcluster_3.pvc("vm", "remove", "stay1", "-y")
+
+
+def test_flush_shuts_down_what_cannot_move_and_ready_starts_it(
+        devcluster_3: DevCluster) -> None:
+    uuid = define(devcluster_3, "pinned1", "hv3")
+    assert post(devcluster_3, "/vm/pinned1/meta", limit="hv3").status_code == 200
+    devcluster_3.pvc("node", "flush", "hv3", "--wait", timeout=300)
+    vm = info(devcluster_3, "pinned1")
+    assert (vm["state"], vm["node"], vm["node_autostart"]) == ("stop", "hv3", True), vm
+    assert running_on(devcluster_3, uuid) == []
+    devcluster_3.pvc("node", "ready", "hv3", "--wait", timeout=300)
+    wait_running_on(devcluster_3, uuid, ["hv3"])
+    vm = info(devcluster_3, "pinned1")
+    assert (vm["state"], vm["node_autostart"]) == ("start", False)
+    devcluster_3.pvc("vm", "remove", "pinned1", "-y")
+
+
+def test_a_newer_ready_cancels_a_flush_in_progress(devcluster_3: DevCluster) -> None:
+    uuids = {f"cx{i}": define(devcluster_3, f"cx{i}", "hv3") for i in range(3)}
+    assert post(devcluster_3, "/node/hv3/domain-state", state="flush").status_code == 200
+    r = post(devcluster_3, "/node/hv3/domain-state", state="ready", wait="true")
+    assert r.status_code == 200, r.text
+    assert devcluster_3.api().node_info("hv3")["domain_state"] == "ready"
+    for name, uuid in uuids.items():
+        devcluster_3.wait_for(f"{name} home on hv3", lambda n=name: (
+            (v := info(devcluster_3, n))["node"], v["state"]) == ("hv3", "start"), timeout=60)
+        wait_running_on(devcluster_3, uuid, ["hv3"])
         devcluster_3.pvc("vm", "remove", name, "-y")
 
 

@@ -24,9 +24,10 @@ def image(spec: ClusterSpec) -> guest.GuestImage:
 
 
 def vm_xml(spec: ClusterSpec, name: str, memory_mib: int = 128, vcpus: int = 1,
-           uuid: str | None = None) -> str:
+           uuid: str | None = None, tick_ms: int = 0) -> str:
     return guest_xml.domain_xml(name, uuid or str(uuidlib.uuid4()), memory_mib, vcpus,
-                                image(spec), console_log=Path(f"/var/log/libvirt/{name}.log"))
+                                image(spec), console_log=Path(f"/var/log/libvirt/{name}.log"),
+                                tick_ms=tick_ms)
 
 
 def ensure(spec: ClusterSpec, say: Callable[[str], None], timeout: float = 60) -> None:

@@ -8,6 +8,7 @@ disk and an /init that prints on the serial console:
     PVC-GUEST-BOOTED <name> <boot id>     once, as soon as userspace runs
     PVC-DISK-PRESENT                      once, if a virtio disk /dev/vda appeared
     pvc-counter N                         every second, N = 0, 1, 2, ...
+                                          (or `pvc-tick N` every pvc.tick_ms ms, if given)
     PVC-GUEST-SHUTDOWN <name>             when the ACPI power button is pressed, just
                                           before the guest powers itself off
 
@@ -51,8 +52,12 @@ mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 exec </dev/console >/dev/console 2>&1
 name=pvc-guest
+tick=0
 for arg in $(cat /proc/cmdline); do
-  case "$arg" in pvc.name=*) name="${arg#pvc.name=}" ;; esac
+  case "$arg" in
+    pvc.name=*) name="${arg#pvc.name=}" ;;
+    pvc.tick_ms=*) tick="${arg#pvc.tick_ms=}" ;;
+  esac
 done
 hostname "$name"
 echo "PVC-GUEST-BOOTED $name $(cat /proc/sys/kernel/random/boot_id)"
@@ -71,6 +76,13 @@ for dev in /sys/class/input/event*; do
   fi
 done
 n=0
+if [ "$tick" -gt 0 ]; then
+  while true; do
+    echo "pvc-tick $n"
+    n=$((n+1))
+    usleep $((tick * 1000))
+  done
+fi
 while true; do
   echo "pvc-counter $n"
   n=$((n+1))

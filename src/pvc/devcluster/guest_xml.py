@@ -109,8 +109,13 @@ def _disk(devices: ET.Element, disk: Disk) -> None:
 
 
 def domain_xml(name: str, uuid: str, memory_mib: int, vcpus: int, image: GuestImage,
-               console_log: Path | None = None, disks: Sequence[Disk] = ()) -> str:
-    """The XML of the guest, for `virConnect.createXML` (a transient domain)."""
+               console_log: Path | None = None, disks: Sequence[Disk] = (),
+               tick_ms: int = 0) -> str:
+    """The XML of the guest, for `virConnect.createXML` (a transient domain). With
+    `tick_ms` the guest prints `pvc-tick N` that often instead of its counter (to see
+    how long it stops, e.g. during a live migration)."""
+    if not 0 <= tick_ms <= 10_000:
+        raise InvalidArgument("tick_ms must be 0 (off) to 10000")
     _check_name(name)
     try:
         uuid_text = str(uuidmod.UUID(uuid))
@@ -135,7 +140,8 @@ def domain_xml(name: str, uuid: str, memory_mib: int, vcpus: int, image: GuestIm
     _sub(os_el, "type", "hvm", arch="x86_64", machine=MACHINE)
     _sub(os_el, "kernel", str(image.kernel))
     _sub(os_el, "initrd", str(image.initrd))
-    _sub(os_el, "cmdline", f"{image.cmdline} pvc.name={name}")
+    _sub(os_el, "cmdline", f"{image.cmdline} pvc.name={name}"
+                           + (f" pvc.tick_ms={tick_ms}" if tick_ms else ""))
     features = _sub(dom, "features")
     _sub(features, "acpi")
     cpu = _sub(dom, "cpu", mode="custom", match="exact", check="none")

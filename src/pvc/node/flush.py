@@ -125,15 +125,42 @@ class FlushController:
         while queue or flight:
             if not self._current(gen, state):
                 return
+            with self.vms.changed:
+                seen = self.vms.changes
             flight = [(done, since) for done, since in flight
                       if not done() and time.monotonic() - since <= PER_VM_TIMEOUT]
             while queue and len(flight) < self.config.flush_concurrency:
                 flight.append((queue.pop(0)(), time.monotonic()))
-            time.sleep(0.2)
+            if not flight:
+                continue
+            with self.vms.changed:  # until some VM's status changes (or a while passes)
+                if self.vms.changes == seen:
+                    self.vms.changed.wait(0.5)
+
+    def _migrations_settled(self, gen: int, state: str) -> bool:
+        """Wait until no VM is moving to or from this node (a flush or ready that this one
+        replaced may have started some); False if this one is replaced meanwhile."""
+        deadline = time.monotonic() + PER_VM_TIMEOUT
+        while time.monotonic() < deadline:
+            if not self._current(gen, state):
+                return False
+            with self.vms.changed:
+                seen = self.vms.changes
+            moving = [u for u, s in self._statuses().items()
+                      if s["state"] in ("migrate", "unmigrate") and self.node in (
+                          s["node"], (s.get("intent") or {}).get("source"))]
+            if not moving:
+                return True
+            with self.vms.changed:
+                if self.vms.changes == seen:
+                    self.vms.changed.wait(0.5)
+        return self._current(gen, state)
 
     # -- flush and ready --------------------------------------------------------
     def _flush(self, gen: int, state: str) -> None:
         log.info("Flushing node %s", self.node)
+        if not self._migrations_settled(gen, state):
+            return
         deadline = time.monotonic() + PER_VM_TIMEOUT
         while time.monotonic() < deadline and any(  # wait out restarts and shutdowns
                 s["node"] == self.node and s["state"] in ("restart", "shutdown")
@@ -172,6 +199,8 @@ class FlushController:
 
     def _unflush(self, gen: int, state: str) -> None:
         log.info("Readying node %s", self.node)
+        if not self._migrations_settled(gen, state):
+            return
         statuses = self._statuses()
         back = [u for u, s in statuses.items()
                 if s["last_node"] == self.node and s["node"] != self.node

@@ -122,7 +122,8 @@ def migrate_out(c: VmController, uuid: str, name: str, status: dict[str, Any], v
             if c.host.is_running(uuid):
                 c._update(uuid, version, status, state="start",
                           node=previous.get("node", c.node),
-                          last_node=previous.get("last_node", ""), intent={})
+                          last_node=previous.get("last_node", ""), intent={},
+                          failed_reason=f"migration to {target} failed: {error}")
             return
         log.info("Falling back to a shutdown migration of VM %s", name)
     if power_off(c, uuid, name, status, force=False):

@@ -44,6 +44,10 @@ class VmController:
         self._watched: set[str] = set()
         self._specs: dict[str, tuple[str, vmxml.DomainSpec]] = {}
         self._running: set[str] = set()  # running here, as the last keepalive listed it
+        # notified whenever a VM's status changes (flush and ready wait on it); the
+        # counter lets a waiter tell whether anything changed since it last looked
+        self.changed = threading.Condition()
+        self.changes = 0
         self._stop = threading.Event()
 
     # -- wiring -----------------------------------------------------------
@@ -86,6 +90,9 @@ class VmController:
                     except ValueError:
                         self._status.pop(uuid, None)
             self.queue.add(uuid)
+            with self.changed:
+                self.changes += 1
+                self.changed.notify_all()
             return True
         return on_status
 

@@ -32,7 +32,9 @@ class _Tail:
     inode: int = 0
     partial: bytes = b""
     lines: collections.deque[str] = field(default_factory=collections.deque)
-    dirty: bool = True
+    # nothing to publish until the log has lines: a VM that just arrived (or started)
+    # does not wipe what the console showed before with an empty buffer
+    dirty: bool = False
 
 
 class VmObserver:
@@ -102,7 +104,6 @@ class VmObserver:
             # a new log (the VM started again here): start over
             tail.inode, tail.offset, tail.partial = st.st_ino, 0, b""
             tail.lines.clear()
-            tail.dirty = True
         if st.st_size == tail.offset:
             return
         with open(tail.path, "rb") as fh:

@@ -56,7 +56,7 @@ def _node_change(store: Store, rec: VmRecord, target: str, last_node: str, state
                  force_live: bool, version: int) -> None:
     running = rec.state == "start"
     # `previous` lets the source put everything back if the migration fails
-    _write_status(store, rec, version, node=target, last_node=last_node,
+    _write_status(store, rec, version, node=target, last_node=last_node, failed_reason="",
                   state=state if running else rec.state,
                   intent={"source": rec.node, "force_live": bool(force_live),
                           "previous": {"node": rec.node,

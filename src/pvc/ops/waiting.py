@@ -10,7 +10,7 @@ from pvc.common import vm
 from pvc.common.errors import BackendError, InvalidState
 from pvc.state.store import Store
 
-POLL = 0.25
+POLL = 0.1
 
 
 def poll(check: Callable[[], bool], timeout: float, what: str) -> None:
@@ -46,10 +46,26 @@ def vm_settled(store: Store, uuid: str, wanted: str, target: str | None = None) 
     return running if wanted == "start" else not running
 
 
+def migration_over(store: Store, uuid: str, target: str) -> bool:
+    """True once a migration has ended with the VM running on `target`; a migration that
+    ended anywhere else (the source put the VM back) raises with the node's reason."""
+    st = _status(store, uuid)
+    if st["state"] in ("migrate", "unmigrate"):
+        return False
+    if st["node"] != target:
+        raise BackendError(f"The migration to {target} failed; the VM stays on {st['node']}: "
+                           f"{st['failed_reason'] or 'no reason given'}")
+    return vm_settled(store, uuid, "start", target) if st["state"] == "start" else \
+        vm_settled(store, uuid, st["state"], target)
+
+
 def wait_vm(store: Store, uuid: str, requested: str, timeout: float,
             target: str | None = None) -> None:
     """After a state or node change: until the VM runs (start, restart, migrations) or is
     off (shutdown, stop, disable)."""
+    if requested in ("migrate", "unmigrate", "move") and target:
+        poll(lambda: migration_over(store, uuid, target), timeout, f"the VM to {requested}")
+        return
     wanted = {"start": "start", "restart": "start", "migrate": "start", "unmigrate": "start",
               "move": "start", "shutdown": "stop", "stop": "stop",
               "disable": "disable"}[requested]

@@ -13,6 +13,7 @@ Version history (see `pvc.state.migrations` for the steps):
 
 from __future__ import annotations
 
+import functools
 import re
 import string
 import uuid as uuidlib
@@ -191,8 +192,10 @@ class Schema:
                 if k.name.startswith(prefix + ".") and k.params == params]
         return own + sorted(rest, key=lambda k: k.template)
 
-    def volatile_templates(self) -> list[str]:
-        return [k.template for k in self.keys.values() if k.volatile]
+    def is_volatile(self, path: str) -> bool:
+        """Whether a path is an observed runtime figure (keepalives, statistics, logs) that
+        daemons rewrite on their own, as opposed to intent."""
+        return any(pattern.match(path) for pattern in _volatile_patterns(self.version))
 
 
 SCHEMAS: dict[int, Schema] = {
@@ -201,4 +204,10 @@ SCHEMAS: dict[int, Schema] = {
     3: Schema(3, {k.name: k for k in _v3()}, {}),
 }
 LATEST = max(SCHEMAS)
+
+
+@functools.cache
+def _volatile_patterns(version: int) -> list[re.Pattern[str]]:
+    return [re.compile("^" + re.sub(r"\\\{[a-z_]+\\\}", "[^/]+", re.escape(k.template)) + "$")
+            for k in SCHEMAS[version].keys.values() if k.volatile]
 CURRENT: Schema = SCHEMAS[LATEST]
