@@ -10,8 +10,10 @@ import signal
 import subprocess
 import time
 
+import libvirt
 import pytest
 
+from pvc.devcluster import demo
 from pvc.state import tree
 from tests.system.conftest import SHUTDOWN_TIMEOUT, DevCluster
 from tests.system.vmhelpers import (
@@ -219,6 +221,29 @@ def test_a_newer_ready_cancels_a_flush_in_progress(devcluster_3: DevCluster) -> 
             (v := info(devcluster_3, n))["node"], v["state"]) == ("hv3", "start"), timeout=60)
         wait_running_on(devcluster_3, uuid, ["hv3"])
         devcluster_3.pvc("vm", "remove", name, "-y")
+
+
+def test_a_kvm_domain_runs_under_tcg_where_kvm_cannot_work(devcluster_3: DevCluster) -> None:
+    """hypervisor.domain_type auto: this host is itself a VM, so the node starts guests
+    with TCG whatever the stored XML says; the record keeps the operator's XML."""
+    xml = demo.vm_xml(devcluster_3.spec, "kvm1").replace('<domain type="qemu">',
+                                                       '<domain type="kvm">')
+    assert '<domain type="kvm">' in xml
+    with api(devcluster_3) as c:
+        assert c.post("/vm", data={"xml": xml}, params={"node": "hv3"}).status_code == 200
+        assert c.post("/vm/kvm1/state", params={"state": "start", "wait": "true"}
+                      ).status_code == 200
+    wait_booted(devcluster_3, "kvm1")
+    vm = info(devcluster_3, "kvm1")
+    assert vm["type"] == "kvm"
+    conn = libvirt.open(f"qemu+tcp://{devcluster_3.spec.node_address('hv3', 'cluster').ip}"
+                        "/system")
+    try:
+        live = conn.lookupByUUIDString(vm["uuid"]).XMLDesc(0)
+    finally:
+        conn.close()
+    assert "<domain type='qemu'" in live
+    devcluster_3.pvc("vm", "remove", "kvm1", "-y")
 
 
 def test_bad_input_is_refused_and_changes_nothing(devcluster_3: DevCluster) -> None:

@@ -87,6 +87,7 @@ class Config:
     ipmi_password: str
     target_selector: str
     flush_concurrency: int
+    domain_type: str  # auto, kvm or qemu
     node_log_lines: int
     console_log_lines: int
     log_keepalives: bool
@@ -174,6 +175,12 @@ def _network(raw: dict[str, Any], name: str) -> CoreNetwork:
     )
 
 
+def _domain_type(value: str) -> str:
+    if value not in ("auto", "kvm", "qemu"):
+        raise InvalidArgument(f"pvc.conf: hypervisor.domain_type {value!r}: use auto, kvm or qemu")
+    return value
+
+
 def parse(raw: dict[str, Any], source: Path | None = None) -> Config:
     if not isinstance(raw, dict):
         raise InvalidArgument("pvc.conf: the file is not a YAML mapping")
@@ -212,6 +219,7 @@ def parse(raw: dict[str, Any], source: Path | None = None) -> Config:
         ipmi_password=str(_get(raw, "fencing.ipmi.password", "")),
         target_selector=str(_get(raw, "migration.target_selector", "mem")),
         flush_concurrency=max(1, int(_get(raw, "migration.flush_concurrency", 4))),
+        domain_type=_domain_type(str(_get(raw, "hypervisor.domain_type", "auto"))),
         node_log_lines=int(_get(raw, "logging.node_log_lines", 2000)),
         console_log_lines=int(_get(raw, "logging.console_log_lines", 1000)),
         log_keepalives=_bool(_get(raw, "logging.log_keepalives", False)),

@@ -212,3 +212,12 @@ def rename(xml: str, new_name: str) -> str:
         raise InvalidArgument("The domain XML has no <name>")
     el.text = new_name
     return ET.tostring(root, encoding="unicode")
+
+
+def with_domain_type(xml: str, domain_type: str) -> str:
+    """The same XML with `<domain type=...>` set (kvm or qemu)."""
+    root = SafeET.fromstring(xml)
+    if root.get("type") == domain_type:
+        return xml
+    root.set("type", domain_type)
+    return ET.tostring(root, encoding="unicode")

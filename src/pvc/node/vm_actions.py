@@ -6,6 +6,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
+from pvc.common import vmxml
 from pvc.common.errors import BackendError
 from pvc.node.vm_decide import Act
 
@@ -51,7 +52,7 @@ def start(c: VmController, uuid: str, name: str, xml: str, status: dict[str, Any
         return False
     started = time.monotonic()
     try:
-        c.host.create(xml)
+        c.host.create(vmxml.with_domain_type(xml, c.domain_type))
     except BackendError as exc:
         c.failed(uuid, version, status, f"start on {c.node} failed: {exc.message}")
         return False

@@ -18,6 +18,7 @@ from kazoo.handlers.threading import KazooTimeoutError
 from pvc.common import vm, vmxml
 from pvc.common.config import Config
 from pvc.common.errors import Conflict, NotFound, PVCError
+from pvc.drivers.hypervisor.accel import effective_domain_type
 from pvc.drivers.hypervisor.libvirt_driver import DomainFigures
 from pvc.drivers.hypervisor.vms import VmHost
 from pvc.node import vm_actions
@@ -39,6 +40,9 @@ class VmController:
         self.config = config
         self.host = host
         self.queue = WorkQueue(self.reconcile, workers, "vm")
+        self.domain_type = effective_domain_type(config.domain_type)
+        log.info("Guests run as <domain type='%s'> (hypervisor.domain_type: %s)",
+                 self.domain_type, config.domain_type)
         self._lock = threading.Lock()
         self._status: dict[str, dict[str, Any]] = {}  # last status seen by the watches
         self._watched: set[str] = set()
