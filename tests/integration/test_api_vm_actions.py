@@ -51,7 +51,8 @@ def test_state_changes_write_the_wanted_state(store: Store) -> None:
     assert post_state(c, "stop") == (200, 'Forcibly stopping VM "vm1".')
     assert post_state(c, "disable", force="True") == (200, 'Marked VM "vm1" as disabled.')
     status = store.read("domain.status", domain=U)
-    assert status["state"] == "disable" and status["intent"] == {"force": True}
+    # five requests so far, numbered so that a node can say which one it carried out
+    assert status["state"] == "disable" and status["intent"] == {"force": True, "seq": 5}
     assert c.get(f"{API}/vm/vm1/state").json() == {"name": "vm1", "state": "disable"}
 
 

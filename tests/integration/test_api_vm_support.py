@@ -95,6 +95,15 @@ def set_running(store: Store, node: str, uuids: list[str]) -> None:
     store.write("node.stats", {**stats, "running_domains": uuids}, node=node)
 
 
+def node_started(store: Store, node: str, uuid: str) -> None:
+    """What a node daemon does after libvirt created the domain: acknowledge the start
+    request it carried out, and list the domain as running."""
+    status = vm.status_of(store.read("domain.status", domain=uuid))
+    seq = int((status["intent"] or {}).get("seq", 0))
+    store.write("domain.status", {**status, "started": seq}, domain=uuid)
+    set_running(store, node, [uuid])
+
+
 def later(delay: float, action: Any) -> threading.Thread:
     """Run `action()` after `delay` seconds in a thread: the node daemon's reaction."""
 

@@ -16,6 +16,7 @@ from tests.integration.test_api_vm_support import (
     define,
     info,
     later,
+    node_started,
     set_running,
     set_status,
     uuid_of,
@@ -29,13 +30,26 @@ DELAY = 0.6
 def test_start_waits_until_the_vm_runs(store: Store) -> None:
     c = vm_cluster(store, "vm1")
     set_status(store, U, node="hv1")
-    later(DELAY, lambda: set_running(store, "hv1", [U]))
+    later(DELAY, lambda: node_started(store, "hv1", U))
     t0 = time.monotonic()
     r = c.post(f"{API}/vm/vm1/state", params={"state": "start", "wait": "True"})
     assert r.status_code == 200, r.text
     assert time.monotonic() - t0 >= DELAY
     assert r.json()["message"] == 'Started VM "vm1" on node "hv1".'
     assert info(c, "vm1")["state"] == "start"
+
+
+def test_a_domain_seen_running_is_not_a_start_until_the_node_says_so(store: Store) -> None:
+    """A QEMU that dies while starting is listed as running for a moment: the wait must
+    not take that for a start, and reports the failure that follows."""
+    c = vm_cluster(store, "vm1")
+    set_status(store, U, node="hv1")
+    later(DELAY / 2, lambda: set_running(store, "hv1", [U]))
+    later(DELAY, lambda: set_running(store, "hv1", []))
+    later(DELAY * 1.5, lambda: set_status(store, U, state="fail",
+                                          failed_reason="could not load kernel"))
+    r = c.post(f"{API}/vm/vm1/state", params={"state": "start", "wait": "True"})
+    assert r.status_code != 200 and "could not load kernel" in r.json()["message"]
 
 
 def test_shutdown_waits_until_the_vm_is_off(store: Store) -> None:
@@ -163,6 +177,6 @@ def test_flush_wait_reports_a_newer_request(store: Store) -> None:
 def test_define_then_wait_for_start_by_uuid(store: Store) -> None:
     c = vm_cluster(store)
     define(c, "vm1", node="hv2")
-    later(DELAY, lambda: set_running(store, "hv2", [U]))
+    later(DELAY, lambda: node_started(store, "hv2", U))
     r = c.post(f"{API}/vm/{U}/state", params={"state": "start", "wait": "True"})
     assert (r.status_code, r.json()["message"]) == (200, 'Started VM "vm1" on node "hv2".')

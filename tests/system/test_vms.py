@@ -246,6 +246,19 @@ def test_a_kvm_domain_runs_under_tcg_where_kvm_cannot_work(devcluster_3: DevClus
     devcluster_3.pvc("vm", "remove", "kvm1", "-y")
 
 
+def test_a_vm_that_cannot_start_fails_with_the_reason(devcluster_3: DevCluster) -> None:
+    xml = re.sub(r"<kernel>[^<]+</kernel>", "<kernel>/nonexistent/vmlinuz</kernel>",
+                 demo.vm_xml(devcluster_3.spec, "broken1"))
+    with api(devcluster_3) as c:
+        assert c.post("/vm", data={"xml": xml}, params={"node": "hv2"}).status_code == 200
+        r = c.post("/vm/broken1/state", params={"state": "start", "wait": "true"})
+        assert r.status_code != 200 and "nonexistent" in r.json()["message"], r.text
+    vm = info(devcluster_3, "broken1")
+    assert vm["state"] == "fail" and "nonexistent" in vm["failed_reason"]
+    assert running_on(devcluster_3, vm["uuid"]) == []
+    devcluster_3.pvc("vm", "remove", "broken1", "-y")
+
+
 def test_bad_input_is_refused_and_changes_nothing(devcluster_3: DevCluster) -> None:
     from pvc.devcluster import demo
     from tests.system.test_foundation import non_volatile

@@ -7,12 +7,7 @@ import click
 from pvc.cli import format_node
 from pvc.cli.context import DEFAULT_NODE, CliState, pass_state
 from pvc.cli.output import PvcGroup, echo, emit, format_option, info
-from pvc.cli.waiters import LogFollower, wait_for_node_state
-from pvc.common.errors import Unavailable
-
-LOG_LINES = 1000  # default lines of `node log`
-FOLLOW_LINES = 10  # default lines of `node log --follow`
-FOLLOW_WINDOW = 200  # lines fetched per poll while following
+from pvc.cli.waiters import FOLLOW_LINES, LOG_LINES, show_log, wait_for_node_state
 
 
 @click.group(name="node", cls=PvcGroup)
@@ -189,28 +184,5 @@ def node_ready(state: CliState, node: str, wait: bool) -> None:
 def node_log(state: CliState, node: str, lines: int | None, follow: bool) -> None:
     """Show the node daemon log of NODE (default: this host)."""
     api = state.api()
-    count = lines if lines is not None else (FOLLOW_LINES if follow else LOG_LINES)
-    first = api.node_log(node, count)
-    for line in first:
-        echo(line)
-    if not follow:
-        return
-    follower = LogFollower()
-    follower.feed(first)
-    window = max(count, FOLLOW_WINDOW)
-    unreachable = False
-    try:
-        while True:
-            state.sleep(state.poll_interval)
-            try:
-                snapshot = api.node_log(node, window)
-            except Unavailable as exc:
-                if not unreachable:
-                    info(f"(waiting for the API: {exc.message})")
-                unreachable = True
-                continue
-            unreachable = False
-            for line in follower.feed(snapshot):
-                echo(line)
-    except KeyboardInterrupt:
-        return
+    show_log(lambda n: api.node_log(node, n), lines, follow, state.sleep, state.poll_interval, echo,
+             info)

@@ -16,14 +16,11 @@ from pvc.cli.output import PvcGroup, confirm, echo, emit, format_option, info
 from pvc.cli.vm_common import RESTART, YES, wants_restart
 from pvc.cli.vm_edit import memory_group, network_group, tag_group, vcpu_group
 from pvc.cli.vm_state import STATE_COMMANDS
-from pvc.cli.waiters import LogFollower
-from pvc.common.errors import InvalidArgument, Unavailable
+from pvc.cli.waiters import FOLLOW_LINES, LOG_LINES, show_log
+from pvc.common.errors import InvalidArgument
 
 SELECTORS = click.Choice(["mem", "memprov", "vcpus", "load", "vms", "none"])
 METHODS = click.Choice(["live", "shutdown", "none"])
-LOG_LINES = 1000
-FOLLOW_LINES = 10
-FOLLOW_WINDOW = 200
 
 
 @click.group(name="vm", cls=PvcGroup)
@@ -194,30 +191,8 @@ def vm_dump(state: CliState, vm: str, filename: Path | None) -> None:
 def vm_log(state: CliState, vm: str, lines: int | None, follow: bool) -> None:
     """Show the serial console log of VM."""
     api = state.api()
-    count = lines if lines is not None else (FOLLOW_LINES if follow else LOG_LINES)
-    first = api.vm_console(vm, count)
-    for line in first:
-        echo(line)
-    if not follow:
-        return
-    follower = LogFollower()
-    follower.feed(first)
-    unreachable = False
-    try:
-        while True:
-            state.sleep(state.poll_interval)
-            try:
-                snapshot = api.vm_console(vm, max(count, FOLLOW_WINDOW))
-            except Unavailable as exc:
-                if not unreachable:
-                    info(f"(waiting for the API: {exc.message})")
-                unreachable = True
-                continue
-            unreachable = False
-            for line in follower.feed(snapshot):
-                echo(line)
-    except KeyboardInterrupt:
-        return
+    show_log(lambda n: api.vm_console(vm, n), lines, follow, state.sleep, state.poll_interval, echo,
+             info)
 
 
 for _command in (*STATE_COMMANDS, tag_group, vcpu_group, memory_group, network_group):

@@ -94,3 +94,39 @@ class LogFollower:
         if lines:
             self._anchor = lines[-self.ANCHOR :]
         return new
+
+
+LOG_LINES = 1000  # lines a log command shows by default
+FOLLOW_LINES = 10  # ... and with --follow
+FOLLOW_WINDOW = 200  # lines fetched per poll while following
+
+
+def show_log(fetch: Callable[[int], list[str]], lines: int | None, follow: bool,
+             sleep: Callable[[float], None], interval: float,
+             echo: Callable[[str], None], info: Callable[[str], None]) -> None:
+    """Print the last lines of a log (a node's or a VM console's); with `follow`, keep
+    printing new ones until Ctrl-C, riding out an API that moves between nodes."""
+    count = lines if lines is not None else (FOLLOW_LINES if follow else LOG_LINES)
+    first = fetch(count)
+    for line in first:
+        echo(line)
+    if not follow:
+        return
+    follower = LogFollower()
+    follower.feed(first)
+    unreachable = False
+    try:
+        while True:
+            sleep(interval)
+            try:
+                snapshot = fetch(max(count, FOLLOW_WINDOW))
+            except Unavailable as exc:
+                if not unreachable:
+                    info(f"(waiting for the API: {exc.message})")
+                unreachable = True
+                continue
+            unreachable = False
+            for line in follower.feed(snapshot):
+                echo(line)
+    except KeyboardInterrupt:
+        return

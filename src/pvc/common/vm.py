@@ -19,7 +19,10 @@ DEFAULT_MAX_DOWNTIME_MS = 300
 
 
 def default_status(node: str, state: str = "stop") -> dict[str, Any]:
-    return {"state": state, "node": node, "last_node": "", "failed_reason": "", "intent": {}}
+    """`intent.seq` numbers the state requests; `started` is the number of the request
+    whose start the node carried out (libvirt created the domain)."""
+    return {"state": state, "node": node, "last_node": "", "failed_reason": "", "intent": {},
+            "started": 0}
 
 
 def default_meta() -> dict[str, Any]:

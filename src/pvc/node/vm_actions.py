@@ -18,13 +18,15 @@ log = logging.getLogger("pvcnoded")
 
 def run(c: VmController, uuid: str, name: str, act: Act, status: dict[str, Any], version: int,
         xml: str, meta: dict[str, Any]) -> None:
-    force = bool((status.get("intent") or {}).get("force"))
+    intent = status.get("intent") or {}
+    force = bool(intent.get("force"))
+    done = int(intent.get("seq", 0))  # acknowledged once libvirt created the domain
     if act == Act.START:
-        if start(c, uuid, name, xml, status, version) and status["state"] == "restart":
-            c._update(uuid, version, status, state="start")
+        if start(c, uuid, name, xml, status, version):
+            c._update(uuid, version, status, state="start", started=done)
     elif act == Act.RESTART:
         if power_off(c, uuid, name, status, force) and start(c, uuid, name, xml, status, version):
-            c._update(uuid, version, status, state="start")
+            c._update(uuid, version, status, state="start", started=done)
     elif act == Act.SHUTDOWN:
         if power_off(c, uuid, name, status, force):
             c._update(uuid, version, status, state="stop")

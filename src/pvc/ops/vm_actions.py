@@ -47,8 +47,9 @@ def set_state(store: Store, ident: str, state: str, force: bool = False) -> str:
     if current not in ALLOWED_FROM[state]:
         raise InvalidState(f'VM "{rec.name}" is in state {current}; {state} is not possible '
                            f"from it (only from {', '.join(ALLOWED_FROM[state])})")
+    seq = int((rec.status["intent"] or {}).get("seq", 0)) + 1
     _write_status(store, rec, version, state=state, failed_reason="",
-                  intent={"force": bool(force)})
+                  intent={"force": bool(force), "seq": seq})
     return MESSAGES[state].format(rec.name)
 
 

@@ -32,15 +32,17 @@ def _status(store: Store, uuid: str) -> dict[str, Any]:
     return vm.status_of(store.read("domain.status", default={}, domain=uuid))
 
 
-def vm_settled(store: Store, uuid: str, wanted: str, target: str | None = None) -> bool:
-    """True once the VM reached `wanted` (start/stop/disable) where it should be; a
-    failure raises with the node's reason."""
+def vm_settled(store: Store, uuid: str, wanted: str, target: str | None = None,
+               started: int = 0) -> bool:
+    """True once the VM reached `wanted` (start/stop/disable) where it should be, and for a
+    start, once the node acknowledged request number `started`; a failure raises with the
+    node's reason."""
     st = _status(store, uuid)
     if st["state"] == "fail":
         raise BackendError(f"The VM failed: {st['failed_reason'] or 'no reason given'}")
     if target and st["node"] != target:
         return False
-    if st["state"] != wanted:
+    if st["state"] != wanted or int(st.get("started", 0)) < started:
         return False
     running = running_on(store, st["node"], uuid)
     return running if wanted == "start" else not running
@@ -69,7 +71,12 @@ def wait_vm(store: Store, uuid: str, requested: str, timeout: float,
     wanted = {"start": "start", "restart": "start", "migrate": "start", "unmigrate": "start",
               "move": "start", "shutdown": "stop", "stop": "stop",
               "disable": "disable"}[requested]
-    poll(lambda: vm_settled(store, uuid, wanted, target), timeout, f"the VM to {requested}")
+    # a start is done when the node says so: a QEMU that dies while starting shows up as
+    # running for a moment, which proves nothing
+    seq = int((_status(store, uuid)["intent"] or {}).get("seq", 0)) \
+        if requested in ("start", "restart") else 0
+    poll(lambda: vm_settled(store, uuid, wanted, target, seq), timeout,
+         f"the VM to {requested}")
 
 
 def wait_domain_state(store: Store, node: str, timeout: float) -> str:
