@@ -15,17 +15,7 @@ from pvc.cli.context import CliState
 from pvc.cli.main import cli
 from pvc.cli.output import exit_code_for
 from pvc.common import errors
-
-
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
+from tests.unit.fakes import FakeTime
 
 
 def run(tmp_path: Path, handler: Any, *args: str, env: dict[str, str] | None = None) -> Result:

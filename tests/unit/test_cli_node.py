@@ -11,17 +11,7 @@ from click.testing import CliRunner, Result
 
 from pvc.cli.context import CliState
 from pvc.cli.main import cli
-
-
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
+from tests.unit.fakes import FakeTime
 
 
 class FakeApi:

@@ -14,6 +14,7 @@ from click.testing import CliRunner, Result
 
 from pvc.cli.context import CliState
 from pvc.cli.main import cli
+from tests.unit.fakes import FakeTime
 
 
 @dataclass
@@ -55,16 +56,6 @@ class FakeApi:
     def requests(self) -> list[tuple[str, str, list[tuple[str, str]]]]:
         return [(s.method, s.path, s.query) for s in self.seen]
 
-
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
 
 
 def run(api: FakeApi, tmp_path: Path, *args: str, stdin: str | None = None,

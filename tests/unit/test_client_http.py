@@ -21,21 +21,10 @@ from pvc.common.errors import (
     Unauthorized,
     Unavailable,
 )
+from tests.unit.fakes import FakeTime
 
 CONN = Connection("test", "10.0.0.250", 7370, "http", "SECRET")
 
-
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 Handler = Callable[[httpx.Request], httpx.Response]

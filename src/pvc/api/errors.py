@@ -1,7 +1,8 @@
 """Errors to HTTP, in one place.
 
 Every exception of `pvc.common.errors` becomes a JSON object `{"message", "error"}` with the
-status of `STATUS` (or of a per-endpoint override declared with `@refusals_as_400`).
+status its class declares (`http_status`), or a per-endpoint override declared with
+`@refusals_as_400`.
 Parameter validation errors become 400 naming the parameter; unknown routes 404 and wrong
 methods 405, also as JSON objects.
 """
@@ -19,28 +20,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pvc.common.errors import (
     AlreadyExists,
-    BackendError,
     Conflict,
     InvalidArgument,
     InvalidState,
-    NotFound,
     PVCError,
-    Unauthorized,
-    Unavailable,
 )
 
 log = logging.getLogger(__name__)
-
-STATUS: dict[type[PVCError], int] = {
-    NotFound: 404,
-    AlreadyExists: 409,
-    InvalidState: 409,
-    InvalidArgument: 400,
-    Conflict: 409,
-    BackendError: 502,
-    Unauthorized: 401,
-    Unavailable: 503,
-}
 
 # Routes whose PVC surface documents only 400 for a refused (valid) request answer their
 # refusals with 400, as PVC does. Declare it on the endpoint with `@refusals_as_400`.
@@ -61,8 +47,6 @@ def status_for(exc: PVCError, endpoint: Callable[..., Any] | None = None) -> int
     for cls in type(exc).__mro__:
         if cls in overrides:
             return overrides[cls]
-        if cls in STATUS:
-            return STATUS[cls]
     return exc.http_status
 
 

@@ -49,6 +49,7 @@ from pathlib import Path
 from typing import Final
 
 from pvc.common.errors import BackendError, InvalidArgument
+from pvc.devcluster import procs
 from pvc.drivers.fencing.ipmi import IpmiTool, validate_username
 
 IPMI_SIM: Final = "/usr/bin/ipmi_sim"
@@ -241,22 +242,13 @@ def start(spec: BmcSpec, timeout: float = 5.0) -> int:
     return proc.pid
 
 
-def _state(pid: int) -> str | None:
-    """The /proc state letter of `pid`, or None if there is no such process."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return stat.rsplit(")", 1)[1].split()[0]
-
-
 def _gone(pid: int) -> bool:
     try:
         if os.waitpid(pid, os.WNOHANG)[0] == pid:
             return True
     except ChildProcessError:
         pass
-    return _state(pid) in (None, "Z", "X")
+    return procs.state(pid) in (None, "Z", "X")
 
 
 def stop(pid: int, timeout: float = 5.0) -> None:

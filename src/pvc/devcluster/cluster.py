@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from pvc.common.errors import BackendError, NotFound
-from pvc.devcluster import bmc, configs, demo, netsetup, power, zookeeper
+from pvc.devcluster import bmc, configs, demo, netsetup, power, procs, zookeeper
 from pvc.devcluster.layout import ZK_CLIENT_PORT, ClusterSpec, load_spec
 from pvc.state import connect
 from pvc.state.store import Store
@@ -45,10 +45,7 @@ def bmc_pid(spec: ClusterSpec, node: str) -> int | None:
         pid = int(spec.bmc_pid_file(node).read_text())
     except (OSError, ValueError):
         return None
-    try:
-        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().decode()
-    except OSError:
-        return None
+    cmd = " ".join(procs.cmdline(pid))
     return pid if "ipmi_sim" in cmd and str(spec.bmc_dir(node)) in cmd else None
 
 

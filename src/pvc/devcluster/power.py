@@ -17,24 +17,10 @@ import time
 from pathlib import Path
 
 from pvc.common.errors import BackendError, PVCError
-from pvc.devcluster import netsetup
+from pvc.devcluster import netsetup, procs
 from pvc.devcluster.layout import ClusterSpec, load_spec
 
 NSINIT = "pvc.devcluster.nodeinit"
-
-
-def _cmdline(pid: int) -> list[str]:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
-    except OSError:
-        return []
-
-
-def _state(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return "X"
 
 
 def init_pid(spec: ClusterSpec, node: str) -> int | None:
@@ -43,8 +29,8 @@ def init_pid(spec: ClusterSpec, node: str) -> int | None:
         pid = int(spec.init_pid_file(node).read_text())
     except (OSError, ValueError):
         return None
-    cmd = _cmdline(pid)
-    if NSINIT in cmd and node in cmd and str(spec.state_dir) in cmd and _state(pid) != "Z":
+    cmd = procs.cmdline(pid)
+    if NSINIT in cmd and node in cmd and str(spec.state_dir) in cmd and procs.state(pid) != "Z":
         return pid
     return None
 
@@ -74,7 +60,7 @@ def on(spec: ClusterSpec, node: str) -> int:
             kids = children.read_text().split()
         except OSError:
             kids = []
-        if kids and NSINIT in _cmdline(int(kids[0])):
+        if kids and NSINIT in procs.cmdline(int(kids[0])):
             spec.init_pid_file(node).write_text(kids[0])
             return int(kids[0])
         if proc.poll() is not None:
@@ -90,7 +76,7 @@ def off(spec: ClusterSpec, node: str) -> None:
     if pid:
         os.kill(pid, signal.SIGKILL)
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and _state(pid) not in ("X", "Z"):
+        while time.monotonic() < deadline and procs.state(pid) not in (None, "X", "Z"):
             time.sleep(0.01)
     # anything still in the namespace (e.g. entered with `ip netns exec`) goes too
     for other in netsetup.netns_pids(spec.netns(node)):

@@ -43,19 +43,16 @@ def meminfo_mib() -> dict[str, int]:
     return {"total": total, "used": max(total - free, 0), "free": free}
 
 
-def stats(domains: list[DomainFigures] | None) -> dict[str, Any]:
-    """Keepalive figures; `domains` None means libvirt could not be asked this time."""
+def stats(domains: list[DomainFigures] | None, provisioned_mib: int) -> dict[str, Any]:
+    """Keepalive figures; `domains` None means libvirt could not be asked this time;
+    `provisioned_mib` is the memory of every VM assigned to the node, running or not."""
     mem = meminfo_mib()
     running = [d for d in domains or [] if d.running]
     return {
         "load": round(os.getloadavg()[0], 2),
-        "memory": {
-            **mem,
-            "allocated": sum(d.memory_mib for d in running),
-            "provisioned": sum(d.memory_mib for d in domains or []),
-        },
+        "memory": {**mem, "allocated": sum(d.memory_mib for d in running),
+                   "provisioned": provisioned_mib},
         "vcpu_allocated": sum(d.vcpus for d in running),
         "domains_count": len(running),
         "running_domains": sorted(d.uuid for d in running),
-        "hypervisor_ok": domains is not None,
     }

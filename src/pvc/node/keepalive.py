@@ -94,9 +94,7 @@ class Keepalive:
         domains = self._domains()
         if domains is not None and self.on_domains is not None:
             self.on_domains(domains)
-        stats = figures.stats(domains)
-        if self.provisioned is not None:
-            stats["memory"]["provisioned"] = self.provisioned()
+        stats = figures.stats(domains, self.provisioned() if self.provisioned else 0)
         with self.state_lock:
             txn = self.store.txn()
             txn.set("node.keepalive", time.time(), node=self.node)

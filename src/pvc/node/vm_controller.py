@@ -102,9 +102,22 @@ class VmController:
 
     def _resync_loop(self) -> None:
         while not self._stop.wait(RESYNC_INTERVAL):
-            with self._lock:
-                uuids = list(self._watched)
-            for uuid in uuids:
+            try:
+                self._resync()
+            except (PVCError, KazooException, KazooTimeoutError) as exc:
+                log.warning("VM resync: %s", exc)
+
+    def _resync(self) -> None:
+        """Catch what the watches missed: read every VM's status afresh (one pipelined
+        read, not the watch cache) and reconcile the VMs that involve this node."""
+        with self._lock:
+            uuids = list(self._watched)
+            running = set(self._running)
+        fresh = self.store.read_many([("domain.status", {"domain": u}) for u in uuids])
+        for uuid, raw in zip(uuids, fresh, strict=True):
+            status = None if raw is None else vm.status_of(raw)
+            if (uuid in running or status is None or status["node"] == self.node
+                    or should_run_here(self.node, status)):
                 self.queue.add(uuid)
 
     def observe(self, domains: list[DomainFigures]) -> None:
@@ -139,15 +152,13 @@ class VmController:
 
     # -- one VM -------------------------------------------------------------
     def _read(self, uuid: str) -> tuple[dict[str, Any], int, str, dict[str, Any]] | None:
-        try:
-            status, version = self.store.read_versioned("domain.status", domain=uuid)
-            xml, meta = self.store.read_many([("domain.xml", {"domain": uuid}),
-                                              ("domain.meta", {"domain": uuid})])
-        except NotFound:
-            return None
-        if xml is None:
-            return None
-        return vm.status_of(status), version, str(xml), vm.meta_of(meta)
+        keys = [self.store.schema.key(k) for k in ("domain.status", "domain.xml", "domain.meta")]
+        status, xml, meta = self.store.fetch_many([k.path(domain=uuid) for k in keys])
+        if status is None or xml is None:
+            return None  # removed (or being removed)
+        return (vm.status_of(keys[0].codec.decode(status[0])), status[1].version,
+                keys[1].codec.decode(xml[0]),
+                vm.meta_of(keys[2].codec.decode(meta[0]) if meta is not None else None))
 
     def _spec(self, uuid: str, xml: str) -> vmxml.DomainSpec:
         with self._lock:
@@ -209,11 +220,11 @@ class VmController:
 
     def running_elsewhere(self, uuid: str) -> str | None:
         """A live node (in run) that reports this VM running, other than this one."""
-        for peer in self.store.children("root.nodes"):
-            if peer == self.node:
-                continue
-            state, stats = self.store.read_many([("node.daemon_state", {"node": peer}),
-                                                 ("node.stats", {"node": peer})])
+        peers = [p for p in self.store.children("root.nodes") if p != self.node]
+        values = self.store.read_many([(k, {"node": p}) for p in peers
+                                       for k in ("node.daemon_state", "node.stats")])
+        for i, peer in enumerate(peers):
+            state, stats = values[2 * i], values[2 * i + 1]
             if state == "run" and uuid in ((stats or {}).get("running_domains") or []):
                 return peer
         return None
