@@ -102,6 +102,15 @@ class Config:
     api_ssl_certificate: str
     api_ssl_private_key: str
     enable_prometheus: bool
+    enable_storage: bool = True
+    enable_worker: bool = True
+    ceph_config_file: Path = Path("/etc/ceph/ceph.conf")
+    ceph_keyring_file: Path = Path("/etc/ceph/ceph.client.admin.keyring")
+    ceph_monitor_port: int = 6789
+    ceph_safe_utilization: float = 0.8
+    keydb_port: int = 6379
+    keydb_hostname: str = ""  # empty: the cluster network's floating address
+    keydb_path: str = "/0"
     source: Path | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -122,6 +131,15 @@ class Config:
         return self.ipmi_hostname.replace("{node_id}", str(names.node_id(node))).replace(
             "{node_name}", node
         )
+
+    def redis_url(self) -> str:
+        """The Celery broker and result store."""
+        host = self.keydb_hostname or str(self.networks["cluster"].floating_address or "")
+        if not host:
+            raise InvalidArgument("pvc.conf: database.keydb.hostname is empty and the cluster "
+                                  "network has no floating address")
+        path = self.keydb_path if self.keydb_path.startswith("/") else "/" + self.keydb_path
+        return f"redis://{host}:{self.keydb_port}{path}"
 
     def upstream_floating(self) -> str | None:
         fl = self.networks["upstream"].floating_address
@@ -234,7 +252,24 @@ def parse(raw: dict[str, Any], source: Path | None = None) -> Config:
         api_ssl_certificate=str(_get(raw, "api.ssl.certificate", "")),
         api_ssl_private_key=str(_get(raw, "api.ssl.private_key", "")),
         enable_prometheus=_bool(_get(raw, "subsystem.enable_prometheus", True)),
+        enable_storage=_bool(_get(raw, "subsystem.enable_storage", True)),
+        enable_worker=_bool(_get(raw, "subsystem.enable_worker", True)),
+        ceph_config_file=_ceph_path(raw, "ceph.ceph_config_file", "ceph.conf"),
+        ceph_keyring_file=_ceph_path(raw, "ceph.ceph_keyring_file",
+                                     "ceph.client.admin.keyring"),
+        ceph_monitor_port=int(_get(raw, "ceph.monitor_port", 6789)),
+        ceph_safe_utilization=float(_get(raw, "ceph.safe_utilization", 0.8)),
+        keydb_port=int(_get(raw, "database.keydb.port", 6379)),
+        keydb_hostname=str(_get(raw, "database.keydb.hostname", "") or ""),
+        keydb_path=str(_get(raw, "database.keydb.path", "/0") or "/0"),
     )
+
+
+def _ceph_path(raw: dict[str, Any], dotted: str, default: str) -> Path:
+    """A Ceph file: absolute as given, or relative to path.ceph_directory."""
+    value = Path(str(_get(raw, dotted, default) or default))
+    return value if value.is_absolute() else Path(
+        str(_get(raw, "path.ceph_directory", "/etc/ceph"))) / value
 
 
 def load(path: Path | str | None = None) -> Config:

@@ -34,6 +34,28 @@ def object_name(value: str, what: str = "name") -> str:
     return value
 
 
+# Ceph pool and RBD image/snapshot names: no '/', '@' or spaces (rbd's separators).
+_STORAGE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+
+
+def storage_name(value: str, what: str = "name") -> str:
+    """A Ceph pool, RBD volume or snapshot name."""
+    if not isinstance(value, str) or not _STORAGE.match(value) or value in (".", ".."):
+        raise InvalidArgument(
+            f"Invalid {what} {value!r}: use 1-100 letters, digits, '_', '.' or '-', "
+            "starting with a letter or digit"
+        )
+    return value
+
+
+def osd_id(value: str | int) -> str:
+    """An OSD id: a non-negative integer, as text."""
+    text = str(value)
+    if not re.fullmatch(r"\d{1,6}", text):
+        raise InvalidArgument(f"Invalid OSD id {value!r}: use a non-negative integer")
+    return str(int(text))
+
+
 def interface_name(value: str) -> str:
     if not isinstance(value, str) or not _IFACE.match(value):
         raise InvalidArgument(f"Invalid network interface name {value!r}")

@@ -9,6 +9,7 @@ Version history (see `pvc.state.migrations` for the steps):
   1  first layout
   2  `node.router_state` renamed to `node.coordinator_state`; `config.primary_request` added
   3  VM records (`domain.*`) and the VM name index (`/indexes/domain_names/<name>`)
+  4  Ceph records: cluster status text, OSDs, pools, volumes, snapshots, benchmarks
 """
 
 from __future__ import annotations
@@ -43,6 +44,11 @@ _VALIDATORS: dict[str, Callable[[str], str]] = {
     "node": names.node_name,
     "domain": _uuid,
     "name": lambda v: names.object_name(v, "VM name"),
+    "pool": lambda v: names.storage_name(v, "pool name"),
+    "volume": lambda v: names.storage_name(v, "volume name"),
+    "snapshot": lambda v: names.storage_name(v, "snapshot name"),
+    "osd": names.osd_id,
+    "job": lambda v: names.storage_name(v, "benchmark job name"),
 }
 
 
@@ -167,6 +173,36 @@ def _v3() -> list[Key]:
     ]
 
 
+def _v4() -> list[Key]:
+    return [
+        *_bump(_v3(), 4),
+        # What the primary observes of Ceph (rewritten every few seconds): the text of
+        # `ceph status` and `ceph df`, and {"status": HEALTH_*, "checks": {name: summary}}.
+        Key("ceph.status", "/ceph/status", codec.STR, "", volatile=True),
+        Key("ceph.util", "/ceph/util", codec.STR, "", volatile=True),
+        Key("ceph.health", "/ceph/health", codec.JSON, {}, volatile=True),
+        Key("root.ceph.benchmarks", "/ceph/benchmarks"),
+        # An OSD: {"node", "device", "db_device", "is_split", "uuid"}; stats as `ceph osd
+        # df`/`osd dump` report them (published by the primary).
+        Key("osd", "/ceph/osds/{osd}", codec.JSON, {}),
+        Key("osd.stats", "/ceph/osds/{osd}/stats", codec.JSON, {}, volatile=True),
+        # A pool: {"pgs", "tier", "copies", "mincopies"}; stats from `ceph df detail`.
+        Key("pool", "/ceph/pools/{pool}", codec.JSON, {}),
+        Key("pool.stats", "/ceph/pools/{pool}/stats", codec.JSON, {}, volatile=True),
+        # Volumes and snapshots are grouped by pool (and volume), created with the pool.
+        Key("pool.volumes", "/ceph/volumes/{pool}", codec.STR, ""),
+        Key("pool.snapshots", "/ceph/snapshots/{pool}", codec.STR, ""),
+        Key("volume", "/ceph/volumes/{pool}/{volume}", codec.JSON, {}),
+        Key("volume.stats", "/ceph/volumes/{pool}/{volume}/stats", codec.JSON, {},
+            volatile=True),
+        Key("volume.snapshots", "/ceph/snapshots/{pool}/{volume}", codec.STR, ""),
+        # A snapshot: {"timestamp"} (seconds since the epoch when it was taken).
+        Key("snapshot", "/ceph/snapshots/{pool}/{volume}/{snapshot}", codec.JSON, {}),
+        # A storage benchmark's results, by job name.
+        Key("benchmark", "/ceph/benchmarks/{job}", codec.JSON, {}),
+    ]
+
+
 @dataclass(frozen=True)
 class Schema:
     version: int
@@ -202,6 +238,7 @@ SCHEMAS: dict[int, Schema] = {
     1: Schema(1, {k.name: k for k in _V1}, {}),
     2: Schema(2, {k.name: k for k in _v2()}, {"node.coordinator_state": "node.router_state"}),
     3: Schema(3, {k.name: k for k in _v3()}, {}),
+    4: Schema(4, {k.name: k for k in _v4()}, {}),
 }
 LATEST = max(SCHEMAS)
 
