@@ -15,6 +15,7 @@ from kazoo.client import KazooClient
 
 from pvc.devcluster import zookeeper
 from pvc.state.store import Store
+from tests.integration import cephsupport
 
 
 @pytest.fixture(scope="session")
@@ -67,3 +68,16 @@ def zk(zk_hosts: str) -> Iterator[KazooClient]:
 @pytest.fixture
 def store(zk: KazooClient) -> Store:
     return Store(zk)
+
+
+@pytest.fixture(scope="session")
+def ceph_cluster() -> Iterator[cephsupport.CephTestCluster]:
+    """A real one-mon, one-mgr, one-OSD Ceph cluster on loopback for the whole session:
+    `.conf_path`, `.keyring_path`, `.new_pool(name)` (a size-1 rbd pool)."""
+    if not cephsupport.available():
+        pytest.skip("Ceph is not installed (ceph-mon, ceph-mgr, ceph-osd, python3-rados)")
+    cluster = cephsupport.start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()

@@ -44,9 +44,9 @@ def test_status_counts_objects_that_exist(store: Store) -> None:
     standard_cluster(store)
     zk = store.zk
     zk.create("/domains/5d9c0bd4-0000-4000-8000-000000000001", b"vm1")
-    zk.create("/domains/5d9c0bd4-0000-4000-8000-000000000001/state", b"start")
+    zk.create("/domains/5d9c0bd4-0000-4000-8000-000000000001/status", b'{"state": "start"}')
     zk.create("/domains/5d9c0bd4-0000-4000-8000-000000000002", b"vm2")
-    zk.create("/domains/5d9c0bd4-0000-4000-8000-000000000002/state", b"start")
+    zk.create("/domains/5d9c0bd4-0000-4000-8000-000000000002/status", b'{"state": "start"}')
     zk.create("/domains/5d9c0bd4-0000-4000-8000-000000000003", b"vm3")  # no state yet
     zk.create("/networks/100", b"net")
     for pool, vols in (("vms", ["a", "b"]), ("data", ["c"])):
@@ -60,10 +60,14 @@ def test_status_counts_objects_that_exist(store: Store) -> None:
         zk.create(f"/ceph/snapshots/vms/a/{snap}")
     zk.create("/ceph/snapshots/data/c/s3")
     zk.create("/ceph/osds/0")
+    zk.create("/ceph/osds/0/stats", b'{"up": 1, "in": 1}')
+    zk.create("/ceph/osds/1")
+    zk.create("/ceph/osds/1/stats", b'{"up": 0, "in": 1}')
+    zk.create("/ceph/osds/2")
     st = client(store).get("/api/v1/status").json()
     assert st["vms"] == {"start": 2, "total": 3}
     assert (st["networks"], st["pools"], st["volumes"], st["snapshots"]) == (1, 2, 3, 3)
-    assert st["osds"] == {"total": 1}
+    assert st["osds"] == {"up,in": 1, "down,in": 1, "total": 3}
 
 
 def test_dead_and_silent_nodes_lower_cluster_health(store: Store) -> None:

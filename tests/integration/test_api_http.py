@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from pvc.api import auth
@@ -143,7 +145,8 @@ def test_openapi_lists_every_endpoint_with_its_query_parameters(store: Store) ->
         for path, item in doc["paths"].items()
         for method, op in item.items()
     }
-    assert found == ENDPOINTS
+    surface_checked = ("/api/v1/storage/", "/api/v1/tasks")
+    assert {k: v for k, v in found.items() if not k[1].startswith(surface_checked)} == ENDPOINTS
     node_params = doc["paths"]["/api/v1/node"]["get"]["parameters"]
     daemon = next(p for p in node_params if p["name"] == "daemon_state")
     assert "run" in str(daemon["schema"])  # the state values are documented
@@ -164,3 +167,38 @@ def test_headers_key_is_case_insensitive_and_tokens_list(store: Store) -> None:
         r = client(store, cfg, headers={"x-api-key": key}).get("/api/v1/node/hv1")
         assert r.status_code == 200
     assert client(store, cfg, headers=HEADERS).get("/api/v1/node/hv1").status_code == 401
+
+
+# Routes of the PVC surface that are not built yet (their issues will add them).
+NOT_YET = {("post", "/api/v1/storage/ceph/osd"), ("post", "/api/v1/storage/ceph/osd/{osdid}"),
+           ("put", "/api/v1/storage/ceph/osd/{osdid}"),
+           ("delete", "/api/v1/storage/ceph/osd/{osdid}"), ("post", "/api/v1/storage/ceph/osddb"),
+           ("get", "/api/v1/storage/ceph/benchmark"), ("post", "/api/v1/storage/ceph/benchmark"),
+           ("post", "/api/v1/storage/ceph/volume/{pool}/{volume}/upload")}
+
+
+def test_storage_and_task_routes_take_the_surface_parameters(store: Store) -> None:
+    """Every storage and task operation of PVC's v1 surface exists here with (at least)
+    the surface's query parameters."""
+    from tests.integration.test_api_vm_surface import SURFACE
+
+    if not SURFACE.exists():
+        pytest.skip("the PVC surface reference is not available")
+    surface = json.loads(SURFACE.read_text())["operations"]
+    doc = client(store, headers=None).get("/api/v1/openapi.json").json()
+    missing = []
+    for path, ops in surface.items():
+        if not path.startswith(("/api/v1/storage/", "/api/v1/tasks")):
+            continue
+        for method, op in ops.items():
+            if (method, path) in NOT_YET:
+                continue
+            ours = doc["paths"].get(path, {}).get(method)
+            if ours is None:
+                missing.append(f"{method.upper()} {path}")
+                continue
+            want = {p["name"] for p in op["params"] if p["in"] == "query"}
+            have = {p["name"] for p in ours.get("parameters", []) if p["in"] == "query"}
+            if want - have:
+                missing.append(f"{method.upper()} {path}: {sorted(want - have)}")
+    assert missing == []

@@ -10,6 +10,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from pvc.api.app import create_app
+from pvc.drivers.storage.base import Storage
 from pvc.common import config as pvcconfig
 from pvc.state import tree
 from pvc.state.store import Store
@@ -136,7 +137,8 @@ def standard_cluster(store: Store) -> None:
 
 
 def client(
-    store: Store, config: pvcconfig.Config | None = None, headers: dict[str, str] | None = HEADERS
+    store: Store, config: pvcconfig.Config | None = None, headers: dict[str, str] | None = HEADERS,
+    storage: Storage | None = None,
 ) -> TestClient:
-    app = create_app(config or make_config(), store)
+    app = create_app(config or make_config(), store, storage)
     return TestClient(app, headers=headers, raise_server_exceptions=False)

@@ -7,15 +7,27 @@ from fastapi import Depends, FastAPI
 from pvc import __version__
 from pvc.api import auth, errors
 from pvc.api.forms import FormToQuery
-from pvc.api.routers import cluster, metrics, node, root, vm, vm_control
+from pvc.api.routers import (
+    cluster,
+    metrics,
+    node,
+    root,
+    storage_volume,
+    vm,
+    vm_control,
+)
+from pvc.api.routers import storage as storage_routes
+from pvc.api.routers import tasks as task_routes
 from pvc.common.config import Config
+from pvc.drivers.storage.base import Storage
 from pvc.state.store import Store
 
 PREFIX = "/api/v1"
 
 
-def create_app(config: Config, store: Store) -> FastAPI:
-    """The PVC v1 API on `store`, configured by `config` (auth, tokens, metrics)."""
+def create_app(config: Config, store: Store, storage: Storage | None = None) -> FastAPI:
+    """The PVC v1 API on `store`, configured by `config` (auth, tokens, metrics). Storage
+    endpoints use `storage` (None: they answer 503)."""
     app = FastAPI(
         title="PVC API",
         version=__version__,
@@ -26,6 +38,7 @@ def create_app(config: Config, store: Store) -> FastAPI:
     )
     app.state.config = config
     app.state.store = store
+    app.state.storage = storage
     app.state.session_secret = auth.session_secret(config)
     errors.install(app)
     authenticated = [Depends(auth.require_auth)]
@@ -35,5 +48,8 @@ def create_app(config: Config, store: Store) -> FastAPI:
     app.include_router(node.router, prefix=PREFIX, dependencies=authenticated)
     app.include_router(vm.router, prefix=PREFIX, dependencies=authenticated)
     app.include_router(vm_control.router, prefix=PREFIX, dependencies=authenticated)
+    app.include_router(task_routes.router, prefix=PREFIX, dependencies=authenticated)
+    app.include_router(storage_routes.router, prefix=PREFIX, dependencies=authenticated)
+    app.include_router(storage_volume.router, prefix=PREFIX, dependencies=authenticated)
     app.add_middleware(FormToQuery)
     return app

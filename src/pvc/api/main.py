@@ -15,9 +15,13 @@ import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from pvc.common.errors import PVCError
+
+if TYPE_CHECKING:
+    from pvc.common.config import Config
+    from pvc.drivers.storage.ceph import CephStorage
 
 log = logging.getLogger("pvcapid")
 
@@ -93,6 +97,15 @@ def watch_stdin(stop: threading.Event, on_eof: Callable[[], None]) -> threading.
     return thread
 
 
+def storage_driver(config: Config) -> CephStorage | None:
+    """The Ceph driver when the storage subsystem is on (it connects on first use)."""
+    if not config.enable_storage:
+        return None
+    from pvc.drivers.storage.ceph import CephStorage
+
+    return CephStorage(config.ceph_config_file, config.ceph_keyring_file)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     setup_logging()
@@ -103,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     from pvc.api.app import create_app
     from pvc.common import config as pvcconfig
     from pvc.state import connect
-    from pvc.state.mirror import MirroredStore
+    from pvc.state.mirror import DEFAULT_ROOTS, MirroredStore
 
     try:
         config = pvcconfig.load(args.config or pvcconfig.config_path())
@@ -133,11 +146,12 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     # reads of VMs, nodes and indexes come from a watch-kept mirror once it has loaded
     # (it loads in the background: the API serves at once, from ZooKeeper until then)
-    store = MirroredStore(zk)
+    store = MirroredStore(zk, roots=(*DEFAULT_ROOTS, "/ceph"))
     store.start()
+    storage = storage_driver(config)
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(config, store),
+            create_app(config, store, storage),
             host=host,
             port=port,
             log_config=None,
@@ -167,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         stop.set()
         store.close()
+        if storage is not None:
+            storage.close()
         zk.stop()
         zk.close()
     log.info("PVC API stopped")

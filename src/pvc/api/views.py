@@ -74,7 +74,7 @@ def status(st: ClusterStatus) -> schemas.ClusterStatus:
         upstream_ip=st.upstream_ip,
         nodes={**st.node_state_counts(), "total": len(st.nodes)},
         vms={**st.counts.vms_by_state, "total": st.counts.vms_total},
-        osds={"total": st.counts.osds},
+        osds={**st.counts.osds_by_state, "total": st.counts.osds},
         networks=st.counts.networks,
         pools=st.counts.pools,
         volumes=st.counts.volumes,

@@ -18,6 +18,8 @@ from pvc.cli.connection import connection_group
 from pvc.cli.context import CliState
 from pvc.cli.node import node_group
 from pvc.cli.output import PvcGroup
+from pvc.cli.storage import storage_group
+from pvc.cli.tasks import cluster_task
 from pvc.cli.vm import vm_group
 
 CONTEXT_SETTINGS: dict[str, Any] = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -106,8 +108,10 @@ def cli(ctx: click.Context, connection: str, quiet: bool, unsafe: bool, colour: 
 
 
 cli.add_command(cluster_group)
+cluster_group.add_command(cluster_task)
 cli.add_command(node_group)
 cli.add_command(vm_group)
+cli.add_command(storage_group)
 cli.add_command(connection_group)
 
 

@@ -108,6 +108,7 @@ class Config:
     ceph_keyring_file: Path = Path("/etc/ceph/ceph.client.admin.keyring")
     ceph_monitor_port: int = 6789
     ceph_safe_utilization: float = 0.8
+    ceph_secret_uuid: str = ""
     keydb_port: int = 6379
     keydb_hostname: str = ""  # empty: the cluster network's floating address
     keydb_path: str = "/0"
@@ -259,6 +260,7 @@ def parse(raw: dict[str, Any], source: Path | None = None) -> Config:
                                      "ceph.client.admin.keyring"),
         ceph_monitor_port=int(_get(raw, "ceph.monitor_port", 6789)),
         ceph_safe_utilization=float(_get(raw, "ceph.safe_utilization", 0.8)),
+        ceph_secret_uuid=str(_get(raw, "ceph.secret_uuid", "") or ""),
         keydb_port=int(_get(raw, "database.keydb.port", 6379)),
         keydb_hostname=str(_get(raw, "database.keydb.hostname", "") or ""),
         keydb_path=str(_get(raw, "database.keydb.path", "/0") or "/0"),

@@ -221,3 +221,13 @@ def with_domain_type(xml: str, domain_type: str) -> str:
         return xml
     root.set("type", domain_type)
     return ET.tostring(root, encoding="unicode")
+
+
+def with_rbd_sources(xml: str, renames: dict[str, str]) -> str:
+    """The same XML with RBD disk sources renamed ("pool/old" -> "pool/new")."""
+    root = SafeET.fromstring(xml)
+    for src in root.iterfind("devices/disk/source"):
+        name = src.get("name")
+        if src.get("protocol") == "rbd" and name in renames:
+            src.set("name", renames[name])
+    return ET.tostring(root, encoding="unicode")

@@ -12,24 +12,30 @@ import logging
 import sys
 import threading
 import time
+from typing import TYPE_CHECKING
 
 from kazoo.client import KazooState
 
 from pvc import __version__
 from pvc.common.config import Config
 from pvc.common.errors import BackendError
+from pvc.drivers.hypervisor import secrets
 from pvc.drivers.hypervisor.vms import LibvirtVms
 from pvc.node import figures
 from pvc.node.election import Coordinator
 from pvc.node.flush import FlushController
 from pvc.node.keepalive import Keepalive
 from pvc.node.primary_services import PrimaryServices
+from pvc.node.storage_publisher import StoragePublisher
 from pvc.node.vm_controller import VmController
 from pvc.node.vm_observer import VmObserver
 from pvc.node.zklog import ZkLogBuffer
 from pvc.state import connect, ensemble, tree
 from pvc.state.schema import LATEST
 from pvc.state.store import Store
+
+if TYPE_CHECKING:
+    from pvc.drivers.storage.ceph import CephStorage
 
 log = logging.getLogger("pvcnoded")
 
@@ -50,10 +56,17 @@ class Daemon:
         self.coordinator: Coordinator | None = None
         self.zklog: ZkLogBuffer | None = None
         self.keepalive: Keepalive | None = None
-        self.vms = VmController(self.store, node, config, self.hypervisor)
+        self.storage: CephStorage | None = None
+        if config.enable_storage:
+            from pvc.drivers.storage.ceph import CephStorage
+
+            self.storage = CephStorage(config.ceph_config_file, config.ceph_keyring_file)
+        self.vms = VmController(self.store, node, config, self.hypervisor,
+                                storage=self.storage)
         self.observer = VmObserver(self.store, node, self.hypervisor, config.console_log_lines,
                                    self.vms.local_consoles)
         self.flush = FlushController(self.vms)
+        self.publisher: StoragePublisher | None = None
 
     # -- start ----------------------------------------------------------
     def start(self) -> None:
@@ -70,6 +83,7 @@ class Daemon:
         self.register()
         try:
             self.hypervisor.ping()
+            self._ensure_ceph_secret()
         except BackendError as exc:
             log.warning("libvirt is not usable yet: %s", exc)
         if self.is_coordinator:
@@ -93,7 +107,18 @@ class Daemon:
         self.keepalive.start()
         if self.coordinator:
             self.coordinator.start()
+            if self.storage is not None:
+                self.publisher = StoragePublisher(
+                    self.store, self.storage, lambda: self.coordinator_state() == "primary")
+                self.publisher.start()
         log.info("Node %s is in run state", self.node)
+
+    def _ensure_ceph_secret(self) -> None:
+        if not (self.config.enable_storage and self.config.ceph_secret_uuid):
+            return
+        key = secrets.keyring_secret(self.config.ceph_keyring_file)
+        if secrets.ensure_ceph_secret(self.hypervisor, self.config.ceph_secret_uuid, key):
+            log.info("Defined the Ceph secret %s in libvirt", self.config.ceph_secret_uuid)
 
     def _connect(self) -> None:
         self.zk.add_listener(self._on_session)
@@ -173,6 +198,8 @@ class Daemon:
             self.coordinator.stop()
         if self.keepalive:
             self.keepalive.stop()
+        if self.publisher:
+            self.publisher.stop()
         self.observer.stop()
         self.vms.stop()
         self.services.stop(urgent=False)
@@ -186,6 +213,8 @@ class Daemon:
             self.zklog.stop()
         self.zk.stop()
         self.zk.close()
+        if self.storage is not None:
+            self.storage.close()
         self.stopped.set()
         log.info("pvcnoded stopped")
 

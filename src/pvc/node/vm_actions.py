@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from pvc.common import vmxml
 from pvc.common.errors import BackendError
+from pvc.node import rbd_locks
 from pvc.node.vm_decide import Act
 
 if TYPE_CHECKING:
@@ -52,6 +53,15 @@ def start(c: VmController, uuid: str, name: str, xml: str, status: dict[str, Any
         log.warning("VM %s still runs on %s; starting it here once it stops there", name, other)
         c._retry_later(uuid, 1.0)
         return False
+    spec = vmxml.parse(xml)
+    if spec.rbd_volumes and c.storage is not None:
+        try:
+            refused = rbd_locks.clear_for_start(c.storage, c.config, c.node, spec.rbd_volumes)
+        except BackendError as exc:
+            refused = f"cannot check the RBD locks of its disks: {exc.message}"
+        if refused:
+            c.failed(uuid, version, status, f"start on {c.node} refused: {refused}")
+            return False
     started = time.monotonic()
     try:
         c.host.create(vmxml.with_domain_type(xml, c.domain_type))

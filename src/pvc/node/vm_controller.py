@@ -21,6 +21,7 @@ from pvc.common.errors import Conflict, NotFound, PVCError
 from pvc.drivers.hypervisor.accel import effective_domain_type
 from pvc.drivers.hypervisor.libvirt_driver import DomainFigures
 from pvc.drivers.hypervisor.vms import VmHost
+from pvc.drivers.storage.base import Storage
 from pvc.node import vm_actions
 from pvc.node.vm_decide import Act, decide, should_run_here
 from pvc.node.workqueue import WorkQueue
@@ -34,8 +35,9 @@ MIGRATION_ATTEMPTS = 3
 
 class VmController:
     def __init__(self, store: Store, node: str, config: Config, host: VmHost,
-                 workers: int = 16) -> None:
+                 workers: int = 16, storage: Storage | None = None) -> None:
         self.store = store
+        self.storage = storage
         self.node = node
         self.config = config
         self.host = host

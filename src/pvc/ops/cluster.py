@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid as uuidlib
 from collections import Counter
 from dataclasses import dataclass
 
@@ -31,6 +32,7 @@ class Counts:
     vms_by_state: dict[str, int]
     networks: int
     osds: int
+    osds_by_state: dict[str, int]
     pools: int
     volumes: int
     snapshots: int
@@ -81,6 +83,13 @@ def children_many(store: Store, paths: list[str]) -> list[list[str]]:
     return out
 
 
+def _is_uuid(value: str) -> bool:
+    try:
+        return str(uuidlib.UUID(value)) == value
+    except ValueError:
+        return False
+
+
 def _counts(store: Store) -> Counts:
     roots = [
         store.path(k)
@@ -94,9 +103,11 @@ def _counts(store: Store) -> Counts:
         )
     ]
     domains, networks, osds, pools, vol_pools, snap_pools = children_many(store, roots)
-    # A VM's `state` child may not exist yet: such VMs count in the total only.
-    states = store.read_paths([f"{roots[0]}/{d}/state" for d in domains])
-    by_state = Counter(s.decode(errors="replace") for s in states if s)
+    # A VM's status may not be readable (being removed): such VMs count in the total only.
+    statuses = store.read_many([("domain.status", {"domain": d}) for d in domains
+                                if _is_uuid(d)])
+    by_state = Counter(str(s.get("state")) for s in statuses
+                       if isinstance(s, dict) and s.get("state"))
     volumes = children_many(store, [f"{roots[4]}/{p}" for p in vol_pools])
     snap_vol_paths = [f"{roots[5]}/{p}" for p in snap_pools]
     snap_vols = children_many(store, snap_vol_paths)
@@ -109,6 +120,10 @@ def _counts(store: Store) -> Counts:
         vms_by_state=dict(by_state),
         networks=len(networks),
         osds=len(osds),
+        osds_by_state=dict(Counter(
+            f"{'up' if st.get('up') else 'down'},{'in' if st.get('in') else 'out'}"
+            for st in store.read_many([("osd.stats", {"osd": o}) for o in osds])
+            if isinstance(st, dict) and st)),
         pools=len(pools),
         volumes=sum(len(v) for v in volumes),
         snapshots=sum(len(s) for s in snap_lists),

@@ -106,7 +106,7 @@ def remove(store: Store, ident: str, delete_disks: bool = False) -> str:
     rec = get_vm(store, ident)
     if delete_disks and rec.spec and rec.spec.rbd_volumes:
         raise InvalidState(f'VM "{rec.name}" has RBD disks; deleting them needs the storage '
-                           "subsystem, which this cluster does not run yet")
+                           "subsystem, which is not enabled (subsystem.enable_storage)")
     txn = store.txn()
     # the VM's own key and everything under it, children first
     for path in sorted(store.walk(store.path("domain", domain=rec.uuid)),

@@ -11,12 +11,12 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import JSONResponse
 
 from pvc.api import schemas, vm_schemas, vm_views
-from pvc.api.deps import ConfigDep, StoreDep
+from pvc.api.deps import ConfigDep, OptionalStorageDep, StoreDep
 from pvc.api.errors import refusals_as_400
 from pvc.common import vmxml
 from pvc.common.config import Config
 from pvc.common.errors import InvalidArgument, NotFound
-from pvc.ops import vm_define, vm_records
+from pvc.ops import vm_define, vm_disks, vm_records
 from pvc.state.store import Store
 
 router = APIRouter(prefix="/vm", tags=["vm"])
@@ -170,12 +170,16 @@ def modify_vm(
 @refusals_as_400
 def delete_vm(
     store: StoreDep,
+    storage: OptionalStorageDep,
     vm: VmName,
     delete_disks: Annotated[
         bool, Query(description="Also delete the VM's volumes (remove, not undefine)")
     ] = False,
 ) -> schemas.Message:
-    """Undefine the VM (its record goes, its disks stay), or remove it with its disks."""
+    """Undefine the VM (its record goes, its disks stay), or remove it with its disks
+    (stopping it first)."""
+    if delete_disks and storage is not None:
+        return schemas.Message(message=vm_disks.remove_with_disks(store, storage, vm))
     return schemas.Message(message=vm_define.remove(store, vm, delete_disks))
 
 
@@ -183,8 +187,11 @@ def delete_vm(
 @refusals_as_400
 def rename_vm(
     store: StoreDep,
+    storage: OptionalStorageDep,
     vm: VmName,
     new_name: Annotated[str, Query(description="The VM's new name")],
 ) -> schemas.Message:
-    """Rename a stopped VM."""
+    """Rename a stopped VM, and the RBD volumes named after it (`<vm>_*`)."""
+    if storage is not None:
+        return schemas.Message(message=vm_disks.rename_with_disks(store, storage, vm, new_name))
     return schemas.Message(message=vm_define.rename(store, vm, new_name))

@@ -55,6 +55,11 @@ class Libvirt:
             raise BackendError(f"Cannot connect to libvirt at {self.uri}: {exc}") from exc
         return self._conn
 
+    def connection(self) -> libvirt.virConnect:
+        """The shared connection (opened or reopened as needed)."""
+        with self._lock:
+            return self._connect()
+
     def ping(self) -> None:
         with self._lock:
             conn = self._connect()

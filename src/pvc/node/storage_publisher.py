@@ -1,0 +1,130 @@
+"""The primary's view of Ceph, published to ZooKeeper every few seconds: the texts of
+`ceph status` and `ceph df`, the health, and the figures of every OSD and pool, so that
+API listings are reads of ZooKeeper (fast, and still there when Ceph is slow).
+
+It also keeps the OSD and pool records in step with Ceph: OSDs and pools made outside the
+API (by the installer or by hand) are adopted, and records of OSDs that Ceph no longer
+has are dropped. Only changed values are written, in one transaction per round.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from pvc.common import names
+from pvc.common.errors import InvalidArgument, PVCError
+from pvc.common.sizes import human
+from pvc.drivers.storage.base import Figures, Storage
+from pvc.state.store import Store, Txn
+
+log = logging.getLogger(__name__)
+INTERNAL_POOLS = (".mgr", "device_health_metrics")
+
+
+def osd_stats(fig: Figures) -> dict[str, Any]:
+    """OSD figures in the API's shape (used/avail as readable text, as PVC)."""
+    out = dict(fig)
+    out["used_kb"], out["avail_kb"] = int(fig.get("used", 0)), int(fig.get("avail", 0))
+    out["used"], out["avail"] = human(out["used_kb"] * 1024), human(out["avail_kb"] * 1024)
+    return out
+
+
+def pool_stats(fig: Figures) -> dict[str, Any]:
+    return {k: v for k, v in fig.items() if k not in ("name",)}
+
+
+class StoragePublisher:
+    def __init__(self, store: Store, storage: Storage, is_primary: Callable[[], bool],
+                 interval: float = 5.0) -> None:
+        self.store = store
+        self.storage = storage
+        self.is_primary = is_primary
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._last_error = ""
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="storage-publisher",
+                                        daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            if not self.is_primary():
+                continue
+            try:
+                self.publish()
+                if self._last_error:
+                    log.info("Ceph figures are being published again")
+                self._last_error = ""
+            except PVCError as exc:
+                if exc.message != self._last_error:
+                    log.warning("Cannot publish Ceph figures: %s", exc.message)
+                self._last_error = exc.message
+
+    # -- one round -----------------------------------------------------------
+    def publish(self) -> None:
+        status, util, health = (self.storage.status_text(), self.storage.df_text(),
+                                self.storage.health())
+        osds, pools = self.storage.osd_list(), self.storage.pool_list()
+        txn = self.store.txn()
+        self._set_if_changed(txn, "ceph.status", status)
+        self._set_if_changed(txn, "ceph.util", util)
+        self._set_if_changed(txn, "ceph.health", health)
+        self._osds(txn, osds)
+        self._pools(txn, pools)
+        txn.commit()
+
+    def _set_if_changed(self, txn: Txn, key: str, value: Any, **params: Any) -> None:
+        current = self.store.read(key, default=None, **params)
+        if current is None:
+            txn.create(key, value, **params)
+        elif current != value:
+            txn.set(key, value, **params)
+
+    def _osds(self, txn: Txn, osds: list[Figures]) -> None:
+        known = set(self.store.children("root.ceph.osds"))
+        seen = set()
+        for fig in osds:
+            osd = str(fig["id"])
+            seen.add(osd)
+            if osd not in known:
+                txn.create("osd", {"node": fig.get("node", ""), "device": "",
+                                   "db_device": "", "is_split": False}, osd=osd)
+                txn.create("osd.stats", osd_stats(fig), osd=osd)
+            else:
+                self._set_if_changed(txn, "osd.stats", osd_stats(fig), osd=osd)
+        for osd in known - seen:
+            for path in sorted(self.store.walk(self.store.path("osd", osd=osd)),
+                               key=lambda p: p.count("/"), reverse=True):
+                txn.delete_path(path)
+
+    def _pools(self, txn: Txn, pools: list[Figures]) -> None:
+        known = set(self.store.children("root.ceph.pools"))
+        for fig in pools:
+            name = str(fig["name"])
+            if name in INTERNAL_POOLS:
+                continue
+            if name in known:
+                self._set_if_changed(txn, "pool.stats", pool_stats(fig), pool=name)
+                continue
+            try:
+                names.storage_name(name, "pool name")
+            except InvalidArgument:
+                continue
+            record = {"pgs": int(fig.get("pg_num", 0)), "tier": "default",
+                      "copies": int(fig.get("size", 0)),
+                      "mincopies": int(fig.get("min_size", 0))}
+            (txn.create("pool", record, pool=name)
+             .create("pool.stats", pool_stats(fig), pool=name)
+             .create("pool.volumes", "", pool=name)
+             .create("pool.snapshots", "", pool=name))

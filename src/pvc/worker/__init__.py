@@ -1,0 +1,1 @@
+"""pvcworkerd: the Celery worker daemon of a node."""
