@@ -10,8 +10,8 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from pvc.api.app import create_app
-from pvc.drivers.storage.base import Storage
 from pvc.common import config as pvcconfig
+from pvc.drivers.storage.base import Storage
 from pvc.state import tree
 from pvc.state.store import Store
 
