@@ -89,7 +89,7 @@ def test_pool_lifecycle_and_refusals(api: TestClient, store: Store,
     assert r.status_code == 200, r.text
     assert api.get(f"/api/v1/storage/ceph/pool/{name}").json()[0]["pgs"] == 16
     # the manager moves pg_num to the new target in steps
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 180
     while next(p for p in storage.pool_list() if p["name"] == name)["pg_num"] != 16:
         assert time.monotonic() < deadline, "pg_num never reached 16"
         time.sleep(0.5)
