@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from pvc.drivers.storage.ceph import CephStorage
-from pvc.node.storage_publisher import StoragePublisher
+from pvc.node.storage_publisher import INTERNAL_POOLS, StoragePublisher
 from pvc.state import tree
 from pvc.state.store import Store
 from tests.integration.test_api_support import client, standard_cluster
@@ -40,7 +40,8 @@ def _name(prefix: str) -> str:
 
 
 def _ceph_pools(storage: CephStorage) -> set[str]:
-    return {p["name"] for p in storage.pool_list()}
+    """Ceph's pools, without the ones the manager makes for itself (at any time)."""
+    return {p["name"] for p in storage.pool_list()} - set(INTERNAL_POOLS)
 
 
 @pytest.fixture
