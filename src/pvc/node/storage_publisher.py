@@ -22,6 +22,7 @@ from pvc.state.store import Store, Txn
 
 log = logging.getLogger(__name__)
 INTERNAL_POOLS = (".mgr", "device_health_metrics")
+Update = tuple[str, dict[str, Any], Any]  # key, its parameters, the value to hold
 
 
 def osd_stats(fig: Figures) -> dict[str, Any]:
@@ -77,23 +78,27 @@ class StoragePublisher:
                                 self.storage.health())
         osds, pools = self.storage.osd_list(), self.storage.pool_list()
         txn = self.store.txn()
-        self._set_if_changed(txn, "ceph.status", status)
-        self._set_if_changed(txn, "ceph.util", util)
-        self._set_if_changed(txn, "ceph.health", health)
-        self._osds(txn, osds)
-        self._pools(txn, pools)
+        figures: list[Update] = [("ceph.status", {}, status), ("ceph.util", {}, util),
+                                 ("ceph.health", {}, health)]
+        figures += self._osds(txn, osds)
+        figures += self._pools(txn, pools)
+        self._set_changed(txn, figures)
         txn.commit()
 
-    def _set_if_changed(self, txn: Txn, key: str, value: Any, **params: Any) -> None:
-        current = self.store.read(key, default=None, **params)
-        if current is None:
-            txn.create(key, value, **params)
-        elif current != value:
-            txn.set(key, value, **params)
+    def _set_changed(self, txn: Txn, updates: list[Update]) -> None:
+        """Write the values that differ from what ZooKeeper holds (one pipelined read)."""
+        current = self.store.read_many([(key, params) for key, params, _ in updates])
+        for (key, params, value), now in zip(updates, current, strict=True):
+            if now is None:
+                txn.create(key, value, **params)
+            elif now != value:
+                txn.set(key, value, **params)
 
-    def _osds(self, txn: Txn, osds: list[Figures]) -> None:
+    def _osds(self, txn: Txn, osds: list[Figures]) -> list[Update]:
+        """Adopt new OSDs and drop gone ones in `txn`; the known OSDs' figures."""
         known = set(self.store.children("root.ceph.osds"))
         seen = set()
+        updates: list[Update] = []
         for fig in osds:
             osd = str(fig["id"])
             seen.add(osd)
@@ -102,20 +107,21 @@ class StoragePublisher:
                                    "db_device": "", "is_split": False}, osd=osd)
                 txn.create("osd.stats", osd_stats(fig), osd=osd)
             else:
-                self._set_if_changed(txn, "osd.stats", osd_stats(fig), osd=osd)
+                updates.append(("osd.stats", {"osd": osd}, osd_stats(fig)))
         for osd in known - seen:
-            for path in sorted(self.store.walk(self.store.path("osd", osd=osd)),
-                               key=lambda p: p.count("/"), reverse=True):
-                txn.delete_path(path)
+            txn.delete_tree(self.store.path("osd", osd=osd))
+        return updates
 
-    def _pools(self, txn: Txn, pools: list[Figures]) -> None:
+    def _pools(self, txn: Txn, pools: list[Figures]) -> list[Update]:
+        """Adopt pools made outside the API in `txn`; the known pools' figures."""
         known = set(self.store.children("root.ceph.pools"))
+        updates: list[Update] = []
         for fig in pools:
             name = str(fig["name"])
             if name in INTERNAL_POOLS:
                 continue
             if name in known:
-                self._set_if_changed(txn, "pool.stats", pool_stats(fig), pool=name)
+                updates.append(("pool.stats", {"pool": name}, pool_stats(fig)))
                 continue
             try:
                 names.storage_name(name, "pool name")
@@ -128,3 +134,4 @@ class StoragePublisher:
              .create("pool.stats", pool_stats(fig), pool=name)
              .create("pool.volumes", "", pool=name)
              .create("pool.snapshots", "", pool=name))
+        return updates

@@ -44,6 +44,7 @@ def osd_state(store: Store, storage: Storage, osd: str, state: str) -> str:
 def osd_state_of(store: Store, osd: str) -> dict[str, Any]:
     found = records.get_osd(store, names.osd_id(osd))
     stats = found["stats"]
-    return {"state": ",".join(stats.get("state") or []) if isinstance(
-        stats.get("state"), list) else stats.get("state", ""),
-        "up": stats.get("up", 0), "in": stats.get("in", 0)}
+    state = stats.get("state") or ""
+    if isinstance(state, list):
+        state = ",".join(state)
+    return {"state": state, "up": stats.get("up", 0), "in": stats.get("in", 0)}

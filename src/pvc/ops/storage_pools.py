@@ -98,10 +98,9 @@ def remove(store: Store, storage: Storage, pool: str, confirm: str | None) -> st
         raise InvalidArgument(f'Removing pool "{pool}" deletes every volume in it; confirm '
                               "with yes-i-really-mean-it=yes")
     storage.pool_remove(pool)
-    txn = store.txn()
-    for root in (store.path("pool.snapshots", pool=pool), store.path("pool.volumes", pool=pool),
-                 store.path("pool", pool=pool)):
-        for path in sorted(store.walk(root), key=lambda p: p.count("/"), reverse=True):
-            txn.delete_path(path)
-    txn.commit()
+    (store.txn()
+     .delete_tree(store.path("pool.snapshots", pool=pool))
+     .delete_tree(store.path("pool.volumes", pool=pool))
+     .delete_tree(store.path("pool", pool=pool))
+     .commit())
     return f'Removed RBD pool "{pool}" and all volumes.'

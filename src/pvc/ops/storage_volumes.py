@@ -183,12 +183,10 @@ def remove(store: Store, storage: Storage, pool: str, volume: str) -> str:
 
 def forget(store: Store, pool: str, volume: str) -> None:
     """Delete a volume's records (and its snapshots') in one transaction."""
-    txn = store.txn()
-    for root in (store.path("volume.snapshots", pool=pool, volume=volume),
-                 store.path("volume", pool=pool, volume=volume)):
-        for path in sorted(store.walk(root), key=lambda p: p.count("/"), reverse=True):
-            txn.delete_path(path)
-    txn.commit()
+    (store.txn()
+     .delete_tree(store.path("volume.snapshots", pool=pool, volume=volume))
+     .delete_tree(store.path("volume", pool=pool, volume=volume))
+     .commit())
 
 
 def scan(store: Store, storage: Storage, pool: str, volume: str) -> str:

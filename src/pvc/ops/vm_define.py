@@ -107,13 +107,10 @@ def remove(store: Store, ident: str, delete_disks: bool = False) -> str:
     if delete_disks and rec.spec and rec.spec.rbd_volumes:
         raise InvalidState(f'VM "{rec.name}" has RBD disks; deleting them needs the storage '
                            "subsystem, which is not enabled (subsystem.enable_storage)")
-    txn = store.txn()
-    # the VM's own key and everything under it, children first
-    for path in sorted(store.walk(store.path("domain", domain=rec.uuid)),
-                       key=lambda p: p.count("/"), reverse=True):
-        txn.delete_path(path)
-    txn.delete("index.domain_name", name=rec.name)
-    txn.commit()
+    (store.txn()
+     .delete_tree(store.path("domain", domain=rec.uuid))
+     .delete("index.domain_name", name=rec.name)
+     .commit())
     return f'{"Removed" if delete_disks else "Undefined"} VM "{rec.name}" from the cluster.'
 
 

@@ -80,6 +80,12 @@ class Txn:
         self.ops.append(("delete", path, b"", version))
         return self
 
+    def delete_tree(self, root: str) -> Txn:
+        """Delete a path and everything under it, children first."""
+        for path in sorted(self.store.walk(root), key=lambda p: p.count("/"), reverse=True):
+            self.delete_path(path)
+        return self
+
     def commit(self) -> None:
         self.store.commit(self.ops, self.ephemeral_paths)
         self.ops = []

@@ -28,7 +28,8 @@ OsdId = Annotated[str, Path(description="The OSD's id")]
 Json = dict[str, Any]
 
 
-def _nonempty(items: list[Json], what: str) -> list[Json]:
+def nonempty(items: list[Json], what: str) -> list[Json]:
+    """A listing; none at all is a 404, as PVC answers."""
     if not items:
         raise NotFound(f"{what} not found.")
     return items
@@ -62,7 +63,7 @@ def ceph_option(
 @router.get("/osd", responses=_READ)
 def osd_list(store: StoreDep, limit: Limit = None) -> list[Json]:
     """The OSDs with their figures (published by the primary)."""
-    return _nonempty(records.list_osds(store, limit), "OSD")
+    return nonempty(records.list_osds(store, limit), "OSD")
 
 
 @router.get("/osd/{osdid}", responses=_READ)
@@ -89,7 +90,7 @@ def osd_set_state(
 
 @router.get("/pool", responses=_READ)
 def pool_list(store: StoreDep, limit: Limit = None) -> list[Json]:
-    return _nonempty(records.list_pools(store, limit), "Pool")
+    return nonempty(records.list_pools(store, limit), "Pool")
 
 
 @router.post("/pool", response_model=schemas.Message, responses=_READ)

@@ -9,8 +9,9 @@ from fastapi import APIRouter, Path, Query
 from pvc.api import schemas
 from pvc.api.deps import ConfigDep, StorageDep, StoreDep
 from pvc.api.errors import refusals_as_400
+from pvc.api.routers.storage import nonempty
 from pvc.common import names
-from pvc.common.errors import InvalidArgument, NotFound
+from pvc.common.errors import InvalidArgument
 from pvc.ops import storage_records as records
 from pvc.ops import storage_snapshots as snapshots
 from pvc.ops import storage_volumes as volumes
@@ -40,10 +41,7 @@ def volume_list(
 ) -> list[Json]:
     if pool:
         names.storage_name(pool, "pool name")
-    found = records.list_volumes(store, limit, pool)
-    if not found:
-        raise NotFound("Volume not found.")
-    return found
+    return nonempty(records.list_volumes(store, limit, pool), "Volume")
 
 
 @router.post("/volume", response_model=schemas.Message, responses=_READ)
@@ -148,10 +146,7 @@ def snapshot_list(
         names.storage_name(pool, "pool name")
     if volume:
         names.storage_name(volume, "volume name")
-    found = records.list_snapshots(store, limit, pool, volume)
-    if not found:
-        raise NotFound("Snapshot not found.")
-    return found
+    return nonempty(records.list_snapshots(store, limit, pool, volume), "Snapshot")
 
 
 @router.post("/snapshot", response_model=schemas.Message, responses=_READ)
