@@ -106,17 +106,19 @@ def worker_command() -> list[str]:
 
 
 def start_worker(redis_url: str, node: str, workdir: Path, config: Path | None = None,
-                 timeout: float = 20.0) -> Worker:
+                 timeout: float = 20.0, args: list[str] | None = None) -> Worker:
     """A `pvcworkerd --node NODE` running the test task bodies, once it answers a ping.
-    It finds Redis in `config` (a pvc.conf) if given, else it is told `redis_url`."""
+    It finds Redis in `config` (a pvc.conf) if given, else it is told `redis_url`. With
+    `args`, those are its arguments (besides --node) instead."""
     log = workdir / f"worker-{node}.log"
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
+    if args is None:
+        args = [*(["--config", str(config)] if config else ["--redis-url", redis_url]),
+                "--include", TASK_MODULE]
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            [*worker_command(), *(["--config", str(config)] if config else
-                                  ["--redis-url", redis_url]),
-             "--node", node, "--include", TASK_MODULE],
+            [*worker_command(), *args, "--node", node],
             cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True,
         )

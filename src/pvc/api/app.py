@@ -12,9 +12,11 @@ from pvc.api.routers import (
     metrics,
     node,
     root,
+    storage_benchmark,
     storage_volume,
     vm,
     vm_control,
+    vm_locks,
 )
 from pvc.api.routers import storage as storage_routes
 from pvc.api.routers import tasks as task_routes
@@ -48,8 +50,10 @@ def create_app(config: Config, store: Store, storage: Storage | None = None) -> 
     app.include_router(node.router, prefix=PREFIX, dependencies=authenticated)
     app.include_router(vm.router, prefix=PREFIX, dependencies=authenticated)
     app.include_router(vm_control.router, prefix=PREFIX, dependencies=authenticated)
+    app.include_router(vm_locks.router, prefix=PREFIX, dependencies=authenticated)
     app.include_router(task_routes.router, prefix=PREFIX, dependencies=authenticated)
     app.include_router(storage_routes.router, prefix=PREFIX, dependencies=authenticated)
     app.include_router(storage_volume.router, prefix=PREFIX, dependencies=authenticated)
+    app.include_router(storage_benchmark.router, prefix=PREFIX, dependencies=authenticated)
     app.add_middleware(FormToQuery)
     return app

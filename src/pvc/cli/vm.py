@@ -15,7 +15,9 @@ from pvc.cli.context import CliState, pass_state
 from pvc.cli.output import PvcGroup, confirm, echo, emit, format_option, info
 from pvc.cli.vm_common import RESTART, YES, wants_restart
 from pvc.cli.vm_edit import memory_group, network_group, tag_group, vcpu_group
+from pvc.cli.vm_locks import vm_flush_locks
 from pvc.cli.vm_state import STATE_COMMANDS
+from pvc.cli.vm_volume import volume_group
 from pvc.cli.waiters import FOLLOW_LINES, LOG_LINES, show_log
 from pvc.common.errors import InvalidArgument
 
@@ -195,5 +197,6 @@ def vm_log(state: CliState, vm: str, lines: int | None, follow: bool) -> None:
              info)
 
 
-for _command in (*STATE_COMMANDS, tag_group, vcpu_group, memory_group, network_group):
+for _command in (*STATE_COMMANDS, tag_group, vcpu_group, memory_group, network_group,
+                 volume_group, vm_flush_locks):
     vm_group.add_command(_command)

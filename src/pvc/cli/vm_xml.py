@@ -7,10 +7,8 @@ import random
 import re
 import xml.etree.ElementTree as ET
 
-import defusedxml.ElementTree as SafeET
-from defusedxml import DefusedXmlException
-
 from pvc.common.errors import InvalidArgument, NotFound
+from pvc.common.vmxml_disks import parse
 
 # libvirt's namespaces keep their usual prefixes when the XML is written back.
 ET.register_namespace("qemu", "http://libvirt.org/schemas/domain/qemu/1.0")
@@ -20,16 +18,6 @@ _NET = re.compile(r"^(?:\d{1,8}|cluster|storage|upstream)$")
 _MAC = re.compile(r"^(?:[0-9a-f]{2}:){5}[0-9a-f]{2}$")
 _MODEL = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
 _BRIDGE = re.compile(r"^(?:vmbr|br)(\d+|cluster|storage|upstream)$")
-
-
-def parse(xml: str) -> ET.Element:
-    try:
-        root: ET.Element = SafeET.fromstring(xml)
-    except (ET.ParseError, DefusedXmlException) as exc:
-        raise InvalidArgument(f"The VM's XML does not parse: {exc}") from exc
-    if root.tag != "domain":
-        raise InvalidArgument(f"The XML's root element is <{root.tag}>, not <domain>")
-    return root
 
 
 def dump(root: ET.Element) -> str:

@@ -109,6 +109,7 @@ class Config:
     ceph_monitor_port: int = 6789
     ceph_safe_utilization: float = 0.8
     ceph_secret_uuid: str = ""
+    ceph_service_control: str = "systemd"  # systemd or direct (pvc.node.services)
     keydb_port: int = 6379
     keydb_hostname: str = ""  # empty: the cluster network's floating address
     keydb_path: str = "/0"
@@ -200,6 +201,12 @@ def _domain_type(value: str) -> str:
     return value
 
 
+def _service_control(value: str) -> str:
+    if value not in ("systemd", "direct"):
+        raise InvalidArgument(f"pvc.conf: ceph.service_control {value!r}: use systemd or direct")
+    return value
+
+
 def parse(raw: dict[str, Any], source: Path | None = None) -> Config:
     if not isinstance(raw, dict):
         raise InvalidArgument("pvc.conf: the file is not a YAML mapping")
@@ -261,6 +268,8 @@ def parse(raw: dict[str, Any], source: Path | None = None) -> Config:
         ceph_monitor_port=int(_get(raw, "ceph.monitor_port", 6789)),
         ceph_safe_utilization=float(_get(raw, "ceph.safe_utilization", 0.8)),
         ceph_secret_uuid=str(_get(raw, "ceph.secret_uuid", "") or ""),
+        ceph_service_control=_service_control(str(_get(raw, "ceph.service_control",
+                                                       "systemd"))),
         keydb_port=int(_get(raw, "database.keydb.port", 6379)),
         keydb_hostname=str(_get(raw, "database.keydb.hostname", "") or ""),
         keydb_path=str(_get(raw, "database.keydb.path", "/0") or "/0"),

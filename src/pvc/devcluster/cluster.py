@@ -6,6 +6,7 @@ import json
 import shutil
 import socket
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Any
 import httpx
 
 from pvc.common.errors import BackendError, NotFound
-from pvc.devcluster import bmc, configs, demo, netsetup, power, procs, zookeeper
+from pvc.devcluster import bmc, cephdev, configs, demo, netsetup, power, procs, zookeeper
 from pvc.devcluster.layout import ZK_CLIENT_PORT, ClusterSpec, load_spec
 from pvc.state import connect
 from pvc.state.store import Store
@@ -163,6 +164,7 @@ def up(spec: ClusterSpec, timeout: float = 180, say: Say = _quiet) -> ClusterSpe
                 f"{existing.coordinators} coordinators; run `pvc-dev down` first")
         say(f"Cluster {existing.name} is already up")
         wait_ready(existing, timeout, say)
+        cephdev.ensure(existing, lambda n: reload_node(existing, n), timeout, say)
         demo.ensure(existing, say)
         return existing
     check_visible_inside()
@@ -177,11 +179,46 @@ def up(spec: ClusterSpec, timeout: float = 180, say: Say = _quiet) -> ClusterSpe
         configs.write_node(spec, node)
         netsetup.create_node_net(spec, node)
         start_bmc(spec, node)
+    say("Preparing Ceph: configs, keys, mon stores (OSD stores in the background)")
+    pending = cephdev.prepare(spec)
     for node in spec.node_names:
         power.on(spec, node)
+    # Ceph comes up beside the PVC daemons and the demo VM (whose disk is not on Ceph;
+    # a demo with an RBD disk would join `ceph` first)
+    ceph = Background(lambda: cephdev.finish(
+        spec, pending, lambda n: reload_node(spec, n), timeout, say))
     wait_ready(spec, timeout, say)
     demo.ensure(spec, say)
+    ceph.join(timeout)
     return spec
+
+
+class Background:
+    """A function run in a thread; join() re-raises what it raised."""
+
+    def __init__(self, target: Callable[[], None]) -> None:
+        self.error: BaseException | None = None
+
+        def run() -> None:
+            try:
+                target()
+            except BaseException as exc:
+                self.error = exc
+
+        self.thread = threading.Thread(target=run, daemon=True)
+        self.thread.start()
+
+    def join(self, timeout: float) -> None:
+        self.thread.join(timeout)
+        if self.thread.is_alive():
+            raise BackendError(f"Still not done after {timeout:.0f} s")
+        if self.error is not None:
+            raise self.error
+
+
+def reload_node(spec: ClusterSpec, node: str) -> None:
+    """Ask a node's nodeinit to start the services that exist now but not at its boot."""
+    control(spec, node, {"cmd": "reload"})
 
 
 def down(spec: ClusterSpec, say: Say = _quiet) -> list[str]:

@@ -29,7 +29,11 @@ PRIVATE_DIRS = {
     "/var/log/libvirt": "var/log/libvirt",
     "/var/cache/libvirt": "var/cache/libvirt",
     "/var/log/pvc": "var/log/pvc",
+    "/etc/ceph": "etc/ceph",
+    "/var/lib/ceph": "var/lib/ceph",
+    "/var/log/ceph": "var/log/ceph",
 }
+REDIS_PORT = 6379
 PRIVATE_FILES = {"/etc/hosts": "etc/hosts"}
 
 
@@ -54,8 +58,11 @@ def pvc_conf(spec: ClusterSpec) -> dict[str, Any]:
         "password": spec.ipmi_password,
     }
     raw["timer"]["vm_shutdown_timeout"] = spec.vm_shutdown_timeout
-    raw["subsystem"]["enable_storage"] = False
-    raw["subsystem"]["enable_worker"] = False
+    raw["subsystem"]["enable_storage"] = True
+    # the libvirt secret with the Ceph key for QEMU's RBD disks: one UUID per cluster
+    raw["ceph"]["secret_uuid"] = ceph_secret_uuid(spec)
+    raw["ceph"]["service_control"] = "direct"  # the nodes have no systemd
+    raw["subsystem"]["enable_worker"] = True
     raw["api"]["listen"]["address"] = str(spec.floating_address("upstream"))
     raw["api"]["authentication"]["secret_key"] = spec.api_key[::-1]
     raw["api"]["token"] = [{"description": "pvc-dev", "token": spec.api_key}]
@@ -101,6 +108,23 @@ def zk_server(spec: ClusterSpec, node: str) -> zookeeper.ZkServer:
     )
 
 
+def ceph_secret_uuid(spec: ClusterSpec) -> str:
+    """The UUID of the libvirt secret with the Ceph key (the same on every node)."""
+    return str(uuid.uuid5(uuid.NAMESPACE_DNS, f"{spec.name}.ceph-secret.pvc-dev"))
+
+
+def redis_dir(spec: ClusterSpec, node: str) -> Path:
+    return spec.node_dir(node) / "redis"
+
+
+def redis_command(spec: ClusterSpec, node: str) -> list[str]:
+    """A coordinator's Redis: every address of the node (so also the cluster floating
+    address on the primary), nothing persisted, logging to stdout (the node's log dir)."""
+    return ["/usr/bin/redis-server", "--bind", "0.0.0.0", "--port", str(REDIS_PORT),
+            "--protected-mode", "no", "--save", "", "--appendonly", "no",
+            "--daemonize", "no", "--dir", str(redis_dir(spec, node)), "--logfile", ""]
+
+
 def write_node(spec: ClusterSpec, node: str) -> None:
     base = spec.node_dir(node)
     for rel in PRIVATE_DIRS.values():
@@ -121,3 +145,4 @@ def write_node(spec: ClusterSpec, node: str) -> None:
     (base / "etc/hosts").write_text(hosts_file(spec, node))
     if node in spec.coordinator_names:
         zk_server(spec, node).write_config()
+        redis_dir(spec, node).mkdir(exist_ok=True)

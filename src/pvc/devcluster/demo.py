@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import time
 import uuid as uuidlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import httpx
 
 from pvc.common.errors import BackendError
-from pvc.devcluster import guest, guest_xml
+from pvc.devcluster import configs, guest, guest_xml
 from pvc.devcluster.layout import ClusterSpec
 
 DEMO = "demo"
@@ -23,11 +23,22 @@ def image(spec: ClusterSpec) -> guest.GuestImage:
     return guest.build_guest(spec.state_dir / "guest")
 
 
+def rbd_disk(spec: ClusterSpec, volume: str, target: str = "vda") -> guest_xml.Disk:
+    """A virtio disk on the RBD volume "pool/name" of the cluster's Ceph, as PVC writes
+    it: the monitors' storage addresses and the libvirt secret of client.admin."""
+    hosts = tuple(str(spec.node_address(c, "storage").ip) for c in spec.coordinator_names)
+    return guest_xml.Disk(volume, target, kind="rbd", hosts=hosts, auth_user="admin",
+                          secret_uuid=configs.ceph_secret_uuid(spec))
+
+
 def vm_xml(spec: ClusterSpec, name: str, memory_mib: int = 128, vcpus: int = 1,
-           uuid: str | None = None, tick_ms: int = 0) -> str:
+           uuid: str | None = None, tick_ms: int = 0,
+           disks: Sequence[guest_xml.Disk] = (), write_marker: str = "",
+           disk_probe: bool = False) -> str:
     return guest_xml.domain_xml(name, uuid or str(uuidlib.uuid4()), memory_mib, vcpus,
                                 image(spec), console_log=Path(f"/var/log/libvirt/{name}.log"),
-                                tick_ms=tick_ms)
+                                tick_ms=tick_ms, disks=disks, write_marker=write_marker,
+                                disk_probe=disk_probe)
 
 
 def ensure(spec: ClusterSpec, say: Callable[[str], None], timeout: float = 60) -> None:

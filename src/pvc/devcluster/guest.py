@@ -9,6 +9,13 @@ disk and an /init that prints on the serial console:
     PVC-DISK-PRESENT                      once, if a virtio disk /dev/vda appeared
     pvc-counter N                         every second, N = 0, 1, 2, ...
                                           (or `pvc-tick N` every pvc.tick_ms ms, if given)
+    PVC-DISK-WROTE <marker>               once, with `pvc.write=<marker>`: the marker was
+                                          written (synced) to the start of /dev/vda
+    pvc-disk <text> N                     with `pvc.disk=1`, every second: what the start
+                                          of /dev/vda holds, read after dropping the page
+                                          cache (so from the disk, wherever it is served),
+                                          after N, the counter, was written (synced) at
+                                          4 KiB into the disk
     PVC-GUEST-SHUTDOWN <name>             when the ACPI power button is pressed, just
                                           before the guest powers itself off
 
@@ -57,6 +64,8 @@ for arg in $(cat /proc/cmdline); do
   case "$arg" in
     pvc.name=*) name="${arg#pvc.name=}" ;;
     pvc.tick_ms=*) tick="${arg#pvc.tick_ms=}" ;;
+    pvc.write=*) write="${arg#pvc.write=}" ;;
+    pvc.disk=*) disk="${arg#pvc.disk=}" ;;
   esac
 done
 hostname "$name"
@@ -68,6 +77,10 @@ while [ ! -b /dev/vda ] && [ $i -lt 20 ]; do
   sleep 0.1; i=$((i+1))
 done
 [ -b /dev/vda ] && echo "PVC-DISK-PRESENT"
+if [ -n "$write" ] && [ -b /dev/vda ]; then
+  printf 'PVCMARK:%s:END' "$write" | dd of=/dev/vda conv=fsync,notrunc 2>/dev/null \
+    && echo "PVC-DISK-WROTE $write"
+fi
 # graceful shutdown: any event of the ACPI power button powers the guest off
 for dev in /sys/class/input/event*; do
   if grep -qs "Power Button" "$dev/device/name"; then
@@ -84,6 +97,12 @@ if [ "$tick" -gt 0 ]; then
   done
 fi
 while true; do
+  if [ "$disk" = 1 ] && [ -b /dev/vda ]; then
+    printf 'PVCTICK:%s:END' "$n" | dd of=/dev/vda bs=4096 seek=1 conv=fsync,notrunc 2>/dev/null
+    blockdev --flushbufs /dev/vda; echo 3 > /proc/sys/vm/drop_caches
+    text=$(dd if=/dev/vda bs=512 count=1 2>/dev/null | head -c 96 | tr -cd 'A-Za-z0-9:._-')
+    echo "pvc-disk ${text:-none} $n"
+  fi
   echo "pvc-counter $n"
   n=$((n+1))
   sleep 1

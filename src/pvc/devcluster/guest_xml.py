@@ -36,6 +36,7 @@ NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 TARGET_RE = re.compile(r"^vd[a-z]$")
 RBD_NAME_RE = re.compile(r"^[A-Za-z0-9._-]+/[A-Za-z0-9._-]+$")
 HOST_RE = re.compile(r"^[A-Za-z0-9.:-]+$")
+MARKER_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 MACHINE = "pc"  # libvirt expands it to the versioned pc-i440fx-X.Y, which migration keeps
 CPU_MODEL = "qemu64"
 MIN_MEMORY_MIB = 96  # the Debian cloud kernel stops while decompressing itself in 64 MiB
@@ -110,12 +111,16 @@ def _disk(devices: ET.Element, disk: Disk) -> None:
 
 def domain_xml(name: str, uuid: str, memory_mib: int, vcpus: int, image: GuestImage,
                console_log: Path | None = None, disks: Sequence[Disk] = (),
-               tick_ms: int = 0) -> str:
+               tick_ms: int = 0, write_marker: str = "", disk_probe: bool = False) -> str:
     """The XML of the guest, for `virConnect.createXML` (a transient domain). With
     `tick_ms` the guest prints `pvc-tick N` that often instead of its counter (to see
-    how long it stops, e.g. during a live migration)."""
+    how long it stops, e.g. during a live migration). With `write_marker` it writes that
+    marker to its first disk at boot; with `disk_probe` it writes its counter to the disk
+    and prints what the disk's start holds every second (see `pvc.devcluster.guest`)."""
     if not 0 <= tick_ms <= 10_000:
         raise InvalidArgument("tick_ms must be 0 (off) to 10000")
+    if write_marker and not MARKER_RE.match(write_marker):
+        raise InvalidArgument(f"Invalid disk marker {write_marker!r}: 1-64 of A-Z a-z 0-9 . _ -")
     _check_name(name)
     try:
         uuid_text = str(uuidmod.UUID(uuid))
@@ -141,7 +146,9 @@ def domain_xml(name: str, uuid: str, memory_mib: int, vcpus: int, image: GuestIm
     _sub(os_el, "kernel", str(image.kernel))
     _sub(os_el, "initrd", str(image.initrd))
     _sub(os_el, "cmdline", f"{image.cmdline} pvc.name={name}"
-                           + (f" pvc.tick_ms={tick_ms}" if tick_ms else ""))
+                           + (f" pvc.tick_ms={tick_ms}" if tick_ms else "")
+                           + (f" pvc.write={write_marker}" if write_marker else "")
+                           + (" pvc.disk=1" if disk_probe else ""))
     features = _sub(dom, "features")
     _sub(features, "acpi")
     cpu = _sub(dom, "cpu", mode="custom", match="exact", check="none")

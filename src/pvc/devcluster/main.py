@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from pvc.common.errors import PVCError
-from pvc.devcluster import cluster, power, userconn
+from pvc.devcluster import cephdev, cluster, power, userconn
 from pvc.devcluster.layout import ClusterSpec, default_root
 from pvc.drivers.fencing.ipmi import IpmiTool
 
@@ -104,6 +104,10 @@ def status(name: str) -> None:
             f"{'up' if cluster.bmc_pid(spec, node) else 'down':5} "
             f"{s.get('daemon_state') or '-':8} {s.get('coordinator_state') or '-':12} "
             f"{s.get('domain_state') or '-':8} {'-' if age is None else f'{age} s':>13}")
+    if any(power.status(spec, c) == "on" for c in spec.coordinator_names):
+        click.echo(f"Ceph: {cephdev.health_line(spec) or 'not reachable'}")
+    else:
+        click.echo("Ceph: every coordinator (mon) is powered off")
 
 
 @cli.command(name="exec", context_settings={"ignore_unknown_options": True})
@@ -144,7 +148,9 @@ def power_(name: str, node: str, action: str) -> None:
 @cli.command()
 @click.option("--name", default="dev", show_default=True)
 @click.argument("node")
-@click.argument("service", type=click.Choice(["pvcnoded", "libvirtd", "virtlogd", "zookeeper"]))
+@click.argument("service", type=click.Choice(["pvcnoded", "libvirtd", "virtlogd", "zookeeper",
+                                             "redis", "ceph-mon", "ceph-mgr", "ceph-osd",
+                                             "pvcworkerd"]))
 @click.argument("action", type=click.Choice(["start", "stop", "kill", "status"]))
 def service(name: str, node: str, service: str, action: str) -> None:
     """Start, stop, SIGKILL or inspect one service of a node."""

@@ -2,10 +2,12 @@
 
 It gives the node its own /run, libvirt state, /etc/pvc and /etc/hosts (bind mounts of
 the node's directory), its hostname, and then runs and supervises the node's services
-(ZooKeeper on coordinators, virtlogd, libvirtd, pvcnoded) like a tiny init system.
+(ZooKeeper, Redis, Ceph mon and mgr on coordinators, an OSD, virtlogd, libvirtd,
+pvcnoded, pvcworkerd) like a tiny init system.
 Infrastructure services restart after a failure; pvcnoded does not, so that a crashed
 node daemon is visible to the cluster. A unix socket in the node directory takes JSON
-commands: status, start, stop, kill, shutdown.
+commands: status, start, stop, kill, shutdown, and reload (start the services that have
+come to exist since boot, e.g. an OSD registered after the mons formed their quorum).
 
 Killing this process (power off) kills every process of the node at once: the kernel
 ends a PID namespace with its first process.
@@ -26,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pvc.devcluster import configs
+from pvc.devcluster import cephdev, configs
 from pvc.devcluster.layout import ClusterSpec, load_spec
 
 
@@ -49,11 +51,14 @@ def mount(*args: str) -> None:
 def setup_namespaces(spec: ClusterSpec, node: str) -> None:
     base = spec.node_dir(node)
     mount("-t", "tmpfs", "-o", "mode=755,size=256m", "tmpfs", "/run")
-    for sub in ("lock", "pvc", "user"):
+    for sub in ("lock", "pvc", "user", "ceph"):
         Path("/run", sub).mkdir(exist_ok=True)
     for target, rel in configs.PRIVATE_DIRS.items():
         Path(target).mkdir(parents=True, exist_ok=True)
+        (base / rel).mkdir(parents=True, exist_ok=True)  # a node made by an older pvc-dev
         mount("--bind", str(base / rel), target)
+    if node in spec.coordinator_names:
+        configs.redis_dir(spec, node).mkdir(exist_ok=True)
     for target, rel in configs.PRIVATE_FILES.items():
         mount("--bind", str(base / rel), target)
     socket.sethostname(node)
@@ -64,9 +69,14 @@ def services_for(spec: ClusterSpec, node: str) -> list[Service]:
     if node in spec.coordinator_names:
         zk = configs.zk_server(spec, node)
         out.append(Service("zookeeper", zk.command(), restart=True))
+        out.append(Service("redis", configs.redis_command(spec, node), restart=True))
+    out += [Service(name, cmd, restart=True) for name, cmd in cephdev.services(spec, node)]
     out.append(Service("virtlogd", ["/usr/sbin/virtlogd"], restart=True))
     out.append(Service("libvirtd", ["/usr/sbin/libvirtd", "--listen"], restart=True))
     out.append(Service("pvcnoded", [sys.executable, "-m", "pvc.node.main"], restart=False))
+    # the task worker restarts like any infrastructure service (systemd does so on nodes)
+    out.append(Service("pvcworkerd", [sys.executable, "-m", "pvc.worker.main", "--node", node],
+                       restart=True))
     return out
 
 
@@ -144,6 +154,19 @@ class Init:
                 svc.restarts += 1
                 self.spawn(svc)
 
+    def reload(self) -> list[str]:
+        """Add and start the services that now exist but are not supervised yet (an OSD
+        the cluster has just registered); returns their names."""
+        added = []
+        for svc in services_for(self.spec, self.node):
+            with self.lock:
+                if svc.name in self.services or self.shutting_down:
+                    continue
+                self.services[svc.name] = svc
+                self.spawn(svc)
+            added.append(svc.name)
+        return added
+
     def status(self) -> dict[str, Any]:
         with self.lock:
             return {
@@ -162,6 +185,8 @@ class Init:
         name = str(request.get("service", ""))
         if cmd == "status":
             return {"ok": True, "services": self.status()}
+        if cmd == "reload":
+            return {"ok": True, "added": self.reload(), "services": self.status()}
         if cmd == "shutdown":
             threading.Thread(target=self._shutdown_and_exit, daemon=True).start()
             return {"ok": True}

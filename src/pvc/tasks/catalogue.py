@@ -51,7 +51,7 @@ NAMES: frozenset[str] = frozenset(
 # Modules of task bodies, imported by every worker. Add yours here, e.g.
 # "pvc.tasks.osd" (osd.add, osd.remove), "pvc.tasks.locks" (vm.flush_locks),
 # "pvc.tasks.benchmark" (storage.benchmark).
-MODULES: tuple[str, ...] = ()
+MODULES: tuple[str, ...] = ("pvc.tasks.locks", "pvc.tasks.benchmark", "pvc.tasks.osd")
 
 
 def known(name: str) -> bool:

@@ -37,6 +37,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="the Redis broker (default: from pvc.conf database.keydb)")
     p.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY,
                    help=f"worker processes (default {DEFAULT_CONCURRENCY})")
+    p.add_argument("--zookeeper", default=None, metavar="HOSTS",
+                   help="the ZooKeeper hosts of task bodies (default: from pvc.conf)")
     p.add_argument("--include", action="append", default=[], metavar="MODULE",
                    help="also import this module of task bodies (repeatable; for tests)")
     p.add_argument("--debug", action="store_true", help="log at debug level")
@@ -60,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from pvc.common import config as pvcconfig
     from pvc.common import names
-    from pvc.tasks import catalogue
+    from pvc.tasks import catalogue, context
     from pvc.tasks.app import make_app
     from pvc.tasks.service import worker_name
 
@@ -72,11 +74,12 @@ def main(argv: list[str] | None = None) -> int:
     # so Celery's warning about root and pickle does not apply.
     warnings.filterwarnings("ignore", category=SecurityWarning)
     try:
-        config = None if args.redis_url else pvcconfig.load(
+        config = None if args.redis_url and not args.config else pvcconfig.load(
             args.config or pvcconfig.config_path())
         node = names.node_name(args.node) if args.node else pvcconfig.this_node()
         if args.concurrency < 1:
             raise InvalidArgument("--concurrency must be at least 1")
+        context.configure(config, node, args.zookeeper)  # before the pool forks
         tasks = catalogue.load(args.include)
         app = make_app(config, redis_url=args.redis_url)
         # A daemon outlives Redis restarts and primary handovers: reconnect for ever.

@@ -9,14 +9,18 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
+from fastapi.responses import JSONResponse
 
 from pvc.api import schemas
 from pvc.api.deps import StorageDep, StoreDep
 from pvc.api.errors import refusals_as_400
+from pvc.api.routers.tasks import TASK_ACCEPTED, TasksDep, task_accepted
 from pvc.common import names
 from pvc.common.errors import NotFound
 from pvc.ops import storage_cluster, storage_pools
 from pvc.ops import storage_records as records
+from pvc.tasks import catalogue
+from pvc.tasks import osd as osd_tasks
 
 router = APIRouter(prefix="/storage/ceph", tags=["storage / ceph"])
 
@@ -84,6 +88,43 @@ def osd_set_state(
 ) -> Json:
     """Mark an OSD in or out."""
     return {"message": storage_cluster.osd_state(store, storage, osdid, state)}
+
+
+@router.post("/osd", status_code=202, responses={**TASK_ACCEPTED, **_READ})
+@refusals_as_400
+def osd_add(
+    store: StoreDep, tasks: TasksDep,
+    node: Annotated[str, Query(description="The node that has the device")],
+    device: Annotated[str, Query(description="The device's path, e.g. /dev/sdb; all data "
+                                             "on it is destroyed")],
+    weight: Annotated[float, Query(description="The CRUSH weight, usually the size in TiB")],
+    ext_db_ratio: Annotated[float | None, Query(description="External DB size as a fraction "
+                                                            "of the OSD (not supported)")] = None,
+    ext_db_size: Annotated[str | None, Query(description="External DB size, e.g. 20G "
+                                                         "(not supported)")] = None,
+    osd_count: Annotated[int | None, Query(description="OSDs to split the device into "
+                                                       "(only 1 is supported)")] = None,
+) -> JSONResponse:
+    """Create an OSD on a device of a node (a task on that node's worker)."""
+    node, device, weight = osd_tasks.check_add_request(store, node, device, weight,
+                                                       ext_db_ratio, ext_db_size, osd_count)
+    return task_accepted(tasks.submit(catalogue.OSD_ADD, [node, device, weight], run_on=node))
+
+
+@router.delete("/osd/{osdid}", status_code=202, responses={**TASK_ACCEPTED, **_READ})
+@refusals_as_400
+def osd_remove(
+    store: StoreDep, tasks: TasksDep, osdid: OsdId,
+    force: Annotated[bool, Query(description="Do not wait until the OSD is safe to destroy; "
+                                             "go on if its device is gone")] = False,
+    confirm: Annotated[str | None, Query(
+        alias="yes-i-really-mean-it",
+        description="Must be yes: the OSD and its data are destroyed")] = None,
+) -> JSONResponse:
+    """Remove an OSD and destroy its data (a task on the OSD's node)."""
+    osd, node = osd_tasks.check_remove_request(store, osdid, confirm)
+    return task_accepted(tasks.submit(catalogue.OSD_REMOVE, [osd], {"force": force},
+                                      run_on=node))
 
 
 # -- pools ---------------------------------------------------------------------

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 
 from pvc.api import schemas
 from pvc.api.deps import ConfigDep, StorageDep, StoreDep
 from pvc.api.errors import refusals_as_400
+from pvc.api.multipart import FILE_BODY_OPENAPI, file_field, request_chunks
 from pvc.api.routers.storage import nonempty
 from pvc.common import names
 from pvc.common.errors import InvalidArgument
 from pvc.ops import storage_records as records
 from pvc.ops import storage_snapshots as snapshots
+from pvc.ops import storage_upload as upload
 from pvc.ops import storage_volumes as volumes
 
 router = APIRouter(prefix="/storage/ceph", tags=["storage / ceph"])
@@ -132,6 +134,38 @@ def volume_scan(store: StoreDep, storage: StorageDep, pool: PoolName,
                 volume: VolumeName) -> Json:
     """Adopt (or refresh) a volume that was made outside PVC."""
     return {"message": volumes.scan(store, storage, *_pv(pool, volume))}
+
+
+@router.post("/volume/{pool}/{volume}/upload", response_model=schemas.Message,
+             responses=_READ, openapi_extra=FILE_BODY_OPENAPI)
+@refusals_as_400
+def volume_upload(
+    request: Request, store: StoreDep, storage: StorageDep, config: ConfigDep,
+    pool: PoolName, volume: VolumeName,
+    image_format: Annotated[str, Query(description="The image's format: " + ", ".join(
+        upload.IMAGE_FORMATS) + "; all but raw are converted with qemu-img")],
+    file_size: Annotated[int | None, Query(
+        description="The image file's size in bytes; required unless raw")] = None,
+) -> Json:
+    """Write a disk image (multipart field `file`) into an existing volume."""
+    pool, volume = _pv(pool, volume)
+    size = upload.prepare(store, storage, pool, volume, image_format, file_size)
+    data = file_field(request.headers.get("content-type", ""), request_chunks(request))
+    return {"message": upload.upload(store, storage, upload.ceph_files(config), pool, volume,
+                                     image_format, file_size, data,
+                                     upload.upload_directory(config), size=size)}
+
+
+@router.get("/client", responses=schemas.AUTH_ERRORS)
+def rbd_client(config: ConfigDep) -> Json:
+    """How VM disks reach Ceph: the monitors (the coordinators' storage addresses) and the
+    libvirt secret of the Ceph user (an extension of PVC's API, read by `vm volume add`)."""
+    storage_net = config.networks["storage"]
+    monitors = [{"host": str(storage_net.node_address(node).ip),
+                 "port": config.ceph_monitor_port} for node in config.coordinator_nodes]
+    secret = config.ceph_secret_uuid
+    return {"monitors": monitors, "auth_username": upload.ceph_files(config).client
+            if secret else "", "secret_uuid": secret}
 
 
 # -- snapshots -----------------------------------------------------------------

@@ -1,0 +1,148 @@
+"""Ceph and Redis in the 3-node development cluster: three mons in quorum, one OSD per
+node with the node as its CRUSH host, the `vms` pool (3 replicas, min 2), HEALTH_OK,
+processes inside a node reaching Ceph through its own /etc/ceph, Ceph services that
+stop, start and survive a power cycle, and Redis on the cluster floating address."""
+
+from __future__ import annotations
+
+import json
+import socket
+import stat
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from pvc.devcluster import cephdev
+from pvc.devcluster import cluster as devcluster
+from pvc.devcluster.cephadmin import CephAdmin
+from tests.system.conftest import DevCluster
+
+pytestmark = pytest.mark.system
+
+
+@pytest.fixture
+def admin(devcluster_3: DevCluster) -> Iterator[CephAdmin]:
+    spec = devcluster_3.spec
+    with CephAdmin(cephdev.host_conf(spec), cephdev.host_keyring(spec), timeout=30) as a:
+        yield a
+
+
+def wait_ceph_ok(cluster: DevCluster, admin: CephAdmin, timeout: float = 120) -> None:
+    names = cluster.spec.coordinator_names
+
+    def ok() -> bool:
+        states = admin.osd_states()
+        return (sorted(admin.quorum()) == names and len(states) == 3
+                and all(s == (True, True) for s in states.values())
+                and admin.health()["status"] == "HEALTH_OK")
+    cluster.wait_for("Ceph HEALTH_OK with 3 mons and 3 OSDs", ok, timeout=timeout,
+                     interval=0.5)
+
+
+def test_mons_osds_and_pool(devcluster_3: DevCluster, admin: CephAdmin) -> None:
+    assert sorted(admin.quorum()) == ["hv1", "hv2", "hv3"]
+    mon_addrs = {m["name"]: m["public_addrs"]["addrvec"]
+                 for m in admin.command("mon dump")["mons"]}
+    for node in ("hv1", "hv2", "hv3"):
+        storage_ip = str(devcluster_3.spec.node_address(node, "storage").ip)
+        assert {a["addr"].split(":")[0] for a in mon_addrs[node]} == {storage_ip}
+    assert admin.osd_states() == {0: (True, True), 1: (True, True), 2: (True, True)}
+    tree = admin.command("osd tree")["nodes"]
+    hosts = {n["name"]: n["children"] for n in tree if n["type"] == "host"}
+    assert hosts == {"hv1": [0], "hv2": [1], "hv3": [2]}
+    pools = {p["pool_name"]: p for p in admin.command("osd pool ls", detail="detail")}
+    vms = pools["vms"]
+    assert (vms["size"], vms["min_size"]) == (3, 2)
+    assert vms["pg_num"] & (vms["pg_num"] - 1) == 0
+    assert "rbd" in vms["application_metadata"]
+    mgr = admin.command("mgr dump")
+    assert mgr["available"] and mgr["active_name"] in ("hv1", "hv2", "hv3")
+    assert len(mgr["standbys"]) == 2
+    assert admin.health()["status"] == "HEALTH_OK", admin.health_line()
+
+
+def test_processes_inside_a_node_reach_ceph(devcluster_3: DevCluster,
+                                            admin: CephAdmin) -> None:
+    script = ("import json, rados; c = rados.Rados(conffile='/etc/ceph/ceph.conf'); "
+              "c.connect(timeout=10); io = c.open_ioctx('vms'); "
+              "io.write_full('probe', b'from-hv2'); "
+              "print(json.dumps([c.get_fsid(), io.read('probe').decode()])); c.shutdown()")
+    res = devcluster_3.dev("exec", "hv2", "--", "/usr/bin/python3", "-c", script)
+    fsid, data = json.loads(res.stdout)
+    assert fsid == admin.cluster.get_fsid() and data == "from-hv2"
+    for node in devcluster_3.spec.node_names:
+        keyring = devcluster_3.spec.node_dir(node) / "etc/ceph/ceph.client.admin.keyring"
+        assert stat.S_IMODE(keyring.stat().st_mode) == 0o600
+    status = devcluster_3.dev("status").stdout
+    assert "Ceph: HEALTH_OK" in status
+
+
+def redis(address: str, *words: str) -> bytes:
+    request = f"*{len(words)}\r\n".encode() + b"".join(
+        f"${len(w)}\r\n{w}\r\n".encode() for w in words)
+    with socket.create_connection((address, 6379), timeout=5) as s:
+        s.sendall(request)
+        return s.recv(4096)
+
+
+def test_redis_answers_on_the_cluster_floating_address(devcluster_3: DevCluster) -> None:
+    spec = devcluster_3.spec
+    assert redis(str(spec.floating_address("cluster")), "PING") == b"+PONG\r\n"
+    for node in spec.coordinator_names:
+        addr = str(spec.node_address(node, "cluster").ip)
+        assert redis(addr, "PING") == b"+PONG\r\n"
+        assert b"appendonly\r\n$2\r\nno" in redis(addr, "CONFIG", "GET", "appendonly")
+        assert redis(addr, "CONFIG", "GET", "save").endswith(b"$4\r\nsave\r\n$0\r\n\r\n")
+
+
+def services(cluster: DevCluster, node: str) -> dict[str, Any]:
+    reply = devcluster.control(cluster.spec, node, {"cmd": "status"})
+    out: dict[str, Any] = reply["services"]
+    return out
+
+
+def osd_state(admin: CephAdmin, osd: int) -> tuple[bool, bool] | None:
+    return admin.osd_states().get(osd)
+
+
+def test_osd_service_stops_and_starts(devcluster_3: DevCluster, admin: CephAdmin) -> None:
+    out = devcluster_3.dev("service", "hv3", "ceph-osd", "stop").stdout
+    assert "stopped" in out
+    devcluster_3.wait_for("osd.2 down", lambda: osd_state(admin, 2) == (False, True),
+                          timeout=60)
+    out = devcluster_3.dev("service", "hv3", "ceph-osd", "start").stdout
+    assert "running" in out
+    wait_ceph_ok(devcluster_3, admin)
+
+
+def test_power_cycle_brings_mon_mgr_and_osd_back(devcluster_3: DevCluster,
+                                                  admin: CephAdmin) -> None:
+    victim = next(n for n in ("hv3", "hv2") if n != devcluster_3.primary())
+    osd = devcluster_3.spec.node_index(victim) - 1
+    devcluster_3.dev("power", victim, "off")
+    devcluster_3.wait_for(f"mon {victim} out of quorum",
+                          lambda: victim not in admin.quorum(), timeout=60)
+    devcluster_3.dev("power", victim, "on")
+    wait_ceph_ok(devcluster_3, admin, timeout=180)
+    assert osd_state(admin, osd) == (True, True)
+    # the node's supervisor runs them all (a daemon that exits is restarted after 1 s)
+    wanted = ("redis", "ceph-mon", "ceph-mgr", "ceph-osd")
+    devcluster_3.wait_for(
+        f"{', '.join(wanted)} running on {victim}",
+        lambda: all(s["running"] for n, s in services(devcluster_3, victim).items()
+                    if n in wanted) and wanted, timeout=60)
+    assert set(wanted) <= set(services(devcluster_3, victim))
+    devcluster_3.wait_healthy(120)
+
+
+def test_every_node_runs_a_task_worker(devcluster_3: DevCluster) -> None:
+    """pvcworkerd runs on every node and answers the API's `GET /tasks` through Redis."""
+    api = devcluster_3.api()
+
+    def workers() -> set[str]:
+        return set(api.get("/tasks")["active"])
+    want = {f"pvcworkerd@{n}" for n in devcluster_3.spec.node_names}
+    devcluster_3.wait_for("a worker on every node", lambda: workers() == want, timeout=60)
+    for node in devcluster_3.spec.node_names:
+        assert services(devcluster_3, node)["pvcworkerd"]["running"]
