@@ -14,7 +14,7 @@ from pvc.cli.context import CliState, pass_state
 from pvc.cli.output import PvcGroup, echo, emit, format_option
 from pvc.cli.render import Column, cell, table
 from pvc.cli.vm_common import RESTART, wants_restart
-from pvc.common import vmxml
+from pvc.common import vmxml, vmxml_disks
 from pvc.common.errors import InvalidArgument
 
 
@@ -72,7 +72,7 @@ def vcpu_group() -> None:
 
 
 def _vcpu_info(xml: str) -> dict[str, Any]:
-    root = vm_xml.parse(xml)
+    root = vmxml_disks.parse(xml)
     topo = vm_xml.topology_of(root)
     return {"vcpus": vm_xml.vcpus_of(root),
             "topology": {"sockets": topo[0], "cores": topo[1], "threads": topo[2]} if topo
