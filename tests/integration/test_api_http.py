@@ -31,6 +31,12 @@ AUTHENTICATED = [
     ("GET", "/api/v1/backup"),
     ("POST", "/api/v1/restore?yes-i-really-mean-it=yes&cluster_data=%7B%7D"),
     ("POST", "/api/v1/initialize?yes-i-really-mean-it=yes&overwrite=True"),
+    ("GET", "/api/v1/faults"),
+    ("PUT", "/api/v1/faults"),
+    ("DELETE", "/api/v1/faults"),
+    ("GET", "/api/v1/faults/DEAD_NODE_hv2"),
+    ("PUT", "/api/v1/faults/DEAD_NODE_hv2"),
+    ("DELETE", "/api/v1/faults/DEAD_NODE_hv2"),
 ]
 # Every endpoint of this API with the query parameters the OpenAPI document must list.
 ENDPOINTS = {
@@ -76,6 +82,12 @@ ENDPOINTS = {
     ("post", "/api/v1/vm/{vm}/state"): {"force", "state", "wait"},
     ("get", "/api/v1/vm/{vm}/tags"): set(),
     ("post", "/api/v1/vm/{vm}/tags"): {"action", "protected", "tag"},
+    ("get", "/api/v1/faults"): {"sort_key"},
+    ("put", "/api/v1/faults"): set(),
+    ("delete", "/api/v1/faults"): set(),
+    ("get", "/api/v1/faults/{fault_id}"): set(),
+    ("put", "/api/v1/faults/{fault_id}"): set(),
+    ("delete", "/api/v1/faults/{fault_id}"): set(),
 }
 
 

@@ -32,6 +32,25 @@ SHUTDOWN_TIMEOUT = 10  # the test cluster's vm_shutdown_timeout, seconds
 VENV_BIN = REPO / ".venv" / "bin"
 
 
+def _libvirt_event_loop() -> None:
+    """Run libvirt's default event loop in a daemon thread: with it, every remote
+    connection the tests open sends keepalives, so one whose libvirtd is gone (a node
+    powered off, a cluster taken down) fails within seconds instead of hanging for
+    ever (e.g. when its last object is freed at interpreter exit)."""
+    import libvirt
+
+    libvirt.virEventRegisterDefaultImpl()
+
+    def run() -> None:
+        while True:
+            libvirt.virEventRunDefaultImpl()
+
+    threading.Thread(target=run, name="libvirt-events", daemon=True).start()
+
+
+_libvirt_event_loop()
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "tests/system" in str(item.fspath):
@@ -150,7 +169,9 @@ class HolderSampler:
 def devcluster_3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevCluster]:
     if os.geteuid() != 0:
         pytest.skip("system tests need root: run `sudo ./pvc-dev test`")
-    spec = ClusterSpec(name="pvctest", prefix="pt", subnet=78, nodes=3, coordinators=3,
+    # PVC_TEST_CLUSTER="name,prefix,subnet" gives parallel test runs clusters of their own
+    name, prefix, subnet = os.environ.get("PVC_TEST_CLUSTER", "pvctest,pt,78").split(",")
+    spec = ClusterSpec(name=name, prefix=prefix, subnet=int(subnet), nodes=3, coordinators=3,
                        vm_shutdown_timeout=SHUTDOWN_TIMEOUT)
     try:
         spec = devcluster.up(spec, timeout=240)

@@ -187,7 +187,8 @@ def test_failed_live_migration_leaves_the_vm_where_it_was(devcluster_3: DevClust
         assert "migration to hv2 failed" in vm["failed_reason"]
     finally:
         devcluster_3.dev("service", "hv2", "libvirtd", "start")
-    assert running_on(devcluster_3, uuid) == ["hv1"]
+    # (asking every node's libvirt: hv2's takes a moment to listen again)
+    wait_running_on(devcluster_3, uuid, ["hv1"], timeout=30)
     wait_counter_above(devcluster_3, "stay1", before + 1)
     # the same boot, still counting on: it never stopped
     assert boots(console(devcluster_3, "stay1")) == boot

@@ -65,18 +65,31 @@ def wait_booted(dc: DevCluster, name: str, timeout: float = 60) -> None:
 
 def running_on(dc: DevCluster, uuid: str) -> list[str]:
     """The nodes whose libvirt runs the domain right now (asked directly, not the API)."""
-    found = []
-    for node in dc.spec.node_names:
-        conn = libvirt.open(f"qemu+tcp://{dc.spec.node_address(node, 'cluster').ip}/system")
+    return [node for node in dc.spec.node_names if domain_state(dc, node, uuid) in (
+        libvirt.VIR_DOMAIN_RUNNING, libvirt.VIR_DOMAIN_PAUSED)]
+
+
+def domain_state(dc: DevCluster, node: str, uuid: str) -> int | None:
+    """The libvirt state of the domain on `node` (None: not there).
+
+    No libvirt object may outlive this call, not even in a traceback: a domain freed
+    at interpreter exit closes its connection then, and that waits for ever on a
+    libvirtd whose node is gone."""
+    conn = libvirt.open(f"qemu+tcp://{dc.spec.node_address(node, 'cluster').ip}/system")
+    try:
         try:
             dom = conn.lookupByUUIDString(uuid)
-            if dom.state()[0] in (libvirt.VIR_DOMAIN_RUNNING, libvirt.VIR_DOMAIN_PAUSED):
-                found.append(node)
         except libvirt.libvirtError:
-            pass
+            return None
+        try:
+            state: int = dom.state()[0]
+            return state
+        except libvirt.libvirtError:
+            return None
         finally:
-            conn.close()
-    return found
+            del dom
+    finally:
+        conn.close()
 
 
 def wait_running_on(dc: DevCluster, uuid: str, nodes: list[str], timeout: float = 60) -> None:

@@ -18,6 +18,7 @@ from pvc.api.routers import (
     vm_control,
     vm_locks,
 )
+from pvc.api.routers import faults as fault_routes
 from pvc.api.routers import storage as storage_routes
 from pvc.api.routers import tasks as task_routes
 from pvc.common.config import Config
@@ -48,6 +49,7 @@ def create_app(config: Config, store: Store, storage: Storage | None = None) -> 
     app.include_router(metrics.router, prefix=PREFIX)
     app.include_router(cluster.router, prefix=PREFIX, dependencies=authenticated)
     app.include_router(node.router, prefix=PREFIX, dependencies=authenticated)
+    app.include_router(fault_routes.router, prefix=PREFIX, dependencies=authenticated)
     app.include_router(vm.router, prefix=PREFIX, dependencies=authenticated)
     app.include_router(vm_control.router, prefix=PREFIX, dependencies=authenticated)
     app.include_router(vm_locks.router, prefix=PREFIX, dependencies=authenticated)

@@ -14,6 +14,7 @@ import click
 
 import pvc
 from pvc.cli.cluster import cluster_group
+from pvc.cli.cluster_fault import cluster_fault
 from pvc.cli.connection import connection_group
 from pvc.cli.context import CliState
 from pvc.cli.node import node_group
@@ -109,6 +110,7 @@ def cli(ctx: click.Context, connection: str, quiet: bool, unsafe: bool, colour: 
 
 cli.add_command(cluster_group)
 cluster_group.add_command(cluster_task)
+cluster_group.add_command(cluster_fault)
 cli.add_command(node_group)
 cli.add_command(vm_group)
 cli.add_command(storage_group)

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from pvc.common.errors import PVCError
-from pvc.devcluster import cephdev, cluster, power, userconn
+from pvc.devcluster import cephdev, cluster, netcut, power, userconn
 from pvc.devcluster.layout import ClusterSpec, default_root
 from pvc.drivers.fencing.ipmi import IpmiTool
 
@@ -143,6 +143,24 @@ def power_(name: str, node: str, action: str) -> None:
         click.echo(f"{node}: power {bmc.power_status()}")
     except PVCError as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+@cli.command()
+@click.option("--name", default="dev", show_default=True)
+@click.argument("node")
+@click.argument("network", type=click.Choice(["upstream", "cluster", "storage"]))
+@click.argument("action", type=click.Choice(["up", "down", "status"]))
+def link(name: str, node: str, network: str, action: str) -> None:
+    """Pull NODE's cable on NETWORK (down), plug it back (up), or show it: the node keeps
+    running, cut off from that network (see pvc.devcluster.netcut)."""
+    _need_root()
+    spec = _spec(name)
+    try:
+        now = (netcut.state(spec, node, network) if action == "status"
+               else netcut.set_link(spec, node, network, action == "up"))
+    except PVCError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"{node} {network}: link {now}")
 
 
 @cli.command()

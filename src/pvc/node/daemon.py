@@ -23,9 +23,12 @@ from pvc.drivers.hypervisor import secrets
 from pvc.drivers.hypervisor.vms import LibvirtVms
 from pvc.node import figures
 from pvc.node.election import Coordinator
+from pvc.node.fault_monitor import FaultMonitor
+from pvc.node.fencing import FenceMonitor
 from pvc.node.flush import FlushController
 from pvc.node.keepalive import Keepalive
 from pvc.node.primary_services import PrimaryServices
+from pvc.node.self_fence import SelfFence
 from pvc.node.storage_publisher import StoragePublisher
 from pvc.node.vm_controller import VmController
 from pvc.node.vm_observer import VmObserver
@@ -67,6 +70,9 @@ class Daemon:
                                    self.vms.local_consoles)
         self.flush = FlushController(self.vms)
         self.publisher: StoragePublisher | None = None
+        self.self_fence: SelfFence | None = None
+        self.fault_monitor: FaultMonitor | None = None
+        self.fence_monitor: FenceMonitor | None = None
 
     # -- start ----------------------------------------------------------
     def start(self) -> None:
@@ -105,8 +111,19 @@ class Daemon:
         self.state = "run"
         self.keepalive.beat()
         self.keepalive.start()
+        keepalive = self.keepalive
+        # its own libvirt connection: a hung call on the shared one must not delay it
+        self.self_fence = SelfFence(self.node, self.config, LibvirtVms(),
+                                    lambda: bool(self.zk.connected), lambda: keepalive.last_ok)
+        self.self_fence.start()
         if self.coordinator:
             self.coordinator.start()
+            self.fault_monitor = FaultMonitor(
+                self.store, self.config, lambda: self.coordinator_state() == "primary")
+            self.fault_monitor.start()
+            self.fence_monitor = FenceMonitor(self.store, self.node, self.config,
+                                              lambda: self.state == "run", self.storage)
+            self.fence_monitor.start()
             if self.storage is not None:
                 self.publisher = StoragePublisher(
                     self.store, self.storage, lambda: self.coordinator_state() == "primary")
@@ -138,6 +155,8 @@ class Daemon:
             log.warning("ZooKeeper session lost; a new session will be made")
         elif state == KazooState.SUSPENDED:
             log.warning("ZooKeeper connection suspended")
+        if self.self_fence:
+            self.self_fence.on_session(state)
 
     def _leads_ensemble(self) -> bool:
         address = str(self.config.networks["cluster"].node_address(self.node).ip)
@@ -188,6 +207,8 @@ class Daemon:
         if self.stopped.is_set():
             return
         log.info("Stopping pvcnoded on node %s", self.node)
+        if self.self_fence:  # first: a session closed on purpose is no isolation
+            self.self_fence.stop()
         self.state = "shutdown"
         try:
             if self.keepalive:
@@ -200,6 +221,10 @@ class Daemon:
             self.keepalive.stop()
         if self.publisher:
             self.publisher.stop()
+        if self.fault_monitor:
+            self.fault_monitor.stop()
+        if self.fence_monitor:
+            self.fence_monitor.stop()
         self.observer.stop()
         self.vms.stop()
         self.services.stop(urgent=False)

@@ -12,6 +12,7 @@ from kazoo.handlers.threading import KazooTimeoutError
 
 from pvc.common.config import Config
 from pvc.common.errors import BackendError
+from pvc.ops import faults
 from pvc.ops.health import DEAD_NODE_DELTA
 from pvc.ops.nodes import Memory, NodeRecord, node_names, read_nodes
 from pvc.state.store import Store
@@ -156,19 +157,22 @@ def resources(nodes: list[NodeRecord]) -> Resources:
     )
 
 
-def health_messages(nodes: list[NodeRecord]) -> list[HealthMessage]:
-    """What lowers the cluster's health. Stored faults join these in a later version."""
-    out = []
+def health_messages(
+    nodes: list[NodeRecord], stored: list[faults.Fault] | None = None
+) -> list[HealthMessage]:
+    """What lowers the cluster's health, largest delta first: the stored faults that are
+    not acknowledged, plus a DEAD_NODE for each lost node that the primary's fault monitor
+    has not recorded yet (it runs every `monitoring_interval`, and not at all while there
+    is no primary). A recorded fault, acknowledged or not, replaces its live twin."""
+    stored = stored or []
+    known = {f.id for f in stored}
+    out = [HealthMessage(f.id, f.health_delta, f.message) for f in stored if not f.acknowledged]
     for n in nodes:
-        if n.health.lost:
+        fid = f"DEAD_NODE_{n.name}"
+        if n.health.lost and fid not in known:
             why = "; ".join(d.message for d in n.health.details if d.health_delta > 0)
-            out.append(
-                HealthMessage(
-                    f"DEAD_NODE_{n.name}",
-                    DEAD_NODE_DELTA,
-                    f"Node {n.name} is {n.daemon_state}: {why}",
-                )
-            )
+            out.append(HealthMessage(fid, DEAD_NODE_DELTA,
+                                     f"Node {n.name} is {n.daemon_state}: {why}"))
     return sorted(out, key=lambda m: (-m.health_delta, m.id))
 
 
@@ -180,7 +184,7 @@ def status(store: Store, config: Config, now: float | None = None) -> ClusterSta
     nodes = read_nodes(
         store, node_names(store), config.keepalive_interval, config.fence_intervals, now
     )
-    messages = health_messages(nodes)
+    messages = health_messages(nodes, faults.list_faults(store))
     return ClusterStatus(
         cluster_name=config.cluster_name,
         primary_node=primary if isinstance(primary, str) and primary else NO_PRIMARY,

@@ -10,6 +10,7 @@ Version history (see `pvc.state.migrations` for the steps):
   2  `node.router_state` renamed to `node.coordinator_state`; `config.primary_request` added
   3  VM records (`domain.*`) and the VM name index (`/indexes/domain_names/<name>`)
   4  Ceph records: cluster status text, OSDs, pools, volumes, snapshots, benchmarks
+  5  cluster faults (`/faults/<id>`, one JSON record each)
 """
 
 from __future__ import annotations
@@ -28,6 +29,19 @@ from pvc.state import codec
 from pvc.state.codec import Codec
 
 _SEGMENT = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+
+
+# Cluster fault ids, `<TYPE>_<ENTRY>`: the entry may be a node, VM, OSD or Ceph check name.
+_FAULT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+
+
+def _fault_id(value: str) -> str:
+    if not _FAULT_ID.match(value):
+        raise InvalidArgument(
+            f"Invalid fault ID {value!r}: use 1-128 letters, digits, '_', '.' or '-', "
+            "starting with a letter or digit"
+        )
+    return value
 
 
 def _uuid(value: str) -> str:
@@ -49,6 +63,7 @@ _VALIDATORS: dict[str, Callable[[str], str]] = {
     "snapshot": lambda v: names.storage_name(v, "snapshot name"),
     "osd": names.osd_id,
     "job": lambda v: names.storage_name(v, "benchmark job name"),
+    "fault": _fault_id,
 }
 
 
@@ -203,6 +218,18 @@ def _v4() -> list[Key]:
     ]
 
 
+def _v5() -> list[Key]:
+    return [
+        *_bump(_v4(), 5),
+        # A cluster fault `<TYPE>_<ENTRY>` (e.g. DEAD_NODE_hv2): {"first_reported",
+        # "last_reported", "acknowledged_at" ("" until acknowledged), "status" ("new" or
+        # "ack"), "health_delta", "message"}. Written by `pvc.ops.faults` only.
+        Key("fault", "/faults/{fault}", codec.JSON, {}),
+        # The fence monitor's kazoo Lock (its children are the contenders), runtime only.
+        Key("lock.fence", "/locks/fence", codec.STR, ephemeral=True),
+    ]
+
+
 @dataclass(frozen=True)
 class Schema:
     version: int
@@ -239,6 +266,7 @@ SCHEMAS: dict[int, Schema] = {
     2: Schema(2, {k.name: k for k in _v2()}, {"node.coordinator_state": "node.router_state"}),
     3: Schema(3, {k.name: k for k in _v3()}, {}),
     4: Schema(4, {k.name: k for k in _v4()}, {}),
+    5: Schema(5, {k.name: k for k in _v5()}, {}),
 }
 LATEST = max(SCHEMAS)
 

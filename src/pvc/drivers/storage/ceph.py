@@ -87,6 +87,12 @@ class CephStorage(CephVolumes):
         self._conn.command({"prefix": f"osd {verb}", "ids": [str(osd)]},
                            f"mark OSD {osd} {verb}", missing=f"OSD {osd}")
 
+    def osd_set_down(self, osd: int) -> None:
+        """Mark an OSD down now (one of a fenced node: its peers would take
+        osd_heartbeat_grace to report it, and I/O to the PGs it led waits until then)."""
+        self._conn.command({"prefix": "osd down", "ids": [str(osd)]},
+                           f"mark OSD {osd} down", missing=f"OSD {osd}")
+
     # -- pools -------------------------------------------------------------------
     def _pools(self) -> dict[str, dict[str, Any]]:
         dump = self._conn.json({"prefix": "osd dump"}, "read the OSD map")
