@@ -8,8 +8,10 @@ cluster, so both can exist at once.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import subprocess
 import threading
 import time
@@ -165,6 +167,17 @@ class HolderSampler:
         self._thread.join()
 
 
+def keep_logs(spec: ClusterSpec, dest: Path) -> None:
+    """Copy every node's service logs (pvcnoded, ceph, ...) out of the cluster before it
+    is removed, for a failure's post-mortem (pytest keeps its last few temp dirs)."""
+    for node in spec.node_names:
+        for log in [*(spec.node_dir(node) / "var/log/pvc").glob("*.log"),
+                    spec.node_dir(node) / "nodeinit.log"]:
+            with contextlib.suppress(OSError):
+                (dest / node).mkdir(exist_ok=True)
+                shutil.copy(log, dest / node / log.name)
+
+
 @pytest.fixture(scope="module")
 def devcluster_3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevCluster]:
     if os.geteuid() != 0:
@@ -188,5 +201,6 @@ def devcluster_3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevCluste
         if dc._store is not None:
             dc._store.zk.stop()
             dc._store.zk.close()
+        keep_logs(spec, tmp_path_factory.mktemp("node-logs"))
         left = devcluster.down(spec)
         assert not left, f"pvc-dev down left {left}"

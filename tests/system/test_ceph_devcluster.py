@@ -120,10 +120,17 @@ def test_power_cycle_brings_mon_mgr_and_osd_back(devcluster_3: DevCluster,
                                                   admin: CephAdmin) -> None:
     victim = next(n for n in ("hv3", "hv2") if n != devcluster_3.primary())
     osd = devcluster_3.spec.node_index(victim) - 1
-    devcluster_3.dev("power", victim, "off")
-    devcluster_3.wait_for(f"mon {victim} out of quorum",
-                          lambda: victim not in admin.quorum(), timeout=60)
-    devcluster_3.dev("power", victim, "on")
+    # maintenance: the node stays off until we power it on (no fence cycles it meanwhile)
+    devcluster_3.pvc("cluster", "maintenance", "on")
+    try:
+        devcluster_3.dev("power", victim, "off")
+        devcluster_3.wait_for(f"mon {victim} out of quorum",
+                              lambda: victim not in admin.quorum(), timeout=60)
+        devcluster_3.dev("power", victim, "on")
+    finally:
+        # (the API may be moving: the node's ZooKeeper server went down with it)
+        devcluster_3.wait_for("maintenance off", lambda: devcluster_3.pvc(
+            "cluster", "maintenance", "off", check=False).returncode == 0, timeout=90)
     wait_ceph_ok(devcluster_3, admin, timeout=180)
     assert osd_state(admin, osd) == (True, True)
     # the node's supervisor runs them all (a daemon that exits is restarted after 1 s)

@@ -38,6 +38,8 @@ def bmc_spec(spec: ClusterSpec, node: str) -> bmc.BmcSpec:
         password=spec.ipmi_password,
         workdir=spec.bmc_dir(node),
         power_command=[sys.executable, "-m", "pvc.devcluster.power", str(spec.state_dir), node],
+        pid_file=str(spec.init_pid_file(node)),
+        pid_match=f"{power.NSINIT} {spec.state_dir} {node} ",
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -140,7 +141,15 @@ def power_(name: str, node: str, action: str) -> None:
             bmc.power_on()
         elif action == "off":
             bmc.power_off()
-        click.echo(f"{node}: power {bmc.power_status()}")
+        state = bmc.power_status()
+        # a BMC acknowledges a power on at once; the node then takes a moment to come on
+        deadline = time.monotonic() + 15
+        while action != "status" and state != action and time.monotonic() < deadline:
+            time.sleep(0.2)
+            state = bmc.power_status()
+        click.echo(f"{node}: power {state}")
+        if action != "status" and state != action:
+            raise click.ClickException(f"{node} is still {state} after power {action}")
     except PVCError as exc:
         raise click.ClickException(str(exc)) from exc
 
