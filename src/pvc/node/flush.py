@@ -16,13 +16,15 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from pvc.common import placement, vm
-from pvc.common.errors import Conflict, NotFound, PVCError
+from pvc.common.errors import BackendError, Conflict, NotFound, PVCError
 
 if TYPE_CHECKING:
     from pvc.node.vm_controller import VmController
 
 log = logging.getLogger("pvcnoded")
 PER_VM_TIMEOUT = 120.0
+JOB_ATTEMPTS = 10  # runs of a flush/ready job that ZooKeeper failures interrupted
+RETRY_WAIT = 30.0  # seconds to wait for the ZooKeeper connection before a new run
 Done = Callable[[], bool]
 Job = Callable[[], Done]
 
@@ -52,12 +54,31 @@ class FlushController:
         return True
 
     def _guard(self, job: Any, gen: int, state: str) -> None:
-        try:
-            job(gen, state)
-        except PVCError as exc:
-            log.error("%s of %s failed: %s", state.capitalize(), self.node, exc)
-        except Exception:
-            log.exception("%s of %s failed", state.capitalize(), self.node)
+        """Run the job; after a ZooKeeper failure (a lost connection: the watch that
+        started the job does not fire again) run it again once connected, for as long as
+        it is still the newest request. The jobs look afresh each time, so a second run
+        carries on where the first stopped."""
+        for attempt in range(1, JOB_ATTEMPTS + 1):
+            try:
+                job(gen, state)
+                return
+            except BackendError as exc:
+                lost = "ZooKeeper" in str(exc) or not self.store.zk.connected
+                if not lost or gen != self._gen or attempt == JOB_ATTEMPTS:
+                    log.error("%s of %s failed: %s", state.capitalize(), self.node, exc)
+                    return
+                log.warning("%s of %s interrupted (%s): trying again", state.capitalize(),
+                            self.node, exc)
+                deadline = time.monotonic() + RETRY_WAIT
+                while not self.store.zk.connected and time.monotonic() < deadline:
+                    time.sleep(0.2)
+                time.sleep(0.5)
+            except PVCError as exc:
+                log.error("%s of %s failed: %s", state.capitalize(), self.node, exc)
+                return
+            except Exception:
+                log.exception("%s of %s failed", state.capitalize(), self.node)
+                return
 
     def _current(self, gen: int, state: str) -> bool:
         return gen == self._gen and self.store.read(
