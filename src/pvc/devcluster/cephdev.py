@@ -80,7 +80,31 @@ def settings(spec: ClusterSpec, fsid: str) -> cephboot.ClusterSettings:
             # OSD and pool figures reach the mgr (and so `pvc storage ... list`) within about
             # a second instead of five: a dev cluster is watched by people and tests
             "osd_mon_report_interval": "1", "mon_mgr_digest_period": "1",
-            "mgr_stats_period": "1"}
+            "mgr_stats_period": "1",
+            # A dead mon (every coordinator runs one) stalls every map change (an `osd
+            # down`, a blocklist entry for an RBD lock break) until the others form a
+            # quorum without it: the leader notices a peon's missing lease ack after
+            # mon_lease x mon_lease_ack_timeout_factor (5 x 2 s by default), a peon a
+            # silent leader after the same, and a proposal waits as long for a dead mon's
+            # accept (mon_accept_timeout_factor). 1 s leases: a new quorum 3-4 s after a
+            # power cut (leases renewed every 0.6 s; a mon may stall 2 s before an election)
+            "mon_lease": "1",
+            # clients (daemons, QEMU's librbd, the node daemons) talking to a mon that died
+            # hunt for another after 3 s of unanswered keepalives rather than 30 s, and
+            # retry the hunt every second rather than every 3 s
+            "mon_client_ping_interval": "1", "mon_client_ping_timeout": "3",
+            "mon_client_hunt_interval": "1",
+            # a placement group whose primary OSD died serves nothing until that OSD's read
+            # lease (this ratio x osd_heartbeat_grace: 0.8 x 20 s) has run out, however soon
+            # the OSD is marked down: 4 s instead of 16 s (an RBD image's header, and so
+            # its lock break and a VM's start elsewhere, waited for it)
+            "osd_pool_default_read_lease_ratio": "0.2",
+            # a watch of a client that died (QEMU's on its image's header) lapses after 5 s
+            # without pings instead of 30 s: breaking the lock notifies the header's
+            # watchers and waited the notify's 5 s for the dead one. Clients ping their
+            # watches (and ask for an OSD map an op waits for) on the objecter's tick, which
+            # must then come every second, not every 5 s
+            "osd_client_watch_timeout": "5", "objecter_tick_interval": "1"}
     if size == 1:
         glob |= {"mon_allow_pool_size_one": "true", "mon_warn_on_pool_no_redundancy": "false"}
     extra = {"global": glob}

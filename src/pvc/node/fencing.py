@@ -17,7 +17,10 @@ the cluster is in maintenance mode. The primary marks a silent node `dead` (see
    `power status` all the same, and the success rule (`fence_succeeded`) decides.
 4. A failed fence leaves the node `dead`, raises the fault `FENCE_FAILED_<node>` and,
    with `failed_fence: none` (the default), touches no VM: without proof that the node
-   is off, starting its VMs elsewhere could run them twice.
+   is off, starting its VMs elsewhere could run them twice. While the node stays dead,
+   the fence is tried again `FENCE_RETRY` s after the last failure (by whichever
+   coordinator then holds the lock: the fault's last change is the shared memory), so a
+   node whose BMC was unreachable for a while is still recovered once it answers.
 
 Timing, against our goal of 10 s from power loss to every VM running elsewhere with the
 default 1 s keepalives and `fence_intervals` 4: the primary sees the silence after 4-5 s,
@@ -55,6 +58,8 @@ log = logging.getLogger("pvcnoded")
 
 SAVING_THROWS = 2  # keepalive intervals after `dead` before the power is cut
 TICK = 0.25  # seconds between looks at the node states
+FENCE_RETRY = 60.0  # seconds before a failed fence of a still-dead node is tried again
+FAULT_PREFIX = "FENCE_FAILED_"
 OFF_CONFIRM_TIMEOUT = 3.0  # seconds a BMC may keep reporting "on" after a power off
 FAULT_DELTA = 50
 PowerFactory = Callable[[str, dict[str, Any]], PowerControl]
@@ -104,7 +109,7 @@ class FenceMonitor:
         self.storage = storage
         self.power_for = power_for
         self.lock = Lock(self.zk, store.path("lock.fence"), identifier=node)
-        self._failed: dict[str, float] = {}  # node -> keepalive stamp of the failed fence
+        self._failed: dict[str, float] = {}  # node -> when (monotonic) its fence failed
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="fence-monitor", daemon=True)
 
@@ -135,11 +140,11 @@ class FenceMonitor:
         """Dead nodes, and fenced ones whose recovery was interrupted."""
         peers = [p for p in self.store.children("root.nodes") if p != self.node]
         values = self.store.read_many([(k, {"node": p}) for p in peers for k in (
-            "node.daemon_state", "node.domain_state", "node.keepalive")])
+            "node.daemon_state", "node.domain_state")])
         out = []
         for i, peer in enumerate(peers):
-            daemon, domain, stamp = values[3 * i:3 * i + 3]
-            if (daemon == "dead" and self._failed.get(peer) != stamp) or (
+            daemon, domain = values[2 * i:2 * i + 2]
+            if (daemon == "dead" and not self._failed_lately(peer)) or (
                     daemon == "fenced" and domain == "fence-flush"):
                 out.append(peer)
         return sorted(out)
@@ -170,6 +175,17 @@ class FenceMonitor:
         stat = self.zk.exists(f"{self.lock.path}/{self.lock.node}")
         return stat is not None and stat.ephemeralOwner == self.zk.client_id[0]
 
+    def _failed_lately(self, peer: str) -> bool:
+        """Whether a fence of `peer` failed less than FENCE_RETRY s ago, here or on any
+        coordinator (the FENCE_FAILED fault's last change tells). A dead node whose fence
+        failed is tried again after that, e.g. once its BMC answers again; an operator
+        who deletes the fault has it tried at once."""
+        mine = self._failed.get(peer)
+        if mine is not None and time.monotonic() - mine < FENCE_RETRY:
+            return True
+        stat = self.zk.exists(self.store.path("fault", fault=f"{FAULT_PREFIX}{peer}"))
+        return stat is not None and time.time() - stat.mtime / 1000 < FENCE_RETRY
+
     # -- one node -----------------------------------------------------------
     def handle(self, peer: str) -> None:
         daemon, domain, stamp = self.store.read_many([
@@ -179,7 +195,7 @@ class FenceMonitor:
             log.warning("Node %s is fenced but its recovery was not finished: resuming", peer)
             self._recover(peer)
             return
-        if daemon != "dead" or self._failed.get(peer) == stamp:
+        if daemon != "dead" or self._failed_lately(peer):
             return
         log.warning("Node %s is dead: fencing it in %d keepalive intervals unless it "
                     "speaks up", peer, SAVING_THROWS)
@@ -233,7 +249,7 @@ class FenceMonitor:
             # (a BMC that answered neither is not asked to power on: one more look only)
             result.final = self._status(result, power)
         if not fence_succeeded(result.first, result.final):
-            self._failed[peer] = stamp
+            self._failed[peer] = time.monotonic()
             self._fence_failed(peer, result)
             return False
         if not recovered and result.first != "off":
@@ -287,7 +303,7 @@ class FenceMonitor:
         message = f"Fencing of dead node {peer} failed: {why}"[:1000]
         log.error("%s", message)
         try:
-            raise_fault(self.store, f"FENCE_FAILED_{peer}", FAULT_DELTA, message)
+            raise_fault(self.store, f"{FAULT_PREFIX}{peer}", FAULT_DELTA, message)
         except PVCError as exc:
             log.error("Could not raise the fault for the failed fence of %s: %s", peer, exc)
         if self.config.failed_fence == "migrate":

@@ -1,5 +1,14 @@
 """Keepalives (this node's figures, every `keepalive_interval`) and the primary's watch
-over the other nodes' keepalives (a node silent for `fence_intervals` is marked dead)."""
+over the other nodes' keepalives (a node silent for `fence_intervals` is marked dead).
+
+The watch looks every `PEER_CHECK` seconds, not once an interval, so a silent node is
+marked dead within a quarter second of its limit. It runs on the holder of the primary
+lease, also while that holder's floating addresses and API are being restarted after a
+suspended ZooKeeper connection (the loss of the ZooKeeper leader suspends every session
+for a few seconds; the dead node is often that leader). Silence is not judged while this
+node's own keepalives fail, nor in the first `PEER_CHECK` + one interval after they
+resumed from such an outage: the others could not write either, and each sends one
+within an interval."""
 
 from __future__ import annotations
 
@@ -20,6 +29,7 @@ from pvc.state.store import Store
 log = logging.getLogger("pvcnoded")
 
 LIVE_STATES = ("init", "run")
+PEER_CHECK = 0.25  # seconds between the primary's looks at the others' keepalives
 
 
 class Keepalive:
@@ -51,6 +61,7 @@ class Keepalive:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="keepalive", daemon=True)
         self.last_ok = 0.0
+        self._resumed = 0.0
 
     def start(self) -> None:
         self._thread.start()
@@ -63,23 +74,41 @@ class Keepalive:
         interval = self.config.keepalive_interval
         next_at = time.monotonic()
         while not self._stop.is_set():
-            try:
-                self.beat()
-                if self.is_primary():
-                    self.watch_peers()
-            except NotFound:
-                log.warning("This node's record is gone (cluster re-initialized?); registering")
-                self.on_missing()
-            except (PVCError, KazooException, KazooTimeoutError) as exc:
-                log.warning("Keepalive failed: %s", exc)
-            except Exception:
-                log.exception("Keepalive: unexpected error")
+            self._guarded(self.beat)
+            judge = self.is_primary() or self._holds_lease()
             next_at += interval
-            delay = next_at - time.monotonic()
-            if delay < 0:  # we fell behind (overload): do not burst to catch up
+            if next_at < time.monotonic():  # we fell behind (overload): do not burst
                 next_at = time.monotonic()
-                delay = 0
-            self._stop.wait(delay)
+            while True:
+                if judge:
+                    self._guarded(self.watch_peers)
+                delay = next_at - time.monotonic()
+                if delay <= 0 or self._stop.wait(min(PEER_CHECK, delay) if judge else delay):
+                    break
+
+    def _guarded(self, step: Callable[[], None]) -> None:
+        try:
+            step()
+        except NotFound:
+            log.warning("This node's record is gone (cluster re-initialized?); registering")
+            self.on_missing()
+        except (PVCError, KazooException, KazooTimeoutError) as exc:
+            log.warning("Keepalive failed: %s", exc)
+        except Exception:
+            log.exception("Keepalive: unexpected error")
+
+    def _holds_lease(self) -> bool:
+        """Whether this coordinator holds the primary lease (its state may still say
+        secondary while its services come back after a suspended connection)."""
+        if self.coordinator_state() == "client":
+            return False
+        zk = self.store.zk
+        try:
+            stat = zk.exists(self.store.path("lock.primary"))
+            session = zk.client_id
+        except (KazooException, KazooTimeoutError):
+            return False
+        return bool(stat is not None and session and stat.ephemeralOwner == session[0])
 
     def _domains(self) -> list[DomainFigures] | None:
         if self.hypervisor is None:
@@ -102,7 +131,10 @@ class Keepalive:
             txn.set("node.daemon_state", self.daemon_state(), node=self.node)
             txn.set("node.coordinator_state", self.coordinator_state(), node=self.node)
             txn.commit()
-        self.last_ok = time.monotonic()
+        now = time.monotonic()
+        if now - self.last_ok > 2 * self.config.keepalive_interval:
+            self._resumed = now  # after an outage (or at start): see watch_peers
+        self.last_ok = now
         if self.config.log_keepalives:
             mem = stats["memory"]
             log.info("Keepalive: %s, load %.2f, VMs %d, memory %d/%d MiB used",
@@ -112,6 +144,11 @@ class Keepalive:
     def watch_peers(self) -> None:
         """On the primary: mark nodes dead whose keepalives stopped."""
         limit = self.config.fence_intervals * self.config.keepalive_interval
+        since_ok, since_resumed = (time.monotonic() - t for t in (self.last_ok, self._resumed))
+        if since_ok > 2 * self.config.keepalive_interval:
+            return  # our own keepalives fail: the others' may well fail alike
+        if since_resumed < self.config.keepalive_interval + PEER_CHECK:
+            return  # our own keepalives just resumed: the others' are on their way
         now = time.time()
         for peer in self.store.children("root.nodes"):
             if peer == self.node:
