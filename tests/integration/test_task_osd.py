@@ -30,7 +30,7 @@ from pvc.devcluster.cephadmin import CephAdmin
 from pvc.node.services import DirectServices, ceph_commands
 from pvc.state.store import Store
 from pvc.tasks.app import make_app
-from pvc.tasks.osd import BLUESTORE_MAGIC
+from pvc.tasks.osd_device import BLUESTORE_MAGIC
 from pvc.tasks.submit import submit
 from tests.integration import cephsupport
 from tests.integration.task_ceph_support import start_worker

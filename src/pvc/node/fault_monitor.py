@@ -19,13 +19,13 @@ maintenance mode (`raise_fault` refuses).
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from pvc.common.config import Config
-from pvc.common.errors import InvalidArgument, PVCError
+from pvc.common.errors import InvalidArgument
+from pvc.node.primary_loop import PrimaryLoop
 from pvc.ops import faults
 from pvc.ops.health import DEAD_NODE_DELTA
 from pvc.ops.nodes import NodeRecord, node_names, read_nodes
@@ -128,38 +128,20 @@ def run_once(store: Store, config: Config, now: float | None = None) -> list[str
     return raised
 
 
-class FaultMonitor:
+class FaultMonitor(PrimaryLoop):
     """Runs `run_once` every `interval` seconds while `is_primary()` holds."""
+
+    name = "fault-monitor"
+    failed_text = "Fault monitoring round failed: %s"
 
     def __init__(self, store: Store, config: Config, is_primary: Callable[[], bool],
                  interval: float | None = None) -> None:
+        super().__init__(is_primary,
+                         config.monitoring_interval if interval is None else interval)
         self.store = store
         self.config = config
-        self.is_primary = is_primary
-        self.interval = config.monitoring_interval if interval is None else interval
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._last_error = ""
 
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="fault-monitor", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread:
-            self._thread.join(timeout=10)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            if not self.is_primary():
-                continue
-            try:
-                raised = run_once(self.store, self.config)
-                if raised:
-                    log.debug("Cluster faults raised: %s", ", ".join(raised))
-                self._last_error = ""
-            except PVCError as exc:
-                if exc.message != self._last_error:
-                    log.warning("Fault monitoring round failed: %s", exc.message)
-                self._last_error = exc.message
+    def round(self) -> None:
+        raised = run_once(self.store, self.config)
+        if raised:
+            log.debug("Cluster faults raised: %s", ", ".join(raised))

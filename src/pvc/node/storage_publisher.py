@@ -10,14 +10,14 @@ has are dropped. Only changed values are written, in one transaction per round.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from typing import Any
 
 from pvc.common import names
-from pvc.common.errors import InvalidArgument, PVCError
+from pvc.common.errors import InvalidArgument
 from pvc.common.sizes import human
 from pvc.drivers.storage.base import Figures, Storage
+from pvc.node.primary_loop import PrimaryLoop
 from pvc.state.store import Store, Txn
 
 log = logging.getLogger(__name__)
@@ -37,40 +37,19 @@ def pool_stats(fig: Figures) -> dict[str, Any]:
     return {k: v for k, v in fig.items() if k not in ("name",)}
 
 
-class StoragePublisher:
+class StoragePublisher(PrimaryLoop):
+    name = "storage-publisher"
+    failed_text = "Cannot publish Ceph figures: %s"
+    recovered_text = "Ceph figures are being published again"
+
     def __init__(self, store: Store, storage: Storage, is_primary: Callable[[], bool],
                  interval: float = 5.0) -> None:
+        super().__init__(is_primary, interval)
         self.store = store
         self.storage = storage
-        self.is_primary = is_primary
-        self.interval = interval
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._last_error = ""
 
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="storage-publisher",
-                                        daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread:
-            self._thread.join(timeout=10)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            if not self.is_primary():
-                continue
-            try:
-                self.publish()
-                if self._last_error:
-                    log.info("Ceph figures are being published again")
-                self._last_error = ""
-            except PVCError as exc:
-                if exc.message != self._last_error:
-                    log.warning("Cannot publish Ceph figures: %s", exc.message)
-                self._last_error = exc.message
+    def round(self) -> None:
+        self.publish()
 
     # -- one round -----------------------------------------------------------
     def publish(self) -> None:
