@@ -23,7 +23,7 @@ from tests.integration import cephsupport
 
 from bench.common import median_line, say
 from pvc.drivers.storage.ceph import CephStorage
-from pvc.tasks import benchmark
+from pvc.tasks.storage import benchmark
 
 GOAL_RATIO = 0.9
 POOL = "benchpool"

@@ -33,7 +33,7 @@ from pvc.devcluster import cephdev, cluster, demo, power
 from pvc.devcluster.cephadmin import CephAdmin
 from pvc.devcluster.layout import ClusterSpec
 from pvc.drivers.fencing.ipmi import IpmiTool
-from pvc.ops import logs
+from pvc.ops.node import logs
 from pvc.state.store import Store
 
 GOAL = 10.0

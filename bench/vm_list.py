@@ -28,8 +28,8 @@ import yaml
 from bench.common import median_line, say
 from pvc.common import config as configmod
 from pvc.devcluster import zookeeper
-from pvc.ops import vm_define
-from pvc.ops.vm_records import all_uuids
+from pvc.ops.vm import define as vm_define
+from pvc.ops.vm.records import all_uuids
 from pvc.state import connect, tree
 from pvc.state.store import Store
 

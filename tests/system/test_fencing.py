@@ -24,8 +24,8 @@ from pvc.devcluster import bmc, cephdev, power
 from pvc.devcluster import cluster as devcluster
 from pvc.devcluster.cephadmin import CephAdmin
 from pvc.drivers.fencing.ipmi import IpmiTool
-from pvc.node import fencing
-from pvc.ops import logs
+from pvc.node.ha import fencing
+from pvc.ops.node import logs
 from tests.system.conftest import DevCluster
 from tests.system.test_rbd_vms import add_volume, define_rbd_vm, disk_reads
 from tests.system.vmhelpers import running_on, wait_running_on

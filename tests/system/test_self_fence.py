@@ -38,7 +38,7 @@ from tests.system.vmhelpers import (
 pytestmark = pytest.mark.system
 
 # the cluster fences dead nodes (and restarts their VMs elsewhere) once that exists
-HAS_FENCING = importlib.util.find_spec("pvc.node.fencing") is not None
+HAS_FENCING = importlib.util.find_spec("pvc.node.ha.fencing") is not None
 
 
 def domains_on(dc: DevCluster, node: str) -> set[str] | None:

@@ -5,22 +5,19 @@ from __future__ import annotations
 from fastapi import Depends, FastAPI
 
 from pvc import __version__
-from pvc.api import auth, errors
+from pvc.api import auth, errors, root
+from pvc.api.cluster import faults as fault_routes
+from pvc.api.cluster import router as cluster
 from pvc.api.forms import FormToQuery
-from pvc.api.routers import (
-    cluster,
-    metrics,
-    node,
-    root,
-    storage_benchmark,
-    storage_volume,
-    vm,
-    vm_control,
-    vm_locks,
-)
-from pvc.api.routers import faults as fault_routes
-from pvc.api.routers import storage as storage_routes
-from pvc.api.routers import tasks as task_routes
+from pvc.api.metrics import router as metrics
+from pvc.api.node import router as node
+from pvc.api.storage import benchmark as storage_benchmark
+from pvc.api.storage import router as storage_routes
+from pvc.api.storage import volumes as storage_volume
+from pvc.api.tasks import router as task_routes
+from pvc.api.vm import control as vm_control
+from pvc.api.vm import locks as vm_locks
+from pvc.api.vm import router as vm
 from pvc.common.config import Config
 from pvc.drivers.storage.base import Storage
 from pvc.state.store import Store

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pvc import __version__
 from pvc.api import schemas
-from pvc.ops.cluster import ClusterStatus
-from pvc.ops.nodes import NodeRecord
+from pvc.ops.cluster.status import ClusterStatus
+from pvc.ops.node.records import NodeRecord
 
 API_VERSION = "1.0"
 

@@ -13,15 +13,15 @@ from typing import Any
 import click
 
 import pvc
-from pvc.cli.cluster import cluster_group
-from pvc.cli.cluster_fault import cluster_fault
+from pvc.cli.cluster.commands import cluster_group
+from pvc.cli.cluster.fault import cluster_fault
+from pvc.cli.cluster.tasks import cluster_task
 from pvc.cli.connection import connection_group
 from pvc.cli.context import CliState
-from pvc.cli.node import node_group
+from pvc.cli.node.commands import node_group
 from pvc.cli.output import PvcGroup
-from pvc.cli.storage import storage_group
-from pvc.cli.tasks import cluster_task
-from pvc.cli.vm import vm_group
+from pvc.cli.storage.commands import storage_group
+from pvc.cli.vm.commands import vm_group
 
 CONTEXT_SETTINGS: dict[str, Any] = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 

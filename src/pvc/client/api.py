@@ -10,8 +10,8 @@ import json
 from typing import Any
 from urllib.parse import quote
 
-from pvc.client.api_vm import VmApi
 from pvc.client.http import message_of
+from pvc.client.vm.api import VmApi
 from pvc.common.errors import BackendError
 
 CONFIRM = {"yes-i-really-mean-it": "yes"}

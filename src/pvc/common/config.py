@@ -237,7 +237,7 @@ def parse(raw: dict[str, Any], source: Path | None = None) -> Config:
         monitoring_interval=float(_get(raw, "timer.monitoring_interval", 15)),
         vm_shutdown_timeout=float(_get(raw, "timer.vm_shutdown_timeout", 180)),
         fence_intervals=int(_get(raw, "fencing.intervals.fence_intervals", 4)),
-        # on by default, below fence_intervals (pvc.node.self_fence; the sample says why);
+        # on by default, below fence_intervals (pvc.node.ha.self_fence; the sample says why);
         # upstream's parser read the singular key, so it is accepted too
         suicide_intervals=max(0, int(_get(raw, "fencing.intervals.suicide_intervals",
                                           _get(raw, "fencing.intervals.suicide_interval", 3)))),

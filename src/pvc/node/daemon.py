@@ -22,16 +22,16 @@ from pvc.common.errors import BackendError
 from pvc.drivers.hypervisor import secrets
 from pvc.drivers.hypervisor.vms import LibvirtVms
 from pvc.node import figures
-from pvc.node.election import Coordinator
-from pvc.node.fault_monitor import FaultMonitor
-from pvc.node.fencing import FenceMonitor
-from pvc.node.flush import FlushController
+from pvc.node.ha.fault_monitor import FaultMonitor
+from pvc.node.ha.fencing import FenceMonitor
+from pvc.node.ha.self_fence import SelfFence
 from pvc.node.keepalive import Keepalive
-from pvc.node.primary_services import PrimaryServices
-from pvc.node.self_fence import SelfFence
-from pvc.node.storage_publisher import StoragePublisher
-from pvc.node.vm_controller import VmController
-from pvc.node.vm_observer import VmObserver
+from pvc.node.primary.election import Coordinator
+from pvc.node.primary.services import PrimaryServices
+from pvc.node.storage.publisher import StoragePublisher
+from pvc.node.vm.controller import VmController
+from pvc.node.vm.flush import FlushController
+from pvc.node.vm.observer import VmObserver
 from pvc.node.zklog import ZkLogBuffer
 from pvc.state import connect, ensemble, tree
 from pvc.state.schema import LATEST

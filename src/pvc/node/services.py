@@ -1,6 +1,6 @@
 """Starting and stopping a node's daemons (e.g. the OSD `ceph-osd@3`), by instance name.
 
-`ServiceControl` is what callers use (the OSD tasks of `pvc.tasks.osd`); two backends:
+`ServiceControl` is what callers use (the OSD tasks of `pvc.tasks.storage.osd.add`); two backends:
 
 * `SystemdServices`: `systemctl` on real nodes. `start` enables the instance (it comes
   back after a reboot) and starts it; `stop` disables and stops it.

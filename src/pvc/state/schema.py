@@ -223,7 +223,7 @@ def _v5() -> list[Key]:
         *_bump(_v4(), 5),
         # A cluster fault `<TYPE>_<ENTRY>` (e.g. DEAD_NODE_hv2): {"first_reported",
         # "last_reported", "acknowledged_at" ("" until acknowledged), "status" ("new" or
-        # "ack"), "health_delta", "message"}. Written by `pvc.ops.faults` only.
+        # "ack"), "health_delta", "message"}. Written by `pvc.ops.cluster.faults` only.
         Key("fault", "/faults/{fault}", codec.JSON, {}),
         # The fence monitor's kazoo Lock (its children are the contenders), runtime only.
         Key("lock.fence", "/locks/fence", codec.STR, ephemeral=True),

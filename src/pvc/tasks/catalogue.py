@@ -3,7 +3,7 @@
 Names are PVC's (clients show them and `--wait` needs them). A body is registered with
 `@registry.register(NAME)` in a module listed in `MODULES`; the worker imports every module
 of `MODULES` at start-up. To add a task: write its body in its own module (e.g.
-`pvc.tasks.osd`), register it under a name below, and add the module to `MODULES`.
+`pvc.tasks.storage.osd.add`), register it under a name below, and add the module to `MODULES`.
 """
 
 from __future__ import annotations
@@ -49,9 +49,9 @@ NAMES: frozenset[str] = frozenset(
 )
 
 # Modules of task bodies, imported by every worker. Add yours here, e.g.
-# "pvc.tasks.osd" (osd.add, osd.remove), "pvc.tasks.locks" (vm.flush_locks),
-# "pvc.tasks.benchmark" (storage.benchmark).
-MODULES: tuple[str, ...] = ("pvc.tasks.locks", "pvc.tasks.benchmark", "pvc.tasks.osd")
+# "pvc.tasks.storage.osd.add" (osd.add, osd.remove), "pvc.tasks.vm.locks" (vm.flush_locks),
+# "pvc.tasks.storage.benchmark" (storage.benchmark).
+MODULES: tuple[str, ...] = ("pvc.tasks.vm.locks", "pvc.tasks.storage.benchmark", "pvc.tasks.storage.osd.add")
 
 
 def known(name: str) -> bool:

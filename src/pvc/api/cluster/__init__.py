@@ -1,0 +1,1 @@
+"""Cluster endpoints: status, maintenance, the primary node, initialize/backup/restore, and faults."""

@@ -1,0 +1,1 @@
+"""Prometheus endpoints (`/metrics`, `/metrics/health`, `/metrics/resource`) and their text."""

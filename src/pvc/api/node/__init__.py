@@ -1,0 +1,1 @@
+"""Node endpoints: list, info, daemon/coordinator/domain state and the node log."""

@@ -1,0 +1,1 @@
+"""Ceph storage endpoints: status, options, OSDs, pools, volumes, snapshots, benchmarks."""

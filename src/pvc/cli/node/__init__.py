@@ -1,0 +1,1 @@
+"""`pvc node ...`: list, info, primary/secondary, flush/ready, log, and their rendering."""

@@ -1,0 +1,1 @@
+"""`pvc storage ...`: Ceph status, OSDs, pools, volumes, snapshots, benchmarks, and their rendering."""

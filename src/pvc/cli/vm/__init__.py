@@ -1,0 +1,1 @@
+"""`pvc vm ...`: define/modify/remove, state and placement, XML edits, volumes, locks, rendering."""

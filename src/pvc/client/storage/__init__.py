@@ -1,0 +1,1 @@
+"""Storage endpoints of the API client (`/storage/ceph/...`)."""

@@ -1,0 +1,1 @@
+"""Task endpoints of the API client (`/tasks`)."""

@@ -1,0 +1,1 @@
+"""VM endpoints of the API client (`/vm/...`), including the RBD lock flush."""

@@ -1,0 +1,3 @@
+"""What the primary coordinator is and runs: election and handover, floating addresses, the API,
+and the primary-only periodic loop.
+"""

@@ -1,0 +1,136 @@
+"""What only the primary runs: the floating addresses (held by the keeper process) and
+pvcapid. Both children get a pipe on stdin and exit when it closes, so neither can
+outlive this daemon, however it dies."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import select
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from pvc.common.config import Config
+from pvc.common.errors import BackendError
+from pvc.drivers.network.linux import IpRoute
+
+log = logging.getLogger("pvcnoded")
+
+
+def _stop_child(proc: subprocess.Popen[bytes] | None, grace: float, close_stdin: bool) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    if close_stdin and proc.stdin:
+        proc.stdin.close()
+    else:
+        proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+class PrimaryServices:
+    def __init__(self, config: Config, log_dir: Path, api_enabled: bool = True) -> None:
+        self.config = config
+        self.log_dir = log_dir
+        self.api_enabled = api_enabled
+        self.ip = IpRoute()
+        self.keeper: subprocess.Popen[bytes] | None = None
+        self.api: subprocess.Popen[bytes] | None = None
+
+    def floating(self) -> list[tuple[str, ipaddress.IPv4Interface]]:
+        out = []
+        for net in self.config.networks.values():
+            fl = net.floating_interface()
+            if fl is not None:
+                out.append((net.device, fl))
+        return out
+
+    @property
+    def running(self) -> bool:
+        return self.keeper is not None or self.api is not None
+
+    def healthy(self) -> bool:
+        keeper_ok = self.keeper is not None and self.keeper.poll() is None
+        api_ok = not self.api_enabled or (self.api is not None and self.api.poll() is None)
+        return keeper_ok and api_ok
+
+    def start(self) -> None:
+        """Take the addresses, then start the API and wait until it answers."""
+        if self.running:
+            self.stop(urgent=True)
+        try:
+            self._start_keeper()
+            if self.api_enabled:
+                self._start_api()
+        except BackendError:
+            self.stop(urgent=True)
+            raise
+
+    def _start_keeper(self) -> None:
+        args = [f"{dev}={addr}" for dev, addr in self.floating()]
+        self.keeper = subprocess.Popen(
+            [sys.executable, "-m", "pvc.node.primary.address_keeper", *args],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        )
+        assert self.keeper.stdout is not None
+        ready, _, _ = select.select([self.keeper.stdout], [], [], 10)
+        line = self.keeper.stdout.readline().decode().strip() if ready else "no answer in 10 s"
+        if line != "ready":
+            raise BackendError(f"Could not take the floating addresses: {line}")
+
+    def _start_api(self) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        out = open(self.log_dir / "pvcapid.log", "ab")  # noqa: SIM115 - handed to the child
+        cmd = [sys.executable, "-m", "pvc.api.main", "--watch-stdin"]
+        if self.config.source:
+            cmd += ["--config", str(self.config.source)]
+        self.api = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=out,
+                                    stderr=subprocess.STDOUT)
+        out.close()
+        host = self.config.api_address
+        if host in ("0.0.0.0", ""):
+            host = "127.0.0.1"
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if self.api.poll() is not None:
+                raise BackendError(f"pvcapid exited with code {self.api.returncode} on start")
+            try:
+                with socket.create_connection((host, self.config.api_port), timeout=0.2):
+                    return
+            except OSError:
+                time.sleep(0.03)
+        raise BackendError("pvcapid did not start listening within 15 s")
+
+    def stop(self, urgent: bool = False) -> None:
+        """Stop the API and give the addresses back. `urgent` (session trouble) drops the
+        addresses first; a planned handover stops the API first so clients are refused
+        cleanly rather than left hanging."""
+        if urgent:
+            self._release_addresses()
+            _stop_child(self.api, 1.0, close_stdin=False)
+        else:
+            _stop_child(self.api, 2.0, close_stdin=False)
+            self._release_addresses()
+        self.api = None
+
+    def _release_addresses(self) -> None:
+        _stop_child(self.keeper, 3.0, close_stdin=True)
+        self.keeper = None
+        self.remove_stray_addresses()
+
+    def remove_stray_addresses(self) -> None:
+        """Remove floating addresses held without a keeper (after a crash, or if the keeper
+        could not remove them)."""
+        for dev, addr in self.floating():
+            try:
+                self.ip.remove_address(dev, addr)
+            except BackendError as exc:
+                log.error("Could not remove floating address %s from %s: %s", addr, dev, exc)
+

@@ -1,0 +1,1 @@
+"""Cluster-wide operations: status and maintenance, initialize/backup/restore, and cluster faults."""

@@ -1,0 +1,85 @@
+"""Primary handover requests (`node primary` / `node secondary`).
+
+The API never moves the primary itself: it writes `/config/primary_request` and the node
+daemons act on it. `relinquish` names the primary that must step down, `target` the only
+coordinator that may take over while the request is unexpired (empty: any coordinator in
+`run` other than the relinquishing one); the new primary clears the request.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from pvc.common import names
+from pvc.common.errors import InvalidArgument, InvalidState, NotFound
+from pvc.ops.node.records import node_names
+from pvc.state.store import Store
+
+COORDINATOR_ACTIONS = ("primary", "secondary")
+REQUEST_TTL = 30.0
+NO_PRIMARY = "none"
+
+
+def primary_request(relinquish: str, target: str, now: float) -> dict[str, Any]:
+    return {"relinquish": relinquish, "target": target, "expires": now + REQUEST_TTL}
+
+
+def _other_running_coordinators(store: Store, node: str) -> list[str]:
+    others = [n for n in node_names(store) if n != node]
+    values = store.read_many(
+        (key, {"node": n}) for n in others for key in ("node", "node.daemon_state")
+    )
+    return [
+        n
+        for i, n in enumerate(others)
+        if values[2 * i] == "coordinator" and values[2 * i + 1] == "run"
+    ]
+
+
+def set_coordinator_state(store: Store, node: str, state: str, now: float | None = None) -> str:
+    """Ask for `node` to become primary or secondary. Returns the operator message."""
+    names.node_name(node)
+    if state not in COORDINATOR_ACTIONS:
+        raise InvalidArgument(
+            f"Invalid coordinator state {state!r}: use one of {', '.join(COORDINATOR_ACTIONS)}"
+        )
+    try:
+        mode = store.read("node", node=node)
+        daemon = store.read_versioned("node.daemon_state", node=node)
+    except NotFound:
+        raise NotFound(f"Node {node} not found.") from None
+    if mode != "coordinator":
+        raise InvalidState(f"Node {node} is not a coordinator (it is a {mode}).")
+    if daemon.value != "run":
+        raise InvalidState(
+            f"Node {node} is not in daemon state run (it is {daemon.value}); "
+            "only a running coordinator can change coordinator state."
+        )
+    primary = store.read_versioned("config.primary_node")
+    request = store.read_versioned("config.primary_request")
+    now = time.time() if now is None else now
+
+    if state == "primary":
+        if primary.value == node:
+            return f"Node {node} is already in primary coordinator state."
+        current = primary.value if primary.value not in ("", NO_PRIMARY) else ""
+        wanted = primary_request(current, node, now)
+    else:
+        if primary.value != node:
+            return f"Node {node} is already in secondary coordinator state."
+        if not _other_running_coordinators(store, node):
+            raise InvalidState(
+                f"Node {node} cannot become secondary: no other coordinator is in daemon "
+                "state run to take over."
+            )
+        wanted = primary_request(node, "", now)
+
+    (
+        store.txn()
+        .check("node.daemon_state", daemon.version, node=node)
+        .check("config.primary_node", primary.version)
+        .set("config.primary_request", wanted, request.version)
+        .commit()
+    )
+    return f"Setting node {node} in {state} coordinator state."

@@ -1,0 +1,1 @@
+"""Ceph storage operations: change Ceph through the storage driver, then record it in ZooKeeper."""

@@ -1,0 +1,177 @@
+"""Upload a disk image into an existing RBD volume (PVC's `volume upload`).
+
+* The volume must exist (it is not created): otherwise NotFound.
+* `image_format` is one of PVC's: raw, vmdk, qcow2, qed, vdi, vpc.
+* raw: the bytes are written at the start of the volume as they arrive, through librbd.
+  `file_size` is optional; when given it must not exceed the volume and the upload must
+  carry exactly that many bytes.
+* Other formats need `file_size` (as PVC). The image is spooled to a temporary file in the
+  upload directory (`path.upload_directory` of pvc.conf, default /var/tmp; never more
+  than `file_size` bytes), checked with `qemu-img info`/`check` (a corrupt image or one
+  whose disk is larger than the volume is refused before the volume is touched), then
+  written with `qemu-img convert` straight into the volume. The file is always removed.
+* A volume used by a running VM is refused.
+* Nothing is half-written: the volume is snapshotted first, rolled back to that snapshot
+  when the write fails (a cut-off upload, a qemu-img error), and the snapshot is removed
+  in every case. On success the volume's figures in ZooKeeper are refreshed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import uuid
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any, Final
+
+from pvc.common.config import Config
+from pvc.common.errors import BackendError, InvalidArgument, InvalidState, PVCError
+from pvc.common.sizes import human
+from pvc.common.vm import RUNNING_STATES
+from pvc.drivers.storage import qemu_img
+from pvc.drivers.storage.base import Storage
+from pvc.drivers.storage.qemu_img import CephFiles
+from pvc.ops.storage import records
+from pvc.ops.vm.records import all_uuids, read_vms
+from pvc.state.store import Store
+
+IMAGE_FORMATS: Final = ("raw", "vmdk", "qcow2", "qed", "vdi", "vpc")
+DEFAULT_UPLOAD_DIRECTORY: Final = Path("/var/tmp")
+SNAPSHOT_PREFIX: Final = "pvc-upload-"
+
+
+def upload_directory(config: Config) -> Path:
+    """Where non-raw images are spooled (`path.upload_directory`)."""
+    path = (config.raw or {}).get("path", {}) or {}
+    value = path.get("upload_directory") if isinstance(path, dict) else None
+    return Path(str(value)) if value else DEFAULT_UPLOAD_DIRECTORY
+
+
+def ceph_files(config: Config) -> CephFiles:
+    return CephFiles(config.ceph_config_file, config.ceph_keyring_file)
+
+
+def check_format(image_format: str) -> str:
+    if image_format not in IMAGE_FORMATS:
+        raise InvalidArgument(f"Invalid image_format '{image_format}'; one of: "
+                              f"{', '.join(IMAGE_FORMATS)}")
+    return image_format
+
+
+def _refuse_if_running(store: Store, pool: str, volume: str) -> None:
+    wanted = f"{pool}/{volume}"
+    for vm in read_vms(store, all_uuids(store)):
+        if vm.spec is not None and wanted in vm.spec.rbd_volumes \
+                and vm.state in RUNNING_STATES:
+            raise InvalidState(f'Volume "{wanted}" is in use by running VM "{vm.name}"; '
+                               "stop it before writing an image into the volume")
+
+
+def prepare(store: Store, storage: Storage, pool: str, volume: str, image_format: str,
+            file_size: int | None) -> int:
+    """Every check that needs no image data; the volume's size in bytes."""
+    check_format(image_format)
+    if file_size is not None and file_size < 0:
+        raise InvalidArgument(f"file_size must not be negative, not {file_size}")
+    records.require_volume(store, pool, volume)
+    size = int(storage.volume_info(pool, volume)["size"])
+    if image_format != "raw" and file_size is None:
+        raise InvalidArgument(f"A file_size is required for {image_format} images")
+    if image_format == "raw" and file_size is not None and file_size > size:
+        raise InvalidArgument(
+            f"The image ({records.exact_human(file_size)}, {file_size} bytes) is larger "
+            f'than volume "{pool}/{volume}" ({records.exact_human(size)}, {size} bytes)')
+    _refuse_if_running(store, pool, volume)
+    return size
+
+
+@contextlib.contextmanager
+def _undo_on_failure(storage: Storage, pool: str, volume: str) -> Iterator[None]:
+    """Run the block with a safety snapshot of the volume: roll back to it on failure;
+    remove it in every case."""
+    snap = f"{SNAPSHOT_PREFIX}{uuid.uuid4().hex[:12]}"
+    storage.snapshot_create(pool, volume, snap)
+    try:
+        yield
+    except BaseException:
+        with contextlib.suppress(PVCError):
+            storage.snapshot_rollback(pool, volume, snap)
+        raise
+    finally:
+        with contextlib.suppress(PVCError):
+            storage.snapshot_remove(pool, volume, snap)
+
+
+def _write_raw(storage: Storage, pool: str, volume: str, data: Iterable[bytes],
+               file_size: int | None) -> int:
+    written = storage.volume_write(pool, volume, iter(data))
+    if file_size is not None and written != file_size:
+        raise InvalidArgument(f"The upload carried {written} bytes, but file_size said "
+                              f"{file_size}")
+    return written
+
+
+def _spool(data: Iterable[bytes], limit: int, spool: Any) -> int:
+    received = 0
+    for chunk in data:
+        received += len(chunk)
+        if received > limit:
+            raise InvalidArgument(f"The upload is larger than its file_size ({limit} bytes)")
+        spool.write(chunk)
+    spool.flush()
+    os.fsync(spool.fileno())
+    return received
+
+
+def _write_converted(storage: Storage, ceph: CephFiles, pool: str, volume: str,
+                     size: int, image_format: str, data: Iterable[bytes], file_size: int,
+                     spool_dir: Path) -> int:
+    try:
+        spool_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        spool = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed below, always)
+            dir=spool_dir, prefix="pvc-upload-", suffix=f".{image_format}")
+    except OSError as exc:
+        raise BackendError(f"Cannot spool the upload in {spool_dir}: {exc.strerror}") from exc
+    with spool:
+        try:
+            received = _spool(data, file_size, spool)
+        except OSError as exc:
+            raise BackendError(f"Cannot spool the upload in {spool_dir}: {exc.strerror}") \
+                from exc
+        if received != file_size:
+            raise InvalidArgument(f"The upload carried {received} bytes, but file_size "
+                                  f"said {file_size}")
+        path = Path(spool.name)
+        disk = qemu_img.virtual_size(path, image_format)
+        if disk > size:
+            raise InvalidArgument(
+                f"The {image_format} image holds a disk of {records.exact_human(disk)} "
+                f"({disk} bytes), larger than volume \"{pool}/{volume}\" "
+                f"({records.exact_human(size)}, {size} bytes)")
+        qemu_img.check(path, image_format)
+        with _undo_on_failure(storage, pool, volume):
+            qemu_img.convert_to_rbd(path, image_format, ceph, pool, volume)
+        return disk
+
+
+def upload(store: Store, storage: Storage, ceph: CephFiles, pool: str, volume: str,
+           image_format: str, file_size: int | None, data: Iterable[bytes],
+           spool_dir: Path = DEFAULT_UPLOAD_DIRECTORY, size: int | None = None) -> str:
+    """Write the image whose bytes `data` yields into pool/volume (see the module doc).
+    `size` is the volume's size when `prepare` has already been called."""
+    if size is None:
+        size = prepare(store, storage, pool, volume, image_format, file_size)
+    if image_format == "raw":
+        with _undo_on_failure(storage, pool, volume):
+            written = _write_raw(storage, pool, volume, data, file_size)
+        what = f"{human(written)} of raw data"
+    else:
+        assert file_size is not None  # prepare() refused it otherwise
+        disk = _write_converted(storage, ceph, pool, volume, size, image_format, data,
+                                file_size, spool_dir)
+        what = f"the {human(disk)} disk of a {image_format} image"
+    store.write("volume.stats", dict(storage.volume_info(pool, volume)), pool=pool,
+                volume=volume)
+    return f'Wrote {what} to volume "{pool}/{volume}".'

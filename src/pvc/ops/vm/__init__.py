@@ -1,0 +1,1 @@
+"""VM operations: records, define/modify/remove, state and placement intent, metadata, disks."""

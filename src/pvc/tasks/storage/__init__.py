@@ -1,0 +1,1 @@
+"""Task bodies for Ceph storage: OSD add/remove and the storage benchmark."""

@@ -1,0 +1,1 @@
+"""Task bodies for VMs: `vm.flush_locks`."""

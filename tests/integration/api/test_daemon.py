@@ -1,0 +1,167 @@
+"""`pvcapid` as a real process: serves the chroot it is given, exits when stdin closes or
+on SIGTERM."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from pvc.state import tree
+from pvc.state.store import Store
+from tests.integration.api.support import HEADERS, raw_config, register_node
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def pvcapid() -> list[str]:
+    script = Path(sys.executable).with_name("pvcapid")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "pvc.api.main"]
+
+
+def wait_listening(url: str, proc: subprocess.Popen[bytes], timeout: float = 15.0) -> float:
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        assert proc.poll() is None, "pvcapid exited early"
+        try:
+            httpx.get(url, timeout=1.0)
+            return time.monotonic() - start
+        except httpx.TransportError:
+            time.sleep(0.02)
+    raise AssertionError("pvcapid did not start listening")
+
+
+@pytest.fixture
+def cluster(store: Store) -> Store:
+    tree.initialize(store)
+    register_node(store, "hv1", coordinator_state="primary")
+    store.write("config.primary_node", "hv1")
+    return store
+
+
+def start(
+    tmp_path: Path, zk_hosts: str, extra: list[str], port: int, **api: object
+) -> Iterator[subprocess.Popen[bytes]]:
+    conf = tmp_path / "pvc.conf"
+    listen = {"listen": {"address": "127.0.0.1", "port": port}}
+    conf.write_text(yaml.safe_dump(raw_config(api={**listen, **api})))
+    log = (tmp_path / "pvcapid.log").open("wb")
+    proc = subprocess.Popen(
+        [*pvcapid(), "--config", str(conf), "--zookeeper", zk_hosts, *extra],
+        stdin=subprocess.PIPE,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+def test_pvcapid_serves_the_chroot_and_exits_when_stdin_closes(
+    cluster: Store, zk_hosts: str, tmp_path: Path
+) -> None:
+    port = free_port()
+    for proc in start(tmp_path, zk_hosts, ["--watch-stdin"], port):
+        base = f"http://127.0.0.1:{port}/api/v1"
+        wait_listening(f"{base}/", proc)
+        r = httpx.get(f"{base}/", headers=HEADERS)
+        assert r.status_code == 200 and r.json()["message"].startswith("PVC API version")
+        r = httpx.get(f"{base}/node/hv1", headers=HEADERS)
+        assert r.status_code == 200 and r.json()[0]["coordinator_state"] == "primary"
+        assert httpx.get(f"{base}/status").status_code == 401
+        assert proc.stdin is not None
+        began = time.monotonic()
+        proc.stdin.close()
+        assert proc.wait(timeout=5) == 0
+        assert time.monotonic() - began < 2.0
+    text = (tmp_path / "pvcapid.log").read_text()
+    assert re.search(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", text, re.MULTILINE)
+    assert "stdin reached end of file" in text
+
+
+def test_pvcapid_port_override_and_sigterm(cluster: Store, zk_hosts: str, tmp_path: Path) -> None:
+    port = free_port()
+    config_port = free_port()
+    for proc in start(
+        tmp_path, zk_hosts, ["--listen", "127.0.0.1", "--port", str(port)], config_port
+    ):
+        wait_listening(f"http://127.0.0.1:{port}/api/v1/", proc)
+        with httpx.Client(headers=HEADERS) as keepalive:  # an idle keep-alive connection
+            assert keepalive.get(f"http://127.0.0.1:{port}/api/v1/status").status_code == 200
+            began = time.monotonic()
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=5) == 0
+            assert time.monotonic() - began < 1.5
+        with pytest.raises(httpx.TransportError):
+            httpx.get(f"http://127.0.0.1:{config_port}/api/v1/", timeout=1.0)
+
+
+def test_pvcapid_refuses_an_unreadable_config(tmp_path: Path) -> None:
+    r = subprocess.run(
+        [*pvcapid(), "--config", str(tmp_path / "missing.conf")], capture_output=True, timeout=30
+    )
+    assert r.returncode == 2 and b"Cannot read configuration file" in r.stdout
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is not installed")
+def test_pvcapid_serves_tls_when_enabled(cluster: Store, zk_hosts: str, tmp_path: Path) -> None:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    trust = ssl.create_default_context(cafile=str(cert))
+    port = free_port()
+    tls = {"enabled": True, "certificate": str(cert), "private_key": str(key)}
+    for proc in start(tmp_path, zk_hosts, [], port, ssl=tls):
+        base = f"https://127.0.0.1:{port}/api/v1"
+        start_deadline = time.monotonic() + 15
+        while True:
+            assert proc.poll() is None, "pvcapid exited early"
+            try:
+                r = httpx.get(f"{base}/node/hv1", headers=HEADERS, verify=trust)
+                break
+            except httpx.ConnectError:
+                assert time.monotonic() < start_deadline
+                time.sleep(0.05)
+        assert r.status_code == 200 and r.json()[0]["name"] == "hv1"
+        with pytest.raises(httpx.TransportError):  # plain HTTP is not served
+            httpx.get(f"http://127.0.0.1:{port}/api/v1/", timeout=2.0)

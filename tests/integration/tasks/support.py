@@ -1,0 +1,150 @@
+"""Helpers of the task tests (this module holds no tests): a real `redis-server` and real
+`pvcworkerd` processes, each started here and stopped by its pid."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import redis
+from fastapi.testclient import TestClient
+
+from pvc.tasks.app import make_app
+from pvc.tasks.service import worker_name
+
+ROOT = Path(__file__).resolve().parents[2]
+TASK_MODULE = "tests.integration.tasks.bodies"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class RedisServer:
+    proc: subprocess.Popen[bytes]
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def client(self) -> redis.Redis:
+        return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=2)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+
+def start_redis(workdir: Path) -> RedisServer:
+    server = shutil.which("redis-server")
+    if server is None:
+        raise RuntimeError("redis-server is not installed")
+    port = free_port()
+    log = open(workdir / f"redis-{port}.log", "wb")  # noqa: SIM115 (the process keeps it)
+    proc = subprocess.Popen(
+        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", str(workdir)],
+        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+    )
+    log.close()
+    started = RedisServer(proc, port)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            started.client().ping()
+            return started
+        except redis.ConnectionError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                started.stop()
+                raise RuntimeError(f"redis-server did not start on port {port}") from None
+            time.sleep(0.05)
+
+
+@dataclass
+class Worker:
+    proc: subprocess.Popen[bytes]
+    node: str
+    log: Path
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def stop(self, timeout: float = 15.0) -> int:
+        """SIGTERM (a warm shutdown); SIGKILL to its own process group if it hangs."""
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)  # the group this test started
+            self.proc.wait(timeout=10)
+            raise
+
+
+    def crash(self) -> None:
+        """SIGKILL the worker and its pool processes at once, as a node crash would."""
+        os.killpg(self.proc.pid, signal.SIGKILL)  # the group this test started
+        self.proc.wait(timeout=10)
+
+
+def worker_command() -> list[str]:
+    script = Path(sys.executable).with_name("pvcworkerd")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "pvc.worker.main"]
+
+
+def start_worker(redis_url: str, node: str, workdir: Path, config: Path | None = None,
+                 timeout: float = 20.0, args: list[str] | None = None) -> Worker:
+    """A `pvcworkerd --node NODE` running the test task bodies, once it answers a ping.
+    It finds Redis in `config` (a pvc.conf) if given, else it is told `redis_url`. With
+    `args`, those are its arguments (besides --node) instead."""
+    log = workdir / f"worker-{node}.log"
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
+    if args is None:
+        args = [*(["--config", str(config)] if config else ["--redis-url", redis_url]),
+                "--include", TASK_MODULE]
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [*worker_command(), *args, "--node", node],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    worker = Worker(proc, node, log)
+    app = make_app(redis_url=redis_url)
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            if app.control.ping(destination=[worker_name(node)], timeout=0.2):
+                return worker
+            if proc.poll() is not None or time.monotonic() > deadline:
+                worker.stop()
+                raise RuntimeError(f"pvcworkerd for {node} did not start:\n{worker.output()}")
+    finally:
+        app.close()
+
+
+def poll_task(api: TestClient, task_id: str, until: Any, timeout: float = 15.0) -> dict[str, Any]:
+    """GET /tasks/{id} until `until(body)` holds; the last body."""
+    deadline = time.monotonic() + timeout
+    while True:
+        response = api.get(f"/api/v1/tasks/{task_id}")
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        if until(body):
+            return body
+        if time.monotonic() > deadline:
+            raise AssertionError(f"task {task_id} stayed {body}")
+        time.sleep(0.05)
