@@ -19,7 +19,7 @@ from pvc.api.vm import control as vm_control
 from pvc.api.vm import locks as vm_locks
 from pvc.api.vm import router as vm
 from pvc.common.config import Config
-from pvc.drivers.storage.base import Storage
+from pvc.ops.storage.backend import Storage
 from pvc.state.store import Store
 
 PREFIX = "/api/v1"

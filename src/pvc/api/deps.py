@@ -8,7 +8,7 @@ from fastapi import Depends, Request
 
 from pvc.common.config import Config
 from pvc.common.errors import Unavailable
-from pvc.drivers.storage.base import Storage
+from pvc.ops.storage.backend import Storage
 from pvc.state.store import Store
 
 

@@ -20,8 +20,7 @@ from typing import TYPE_CHECKING, cast
 from pvc.common.errors import PVCError
 
 if TYPE_CHECKING:
-    from pvc.common.config import Config
-    from pvc.drivers.storage.ceph import CephStorage
+    pass
 
 log = logging.getLogger("pvcapid")
 
@@ -97,15 +96,6 @@ def watch_stdin(stop: threading.Event, on_eof: Callable[[], None]) -> threading.
     return thread
 
 
-def storage_driver(config: Config) -> CephStorage | None:
-    """The Ceph driver when the storage subsystem is on (it connects on first use)."""
-    if not config.enable_storage:
-        return None
-    from pvc.drivers.storage.ceph import CephStorage
-
-    return CephStorage(config.ceph_config_file, config.ceph_keyring_file)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     setup_logging()
@@ -115,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from pvc.api.app import create_app
     from pvc.common import config as pvcconfig
+    from pvc.ops.storage.backend import open_storage
     from pvc.state import connect
     from pvc.state.mirror import DEFAULT_ROOTS, MirroredStore
 
@@ -148,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     # (it loads in the background: the API serves at once, from ZooKeeper until then)
     store = MirroredStore(zk, roots=(*DEFAULT_ROOTS, "/ceph"))
     store.start()
-    storage = storage_driver(config)
+    storage = open_storage(config)
     server = uvicorn.Server(
         uvicorn.Config(
             create_app(config, store, storage),

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Self
+from urllib.parse import quote
 
 import httpx
 
@@ -269,6 +270,11 @@ class HttpClient:
         if not isinstance(body, dict):
             raise BackendError(f"The API answered GET {path} with an unexpected body")
         return body
+
+
+def segment(value: str | int) -> str:
+    """One path segment, escaped (names are validated by the API, not here)."""
+    return quote(str(value), safe="")
 
 
 def message_of(body: Any) -> str:

@@ -197,15 +197,17 @@ def service(name: str, node: str, service: str, action: str) -> None:
 @cli.command(context_settings={"ignore_unknown_options": True})
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
 def test(pytest_args: tuple[str, ...]) -> None:
-    """Run ruff, mypy and every test tier (unit, integration, system)."""
+    """Run ruff, mypy, the import contracts and every test tier (unit, integration, system)."""
     venv = REPO / ".venv" / "bin"
     steps = [
         ("ruff", [str(venv / "ruff"), "check", "src", "tests", "bench"]),
         ("mypy", [str(venv / "mypy")]),
+        # the dependency rules of DESIGN.md ([tool.importlinter] in pyproject.toml)
+        ("import contracts", [str(venv / "lint-imports"), "--no-cache"]),
         ("pytest", [str(venv / "python"), "-m", "pytest", *(pytest_args or ("tests",))]),
     ]
     if pytest_args:
-        steps = steps[2:]
+        steps = steps[-1:]
     env = {**os.environ, "PVC_DEV_STATE_ROOT": os.environ.get("PVC_DEV_STATE_ROOT",
                                                               str(default_root()))}
     for label, cmd in steps:

@@ -3,7 +3,7 @@
 Names are PVC's (clients show them and `--wait` needs them). A body is registered with
 `@registry.register(NAME)` in a module listed in `MODULES`; the worker imports every module
 of `MODULES` at start-up. To add a task: write its body in its own module (e.g.
-`pvc.tasks.storage.osd.add`), register it under a name below, and add the module to `MODULES`.
+`pvc.tasks.vm.locks`), register it under a name below, and add the module to `MODULES`.
 """
 
 from __future__ import annotations
@@ -48,10 +48,13 @@ NAMES: frozenset[str] = frozenset(
     }
 )
 
-# Modules of task bodies, imported by every worker. Add yours here, e.g.
-# "pvc.tasks.storage.osd.add" (osd.add, osd.remove), "pvc.tasks.vm.locks" (vm.flush_locks),
-# "pvc.tasks.storage.benchmark" (storage.benchmark).
-MODULES: tuple[str, ...] = ("pvc.tasks.vm.locks", "pvc.tasks.storage.benchmark", "pvc.tasks.storage.osd.add")
+# Modules of task bodies, imported by every worker. Add yours here.
+MODULES: tuple[str, ...] = (
+    "pvc.tasks.vm.locks",  # vm.flush_locks
+    "pvc.tasks.storage.benchmark",  # storage.benchmark
+    "pvc.tasks.storage.osd.add",  # osd.add
+    "pvc.tasks.storage.osd.remove",  # osd.remove
+)
 
 
 def known(name: str) -> bool:

@@ -32,7 +32,7 @@ def test_human() -> None:
 
 
 def test_vm_volume_renames_only_touch_volumes_named_after_the_vm() -> None:
-    from pvc.ops.vm.disks import volume_renames
+    from pvc.ops.storage.vm_volumes import volume_renames
 
     got = volume_renames(["vms/web_disk0", "vms/web_data", "vms/shared", "ssd/webby"],
                          "web", "app")

@@ -18,10 +18,9 @@ from pvc.api.tasks.router import TASK_ACCEPTED, TasksDep, task_accepted
 from pvc.common import names
 from pvc.common.errors import NotFound
 from pvc.ops.storage import cluster as storage_cluster
+from pvc.ops.storage import osds, records
 from pvc.ops.storage import pools as storage_pools
-from pvc.ops.storage import records
 from pvc.tasks import catalogue
-from pvc.tasks.storage.osd import add as osd_tasks
 
 router = APIRouter(prefix="/storage/ceph", tags=["storage / ceph"])
 
@@ -107,7 +106,7 @@ def osd_add(
                                                        "(only 1 is supported)")] = None,
 ) -> JSONResponse:
     """Create an OSD on a device of a node (a task on that node's worker)."""
-    node, device, weight = osd_tasks.check_add_request(store, node, device, weight,
+    node, device, weight = osds.check_add_request(store, node, device, weight,
                                                        ext_db_ratio, ext_db_size, osd_count)
     return task_accepted(tasks.submit(catalogue.OSD_ADD, [node, device, weight], run_on=node))
 
@@ -123,7 +122,7 @@ def osd_remove(
         description="Must be yes: the OSD and its data are destroyed")] = None,
 ) -> JSONResponse:
     """Remove an OSD and destroy its data (a task on the OSD's node)."""
-    osd, node = osd_tasks.check_remove_request(store, osdid, confirm)
+    osd, node = osds.check_remove_request(store, osdid, confirm)
     return task_accepted(tasks.submit(catalogue.OSD_REMOVE, [osd], {"force": force},
                                       run_on=node))
 

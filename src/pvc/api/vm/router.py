@@ -18,8 +18,8 @@ from pvc.api.vm import views as vm_views
 from pvc.common import vmxml
 from pvc.common.config import Config
 from pvc.common.errors import InvalidArgument, NotFound
+from pvc.ops.storage import vm_volumes
 from pvc.ops.vm import define as vm_define
-from pvc.ops.vm import disks as vm_disks
 from pvc.ops.vm import records as vm_records
 from pvc.state.store import Store
 
@@ -183,7 +183,7 @@ def delete_vm(
     """Undefine the VM (its record goes, its disks stay), or remove it with its disks
     (stopping it first)."""
     if delete_disks and storage is not None:
-        return schemas.Message(message=vm_disks.remove_with_disks(store, storage, vm))
+        return schemas.Message(message=vm_volumes.remove_with_disks(store, storage, vm))
     return schemas.Message(message=vm_define.remove(store, vm, delete_disks))
 
 
@@ -197,5 +197,5 @@ def rename_vm(
 ) -> schemas.Message:
     """Rename a stopped VM, and the RBD volumes named after it (`<vm>_*`)."""
     if storage is not None:
-        return schemas.Message(message=vm_disks.rename_with_disks(store, storage, vm, new_name))
+        return schemas.Message(message=vm_volumes.rename_with_disks(store, storage, vm, new_name))
     return schemas.Message(message=vm_define.rename(store, vm, new_name))

@@ -1,1 +1,1 @@
-"""Cluster endpoints of the API client: faults (status, maintenance and backup are on `ApiClient`)."""
+"""Cluster endpoints of the API client: status, maintenance, init/backup/restore, faults."""

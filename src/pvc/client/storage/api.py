@@ -11,11 +11,10 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from typing import IO, Any, cast
-from urllib.parse import quote
 
 import httpx
 
-from pvc.client.http import HttpClient, Params, error_for_response, message_of
+from pvc.client.http import HttpClient, Params, error_for_response, message_of, segment
 from pvc.common.errors import BackendError, NotFound, Unavailable
 
 CONFIRM = {"yes-i-really-mean-it": "yes"}
@@ -23,10 +22,6 @@ TASK_OK = (202,)  # task-starting calls: 200 counts as a failure (wire rules)
 UPLOAD_TIMEOUT = 3600.0  # the API converts the image before it answers
 IMAGE_FORMATS = ("raw", "vmdk", "qcow2", "qed", "vdi", "vpc")
 TIERS = ("default", "hdd", "ssd", "nvme")
-
-
-def _seg(value: str | int) -> str:
-    return quote(str(value), safe="")
 
 
 def _items(body: Any, what: str) -> list[dict[str, Any]]:
@@ -91,11 +86,11 @@ class StorageApi:
 
     def osd_info(self, osd: str | int) -> dict[str, Any]:
         """GET /storage/ceph/osd/{id} (an object or a one-item list)."""
-        return self.http.get_one(f"/storage/ceph/osd/{_seg(osd)}", f"OSD {osd}")
+        return self.http.get_one(f"/storage/ceph/osd/{segment(osd)}", f"OSD {osd}")
 
     def osd_state(self, osd: str | int) -> str:
         """GET /storage/ceph/osd/{id}/state: "up"/"down" and "in"/"out" as Ceph says."""
-        body = self.http.get_one(f"/storage/ceph/osd/{_seg(osd)}/state", f"OSD {osd}")
+        body = self.http.get_one(f"/storage/ceph/osd/{segment(osd)}/state", f"OSD {osd}")
         return str(body.get("state", ""))
 
     def osd_add(
@@ -138,13 +133,13 @@ class StorageApi:
             "ext_db_ratio": ext_db_ratio,
             "ext_db_size": ext_db_size,
         }
-        body = self.http.call("POST", f"/storage/ceph/osd/{_seg(osd)}", params=params, ok=TASK_OK)
+        body = self.http.call("POST", f"/storage/ceph/osd/{segment(osd)}", params=params, ok=TASK_OK)
         return _task(body, "replacing the OSD")
 
     def osd_refresh(self, osd: str | int, device: str) -> dict[str, Any]:
         """PUT /storage/ceph/osd/{id}?device=... (202): re-import an intact OSD."""
         body = self.http.call(
-            "PUT", f"/storage/ceph/osd/{_seg(osd)}", params={"device": device}, ok=TASK_OK
+            "PUT", f"/storage/ceph/osd/{segment(osd)}", params={"device": device}, ok=TASK_OK
         )
         return _task(body, "refreshing the OSD")
 
@@ -152,7 +147,7 @@ class StorageApi:
         """DELETE /storage/ceph/osd/{id}?force=...&yes-i-really-mean-it=yes (202)."""
         body = self.http.call(
             "DELETE",
-            f"/storage/ceph/osd/{_seg(osd)}",
+            f"/storage/ceph/osd/{segment(osd)}",
             params={"force": force, **CONFIRM},
             ok=TASK_OK,
         )
@@ -167,7 +162,7 @@ class StorageApi:
 
     def osd_set_state(self, osd: str | int, state: str) -> str:
         """POST /storage/ceph/osd/{id}/state?state=in|out."""
-        return message_of(self.http.post(f"/storage/ceph/osd/{_seg(osd)}/state", {"state": state}))
+        return message_of(self.http.post(f"/storage/ceph/osd/{segment(osd)}/state", {"state": state}))
 
     def ceph_option(self, option: str, action: str) -> str:
         """POST /storage/ceph/option?option=...&action=set|unset (a cluster flag)."""
@@ -182,7 +177,7 @@ class StorageApi:
 
     def pool_info(self, pool: str) -> dict[str, Any]:
         """GET /storage/ceph/pool/{pool} (an object or a one-item list)."""
-        return self.http.get_one(f"/storage/ceph/pool/{_seg(pool)}", f'Pool "{pool}"')
+        return self.http.get_one(f"/storage/ceph/pool/{segment(pool)}", f'Pool "{pool}"')
 
     def pool_add(
         self, pool: str, pgs: int, replcfg: str = "copies=3,mincopies=2", tier: str = "default"
@@ -193,11 +188,11 @@ class StorageApi:
 
     def pool_set_pgs(self, pool: str, pgs: int) -> str:
         """PUT /storage/ceph/pool/{pool}?pgs=N."""
-        return message_of(self.http.put(f"/storage/ceph/pool/{_seg(pool)}", {"pgs": pgs}))
+        return message_of(self.http.put(f"/storage/ceph/pool/{segment(pool)}", {"pgs": pgs}))
 
     def pool_remove(self, pool: str) -> str:
         """DELETE /storage/ceph/pool/{pool}?yes-i-really-mean-it=yes (and all its volumes)."""
-        return message_of(self.http.delete(f"/storage/ceph/pool/{_seg(pool)}", CONFIRM))
+        return message_of(self.http.delete(f"/storage/ceph/pool/{segment(pool)}", CONFIRM))
 
     # -- volumes ----------------------------------------------------------
     def volume_list(
@@ -210,7 +205,7 @@ class StorageApi:
     def volume_info(self, pool: str, volume: str) -> dict[str, Any]:
         """GET /storage/ceph/volume/{pool}/{volume} (an object or a one-item list)."""
         return self.http.get_one(
-            f"/storage/ceph/volume/{_seg(pool)}/{_seg(volume)}", f'Volume "{pool}/{volume}"'
+            f"/storage/ceph/volume/{segment(pool)}/{segment(volume)}", f'Volume "{pool}/{volume}"'
         )
 
     def volume_add(self, pool: str, volume: str, size: str, force: bool = False) -> str:
@@ -222,7 +217,7 @@ class StorageApi:
         """PUT /storage/ceph/volume/{pool}/{volume}?new_size=...&force=..."""
         return message_of(
             self.http.put(
-                f"/storage/ceph/volume/{_seg(pool)}/{_seg(volume)}",
+                f"/storage/ceph/volume/{segment(pool)}/{segment(volume)}",
                 {"new_size": size, "force": force},
             )
         )
@@ -231,7 +226,7 @@ class StorageApi:
         """PUT /storage/ceph/volume/{pool}/{volume}?new_name=..."""
         return message_of(
             self.http.put(
-                f"/storage/ceph/volume/{_seg(pool)}/{_seg(volume)}", {"new_name": new_name}
+                f"/storage/ceph/volume/{segment(pool)}/{segment(volume)}", {"new_name": new_name}
             )
         )
 
@@ -243,17 +238,17 @@ class StorageApi:
         """
         params: Params = {"new_volume": new_volume, "force_flag": force, "force": force}
         return message_of(
-            self.http.post(f"/storage/ceph/volume/{_seg(pool)}/{_seg(volume)}/clone", params)
+            self.http.post(f"/storage/ceph/volume/{segment(pool)}/{segment(volume)}/clone", params)
         )
 
     def volume_remove(self, pool: str, volume: str) -> str:
         """DELETE /storage/ceph/volume/{pool}/{volume}."""
-        return message_of(self.http.delete(f"/storage/ceph/volume/{_seg(pool)}/{_seg(volume)}"))
+        return message_of(self.http.delete(f"/storage/ceph/volume/{segment(pool)}/{segment(volume)}"))
 
     def volume_scan(self, pool: str, volume: str) -> str:
         """POST /storage/ceph/volume/{pool}/{volume}/scan: adopt an RBD image made outside PVC."""
         return message_of(
-            self.http.post(f"/storage/ceph/volume/{_seg(pool)}/{_seg(volume)}/scan")
+            self.http.post(f"/storage/ceph/volume/{segment(pool)}/{segment(volume)}/scan")
         )
 
     def volume_upload(
@@ -275,7 +270,7 @@ class StorageApi:
             file_size = image.seek(0, os.SEEK_END) - start
             image.seek(start)
         body = image if progress is None else cast(IO[bytes], _ProgressReader(image, progress))
-        path = f"/storage/ceph/volume/{_seg(pool)}/{_seg(volume)}/upload"
+        path = f"/storage/ceph/volume/{segment(pool)}/{segment(volume)}/upload"
         query = {"image_format": image_format, "file_size": str(file_size)}
         files = {"file": (filename, body, "application/octet-stream")}
         try:
@@ -316,7 +311,7 @@ class StorageApi:
     def snapshot_info(self, pool: str, volume: str, snapshot: str) -> dict[str, Any]:
         """GET /storage/ceph/snapshot/{pool}/{volume}/{snapshot}."""
         return self.http.get_one(
-            f"/storage/ceph/snapshot/{_seg(pool)}/{_seg(volume)}/{_seg(snapshot)}",
+            f"/storage/ceph/snapshot/{segment(pool)}/{segment(volume)}/{segment(snapshot)}",
             f'Snapshot "{pool}/{volume}@{snapshot}"',
         )
 
@@ -327,17 +322,17 @@ class StorageApi:
 
     def snapshot_rename(self, pool: str, volume: str, snapshot: str, new_name: str) -> str:
         """PUT /storage/ceph/snapshot/{pool}/{volume}/{snapshot}?new_name=..."""
-        path = f"/storage/ceph/snapshot/{_seg(pool)}/{_seg(volume)}/{_seg(snapshot)}"
+        path = f"/storage/ceph/snapshot/{segment(pool)}/{segment(volume)}/{segment(snapshot)}"
         return message_of(self.http.put(path, {"new_name": new_name}))
 
     def snapshot_rollback(self, pool: str, volume: str, snapshot: str) -> str:
         """POST /storage/ceph/snapshot/{pool}/{volume}/{snapshot}/rollback."""
-        path = f"/storage/ceph/snapshot/{_seg(pool)}/{_seg(volume)}/{_seg(snapshot)}/rollback"
+        path = f"/storage/ceph/snapshot/{segment(pool)}/{segment(volume)}/{segment(snapshot)}/rollback"
         return message_of(self.http.post(path))
 
     def snapshot_remove(self, pool: str, volume: str, snapshot: str) -> str:
         """DELETE /storage/ceph/snapshot/{pool}/{volume}/{snapshot}."""
-        path = f"/storage/ceph/snapshot/{_seg(pool)}/{_seg(volume)}/{_seg(snapshot)}"
+        path = f"/storage/ceph/snapshot/{segment(pool)}/{segment(volume)}/{segment(snapshot)}"
         return message_of(self.http.delete(path))
 
     # -- benchmarks -------------------------------------------------------

@@ -6,14 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import quote
 
-from pvc.client.http import HttpClient, message_of
+from pvc.client.http import HttpClient, message_of, segment
 from pvc.common.errors import BackendError
-
-
-def _seg(value: str) -> str:
-    return quote(str(value), safe="")
 
 
 def _lower(flag: bool) -> str:
@@ -45,7 +40,7 @@ class VmApi(HttpClient):
 
     def vm_info(self, vm: str) -> dict[str, Any]:
         """GET /vm/{vm} (an object or a one-item list)."""
-        return self.get_one(f"/vm/{_seg(vm)}", f'VM "{vm}"')
+        return self.get_one(f"/vm/{segment(vm)}", f'VM "{vm}"')
 
     def vm_define(
         self,
@@ -75,20 +70,20 @@ class VmApi(HttpClient):
 
     def vm_modify(self, vm: str, xml: str, restart: bool = False) -> str:
         """PUT /vm/{vm}?restart=True|False with the new XML in a form body."""
-        return message_of(self.put(f"/vm/{_seg(vm)}", {"restart": restart}, form={"xml": xml}))
+        return message_of(self.put(f"/vm/{segment(vm)}", {"restart": restart}, form={"xml": xml}))
 
     def vm_remove(self, vm: str, delete_disks: bool = False) -> str:
         """DELETE /vm/{vm}?delete_disks=False (undefine) or True (remove)."""
-        return message_of(self.delete(f"/vm/{_seg(vm)}", {"delete_disks": delete_disks}))
+        return message_of(self.delete(f"/vm/{segment(vm)}", {"delete_disks": delete_disks}))
 
     def vm_rename(self, vm: str, new_name: str) -> str:
         """POST /vm/{vm}/rename?new_name=..."""
-        return message_of(self.post(f"/vm/{_seg(vm)}/rename", {"new_name": new_name}))
+        return message_of(self.post(f"/vm/{segment(vm)}/rename", {"new_name": new_name}))
 
     def vm_state(self, vm: str, state: str, force: bool = False, wait: bool = False) -> str:
         """POST /vm/{vm}/state?state=...&force=True|False&wait=True|False."""
         return message_of(
-            self.post(f"/vm/{_seg(vm)}/state", {"state": state, "force": force, "wait": wait})
+            self.post(f"/vm/{segment(vm)}/state", {"state": state, "force": force, "wait": wait})
         )
 
     def vm_node(
@@ -109,7 +104,7 @@ class VmApi(HttpClient):
             "wait": _lower(wait),
             "force_live": _lower(force_live),
         }
-        return message_of(self.post(f"/vm/{_seg(vm)}/node", params))
+        return message_of(self.post(f"/vm/{segment(vm)}/node", params))
 
     def vm_meta(
         self,
@@ -131,11 +126,11 @@ class VmApi(HttpClient):
             "migration_method": migration_method,
             "migration_max_downtime": migration_max_downtime,
         }
-        return message_of(self.post(f"/vm/{_seg(vm)}/meta", params))
+        return message_of(self.post(f"/vm/{segment(vm)}/meta", params))
 
     def vm_tags(self, vm: str) -> list[dict[str, Any]]:
         """GET /vm/{vm}/tags: the tags [{name, type, protected}]."""
-        body = self.get_one(f"/vm/{_seg(vm)}/tags", f'VM "{vm}"')
+        body = self.get_one(f"/vm/{segment(vm)}/tags", f'VM "{vm}"')
         tags = body.get("tags", [])
         if not isinstance(tags, list):
             raise BackendError("The API's VM tags are not a list")
@@ -145,13 +140,13 @@ class VmApi(HttpClient):
         """POST /vm/{vm}/tags?action=add|remove&tag=...&protected=True|False."""
         return message_of(
             self.post(
-                f"/vm/{_seg(vm)}/tags", {"action": action, "tag": tag, "protected": protected}
+                f"/vm/{segment(vm)}/tags", {"action": action, "tag": tag, "protected": protected}
             )
         )
 
     def vm_console(self, vm: str, lines: int | None = None) -> list[str]:
         """GET /vm/{vm}/console?lines=N: the last lines of the serial console."""
-        body = self.get_one(f"/vm/{_seg(vm)}/console", f'VM "{vm}"', {"lines": lines})
+        body = self.get_one(f"/vm/{segment(vm)}/console", f'VM "{vm}"', {"lines": lines})
         data = body.get("data", "")
         if not isinstance(data, str):
             raise BackendError("The API's console data is not a string")

@@ -125,3 +125,8 @@ class Storage(Protocol):
     def lock_break(self, pool: str, volume: str, locker: str, cookie: str) -> None:
         """Break one lock and blocklist its holder's address (as `rbd lock remove`)."""
         ...
+
+    # -- lifetime ----------------------------------------------------------
+    def close(self) -> None:
+        """Release the connection to the backend (at shutdown)."""
+        ...

@@ -55,6 +55,10 @@ class VmController:
         self.changed = threading.Condition()
         self.changes = 0
         self._stop = threading.Event()
+        self.steps = vm_actions.StepEnv(
+            node, config, store, host, storage, self.domain_type, update=self._update,
+            retry_later=self._retry_later, failed=self.failed,
+            running_elsewhere=self.running_elsewhere, superseded=self._superseded)
 
     # -- wiring -----------------------------------------------------------
     def start(self) -> None:
@@ -199,6 +203,11 @@ class VmController:
         timer.daemon = True
         timer.start()
 
+    def _superseded(self, uuid: str, status: dict[str, Any]) -> bool:
+        """Whether the watches saw a status newer than `status` (a newer intent)."""
+        with self._lock:
+            return self._status.get(uuid) != status
+
     def _update(self, uuid: str, version: int, status: dict[str, Any], **changes: Any) -> bool:
         """Write an outcome unless the record changed meanwhile (then it is reconciled
         again, by the watch that saw the change)."""
@@ -218,7 +227,7 @@ class VmController:
             self.host.destroy(uuid)
             return
         assert status is not None
-        vm_actions.run(self, uuid, name, act, status, version, xml, meta)
+        vm_actions.run(self.steps, uuid, name, act, status, version, xml, meta)
 
     def running_elsewhere(self, uuid: str) -> str | None:
         """A live node (in run) that reports this VM running, other than this one."""

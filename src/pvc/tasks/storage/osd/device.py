@@ -1,18 +1,18 @@
-"""The device of an OSD (`pvc.tasks.storage.osd.add`): the rule for its path (shared with the API),
-the checks that it may become an OSD (it exists, is a block device or a file of at least
-`MIN_DEVICE_SIZE`, is not in use and holds no OSD, file system or partition table), and
-wiping a former OSD's label."""
+"""The device of an OSD (`pvc.tasks.storage.osd`): the checks that it may become an OSD (it
+exists, is a block device or a file of at least `MIN_DEVICE_SIZE`, is not in use and holds no
+OSD, file system or partition table), and wiping a former OSD's label. The rule for its path
+is `pvc.ops.storage.osds.check_device_path`."""
 
 from __future__ import annotations
 
 import contextlib
 import os
-import re
 import stat
 import subprocess
 from pathlib import Path
 
 from pvc.common.errors import AlreadyExists, InvalidArgument, InvalidState, NotFound
+from pvc.ops.storage.osds import check_device_path
 
 BLKID = "/usr/sbin/blkid"
 # Smallest device an OSD is made on (BlueStore needs room for its DB and WAL).
@@ -20,19 +20,8 @@ MIN_DEVICE_SIZE = 1024**3
 BLUESTORE_MAGIC = b"bluestore block device"
 # Bytes wiped at the start of a device whose OSD is gone (the BlueStore label and more).
 WIPE_BYTES = 1024**2
-DEVICE_PATH = re.compile(r"^/[A-Za-z0-9._:+@,=/-]{1,254}$")
 
 
-def check_device_path(device: str) -> str:
-    """An absolute device path of plain characters (no `..`, no shell syntax)."""
-    if not isinstance(device, str) or device.startswith("detect:"):
-        raise InvalidArgument(f"Device {device!r} is not supported: give the device's path "
-                              "(detect: strings are not supported)")
-    if (not DEVICE_PATH.match(device) or os.path.normpath(device) != device
-            or device == "/"):
-        raise InvalidArgument(f"Invalid device path {device!r}: use an absolute path of "
-                              "letters, digits and . _ - : + @ , = (e.g. /dev/sdb)")
-    return device
 
 
 def _device_size(path: Path, st: os.stat_result) -> int:

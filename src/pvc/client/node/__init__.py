@@ -1,0 +1,1 @@
+"""Node endpoints of the API client (`/node/...`)."""
