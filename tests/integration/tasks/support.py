@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 from pvc.tasks.app import make_app
 from pvc.tasks.service import worker_name
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 TASK_MODULE = "tests.integration.tasks.bodies"
 
 

@@ -1,6 +1,6 @@
 """Ceph endpoints: status and utilisation, cluster options, OSDs and pools.
 
-Volumes and snapshots are in `storage_volume`. Single objects are answered as a list of
+Volumes and snapshots are in `volumes`. Single objects are answered as a list of
 one, as PVC does; an empty list is a 404, as PVC does.
 """
 

@@ -1,6 +1,6 @@
 """`pvc vm`: define, modify, rename, undefine, remove, meta, list, info, dump, log.
 
-State and placement commands are in `vm_state`; tags and XML editing in `vm_edit`.
+State and placement commands are in `state`; tags and XML editing in `edit`.
 """
 
 from __future__ import annotations

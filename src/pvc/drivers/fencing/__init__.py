@@ -1,0 +1,1 @@
+"""Fencing through a node's BMC: power off, on and status with `ipmitool`."""

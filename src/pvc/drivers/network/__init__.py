@@ -1,0 +1,1 @@
+"""Linux networking through iproute2: floating addresses and gratuitous ARP."""

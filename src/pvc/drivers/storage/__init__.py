@@ -1,0 +1,1 @@
+"""Ceph through librados/librbd (`Storage` is the contract in `base`), and `qemu-img` conversions."""
