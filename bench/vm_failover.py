@@ -29,9 +29,11 @@ import libvirt
 
 from bench.common import median_line, say
 from pvc.common.errors import BackendError
-from pvc.devcluster import cephdev, cluster, demo, power
-from pvc.devcluster.cephadmin import CephAdmin
+from pvc.devcluster import cluster, demo
+from pvc.devcluster.ceph import cluster as cephdev
+from pvc.devcluster.ceph.admin import CephAdmin
 from pvc.devcluster.layout import ClusterSpec
+from pvc.devcluster.node import power
 from pvc.drivers.fencing.ipmi import IpmiTool
 from pvc.ops.node import logs
 from pvc.state.store import Store

@@ -71,8 +71,9 @@ from bench.fault_campaign.report import Round, Tally, table
 from bench.fault_campaign.sampler import Sampler
 from bench.fault_campaign.settings import KINDS, POOL, campaign_spec
 from pvc.common.errors import BackendError
-from pvc.devcluster import cluster, demo, power
+from pvc.devcluster import cluster, demo
 from pvc.devcluster.layout import ClusterSpec
+from pvc.devcluster.node import power
 
 
 def make_vms(spec: ClusterSpec, api: Api, count: int) -> dict[str, str]:

@@ -13,8 +13,9 @@ from pathlib import Path
 from bench.fault_campaign.outside import dev
 from bench.fault_campaign.settings import CUT_HOLD, RESTART_SEC
 from pvc.common.errors import BackendError
-from pvc.devcluster import power, procs
+from pvc.devcluster import procs
 from pvc.devcluster.layout import ClusterSpec
+from pvc.devcluster.node import power
 from pvc.drivers.fencing.ipmi import IpmiTool
 
 

@@ -14,9 +14,11 @@ from bench.fault_campaign.report import Round
 from bench.fault_campaign.sampler import Sampler
 from bench.fault_campaign.settings import KEEPALIVE_STALE, POOL, READY_WAIT
 from pvc.common.errors import BackendError
-from pvc.devcluster import cephdev, cluster, power, zookeeper
-from pvc.devcluster.cephadmin import CephAdmin
+from pvc.devcluster import cluster, zookeeper
+from pvc.devcluster.ceph import cluster as cephdev
+from pvc.devcluster.ceph.admin import CephAdmin
 from pvc.devcluster.layout import ZK_CLIENT_PORT, ClusterSpec
+from pvc.devcluster.node import power
 from pvc.drivers.fencing.ipmi import IpmiTool
 from pvc.state.store import Store
 

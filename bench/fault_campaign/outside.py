@@ -15,8 +15,8 @@ import libvirt
 from bench.fault_campaign.settings import VENV_BIN
 from pvc.client.connections import add_connection
 from pvc.common.errors import BackendError
-from pvc.devcluster import power
 from pvc.devcluster.layout import ClusterSpec
+from pvc.devcluster.node import power
 
 
 def run(cmd: list[str], check: bool = True, timeout: float = 120,

@@ -1,7 +1,7 @@
 """A tiny real Ceph cluster for integration tests: one mon, one mgr and one OSD (BlueStore
 on a sparse file) on 127.0.0.1, everything inside one temporary directory.
 
-Built with pvc.devcluster.cephboot, the same primitives as the development cluster. The
+Built with pvc.devcluster.ceph.boot, the same primitives as the development cluster. The
 mon listens (msgr2 only) on a free port of loopback in the host's network namespace;
 the OSD and mgr bind loopback ports that Ceph picks. Pools have one replica
 (`mon_allow_pool_size_one`).
@@ -21,8 +21,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pvc.devcluster import cephboot
-from pvc.devcluster.cephadmin import CephAdmin, check_pool
+from pvc.devcluster.ceph import boot as cephboot
+from pvc.devcluster.ceph.admin import CephAdmin, check_pool
 
 MON, MGR, OSD_ID = "a", "x", 0
 BLOCK_SIZE = 2 * 1024**3

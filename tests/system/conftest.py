@@ -25,7 +25,7 @@ import pytest
 from pvc.client.api import ApiClient
 from pvc.client.connections import Connection, add_connection
 from pvc.devcluster import cluster as devcluster
-from pvc.devcluster import netsetup
+from pvc.devcluster import network as netsetup
 from pvc.devcluster.layout import NETWORKS, ClusterSpec
 from pvc.state.store import Store
 

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from pvc.devcluster import cephdev
 from pvc.devcluster import cluster as devcluster
-from pvc.devcluster.cephadmin import CephAdmin
+from pvc.devcluster.ceph import cluster as cephdev
+from pvc.devcluster.ceph.admin import CephAdmin
 from tests.system.conftest import DevCluster
 
 pytestmark = pytest.mark.system

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from pvc.devcluster import netsetup, power
+from pvc.devcluster import network as netsetup
 from pvc.devcluster.layout import ClusterSpec, default_root
+from pvc.devcluster.node import power
 from tests.system.conftest import VENV_BIN
 
 pytestmark = pytest.mark.system

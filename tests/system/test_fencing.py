@@ -20,9 +20,10 @@ import libvirt
 import pytest
 
 from pvc.common.errors import BackendError
-from pvc.devcluster import bmc, cephdev, power
 from pvc.devcluster import cluster as devcluster
-from pvc.devcluster.cephadmin import CephAdmin
+from pvc.devcluster.ceph import cluster as cephdev
+from pvc.devcluster.ceph.admin import CephAdmin
+from pvc.devcluster.node import bmc, power
 from pvc.drivers.fencing.ipmi import IpmiTool
 from pvc.node.ha import fencing
 from pvc.ops.node import logs

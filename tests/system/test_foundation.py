@@ -13,7 +13,7 @@ import libvirt
 import pytest
 
 from pvc.common.errors import InvalidArgument, NotFound, Unauthorized
-from pvc.devcluster import netsetup
+from pvc.devcluster import network as netsetup
 from pvc.state import tree
 from pvc.state.schema import CURRENT
 from tests.system.conftest import DevCluster, HolderSampler

@@ -13,8 +13,9 @@ from collections.abc import Iterator
 import pytest
 import rbd
 
-from pvc.devcluster import cephdev, demo
-from pvc.devcluster.cephadmin import CephAdmin
+from pvc.devcluster import demo
+from pvc.devcluster.ceph import cluster as cephdev
+from pvc.devcluster.ceph.admin import CephAdmin
 from tests.system.conftest import DevCluster
 from tests.system.vmhelpers import api, console, info, post, running_on, wait_running_on
 

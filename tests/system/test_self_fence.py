@@ -23,7 +23,7 @@ from datetime import datetime
 
 import pytest
 
-from pvc.devcluster import power
+from pvc.devcluster.node import power
 from tests.system.conftest import DevCluster
 from tests.system.test_rbd_vms import add_volume, define_rbd_vm
 from tests.system.vmhelpers import (

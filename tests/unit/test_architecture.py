@@ -19,7 +19,7 @@ pytestmark = pytest.mark.skipif(not LINT.exists(), reason="import-linter is not 
 
 def lint(src: Path, config: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(src)}
-    return subprocess.run([str(LINT), "--no-cache", "--config", str(config)], cwd=src,
+    return subprocess.run([str(LINT), "--no-cache", str(config)], cwd=src,
                           env=env, capture_output=True, text=True, timeout=300, check=False)
 
 

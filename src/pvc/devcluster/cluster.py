@@ -15,8 +15,11 @@ from typing import Any
 import httpx
 
 from pvc.common.errors import BackendError, NotFound
-from pvc.devcluster import bmc, cephdev, configs, demo, netsetup, power, procs, zookeeper
+from pvc.devcluster import configs, demo, procs, zookeeper
+from pvc.devcluster import network as netsetup
+from pvc.devcluster.ceph import cluster as cephdev
 from pvc.devcluster.layout import ZK_CLIENT_PORT, ClusterSpec, load_spec
+from pvc.devcluster.node import bmc, power
 from pvc.state import connect
 from pvc.state.store import Store
 
@@ -37,7 +40,7 @@ def bmc_spec(spec: ClusterSpec, node: str) -> bmc.BmcSpec:
         username=spec.ipmi_username,
         password=spec.ipmi_password,
         workdir=spec.bmc_dir(node),
-        power_command=[sys.executable, "-m", "pvc.devcluster.power", str(spec.state_dir), node],
+        power_command=[sys.executable, "-m", "pvc.devcluster.node.power", str(spec.state_dir), node],
         pid_file=str(spec.init_pid_file(node)),
         pid_match=f"{power.NSINIT} {spec.state_dir} {node} ",
     )

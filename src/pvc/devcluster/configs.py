@@ -11,7 +11,8 @@ from typing import Any
 import yaml
 
 from pvc.common import config as configmod
-from pvc.devcluster import guest_xml, zookeeper
+from pvc.devcluster import zookeeper
+from pvc.devcluster.guest import xml as guest_xml
 from pvc.devcluster.layout import (
     NETWORKS,
     ZK_CLIENT_PORT,

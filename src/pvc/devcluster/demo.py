@@ -11,7 +11,9 @@ from pathlib import Path
 import httpx
 
 from pvc.common.errors import BackendError
-from pvc.devcluster import configs, guest, guest_xml
+from pvc.devcluster import configs
+from pvc.devcluster.guest import image as guest
+from pvc.devcluster.guest import xml as guest_xml
 from pvc.devcluster.layout import ClusterSpec
 
 DEMO = "demo"

@@ -11,8 +11,11 @@ from pathlib import Path
 import click
 
 from pvc.common.errors import PVCError
-from pvc.devcluster import cephdev, cluster, netcut, power, userconn
+from pvc.devcluster import cluster, userconn
+from pvc.devcluster.ceph import cluster as cephdev
 from pvc.devcluster.layout import ClusterSpec, default_root
+from pvc.devcluster.node import link as netcut
+from pvc.devcluster.node import power
 from pvc.drivers.fencing.ipmi import IpmiTool
 
 REPO = Path(__file__).resolve().parents[3]
@@ -161,7 +164,7 @@ def power_(name: str, node: str, action: str) -> None:
 @click.argument("action", type=click.Choice(["up", "down", "status"]))
 def link(name: str, node: str, network: str, action: str) -> None:
     """Pull NODE's cable on NETWORK (down), plug it back (up), or show it: the node keeps
-    running, cut off from that network (see pvc.devcluster.netcut)."""
+    running, cut off from that network (see pvc.devcluster.node.link)."""
     _need_root()
     spec = _spec(name)
     try:

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from pvc.common.errors import BackendError, InvalidArgument
-from pvc.devcluster import cephboot
-from pvc.devcluster.cephadmin import check_pool
+from pvc.devcluster.ceph import boot as cephboot
+from pvc.devcluster.ceph.admin import check_pool
 from tests.integration.cephsupport import CephTestCluster
 
 pytestmark = pytest.mark.integration

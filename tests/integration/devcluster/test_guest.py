@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from pvc.common.errors import BackendError, InvalidArgument
-from pvc.devcluster import guest
-from pvc.devcluster.guest import GuestImage, build_guest
-from pvc.devcluster.guest_xml import Disk, domain_xml, libvirtd_conf_extra, qemu_conf_overrides
+from pvc.devcluster.guest import image as guest
+from pvc.devcluster.guest.image import GuestImage, build_guest
+from pvc.devcluster.guest.xml import Disk, domain_xml, libvirtd_conf_extra, qemu_conf_overrides
 
 QEMU = "qemu-system-x86_64"
 UUID = "0b6c7e0e-5f57-4c57-9d0e-3f1f4f1f0a01"

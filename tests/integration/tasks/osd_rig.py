@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from pvc.cli.context import CliState
 from pvc.cli.main import cli
-from pvc.devcluster.cephadmin import CephAdmin
+from pvc.devcluster.ceph.admin import CephAdmin
 from pvc.node.services import DirectServices
 from pvc.state.store import Store
 from tests.integration import cephsupport

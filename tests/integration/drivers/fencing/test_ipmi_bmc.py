@@ -1,4 +1,4 @@
-"""The IPMI fencing driver against a real ipmi_sim BMC from pvc.devcluster.bmc.
+"""The IPMI fencing driver against a real ipmi_sim BMC from pvc.devcluster.node.bmc.
 
 Every test starts its own ipmi_sim on 127.0.0.1 and a free UDP port. The "node" is a state
 file that a small power script turns on and off; the BMC must run that script for
@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from pvc.common.errors import BackendError, InvalidArgument
-from pvc.devcluster import bmc
+from pvc.devcluster.node import bmc
 from pvc.drivers.fencing.ipmi import IPMITOOL, IpmiTool, PowerControl
 
 pytestmark = pytest.mark.skipif(

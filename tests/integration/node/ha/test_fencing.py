@@ -19,7 +19,7 @@ from kazoo.client import KazooClient
 
 from pvc.common import vm
 from pvc.common.config import Config
-from pvc.devcluster import bmc
+from pvc.devcluster.node import bmc
 from pvc.drivers.fencing.ipmi import IPMITOOL
 from pvc.node.ha import fencing
 from pvc.node.ha.fencing import FenceMonitor

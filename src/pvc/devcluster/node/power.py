@@ -2,7 +2,7 @@
 joined to its network namespace; off kills that PID 1, which ends every process of the
 node at once, and takes its links down and its addresses away.
 
-This is what each node's BMC runs (`python -m pvc.devcluster.power STATE_DIR NODE on|off|
+This is what each node's BMC runs (`python -m pvc.devcluster.node.power STATE_DIR NODE on|off|
 status`), so fencing through ipmitool acts exactly on these functions.
 """
 
@@ -17,10 +17,11 @@ import time
 from pathlib import Path
 
 from pvc.common.errors import BackendError, PVCError
-from pvc.devcluster import netsetup, procs
+from pvc.devcluster import network as netsetup
+from pvc.devcluster import procs
 from pvc.devcluster.layout import ClusterSpec, load_spec
 
-NSINIT = "pvc.devcluster.nodeinit"
+NSINIT = "pvc.devcluster.node.init"
 
 
 def init_pid(spec: ClusterSpec, node: str) -> int | None:
@@ -88,7 +89,7 @@ def off(spec: ClusterSpec, node: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 3 or args[2] not in ("on", "off", "status"):
-        print("usage: python -m pvc.devcluster.power STATE_DIR NODE on|off|status",
+        print("usage: python -m pvc.devcluster.node.power STATE_DIR NODE on|off|status",
               file=sys.stderr)
         return 2
     try:

@@ -15,8 +15,9 @@ import json
 from typing import Any
 
 from pvc.common.errors import InvalidArgument, NotFound
-from pvc.devcluster import netsetup, power
+from pvc.devcluster import network as netsetup
 from pvc.devcluster.layout import NETWORKS, ClusterSpec
+from pvc.devcluster.node import power
 
 
 def _check(spec: ClusterSpec, node: str, network: str) -> str:

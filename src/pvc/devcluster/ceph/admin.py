@@ -16,7 +16,7 @@ from types import TracebackType
 from typing import Any
 
 from pvc.common.errors import BackendError, InvalidArgument
-from pvc.devcluster.cephboot import OsdIdentity, check_osd_id
+from pvc.devcluster.ceph.boot import OsdIdentity, check_osd_id
 
 POOL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 POLL = 0.2

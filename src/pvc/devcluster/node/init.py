@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pvc.devcluster import cephdev, configs
+from pvc.devcluster import configs
+from pvc.devcluster.ceph import cluster as cephdev
 from pvc.devcluster.layout import ClusterSpec, load_spec
 
 

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Literal
 
 from pvc.common.errors import InvalidArgument
-from pvc.devcluster.guest import GuestImage
+from pvc.devcluster.guest.image import GuestImage
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 TARGET_RE = re.compile(r"^vd[a-z]$")
@@ -116,7 +116,7 @@ def domain_xml(name: str, uuid: str, memory_mib: int, vcpus: int, image: GuestIm
     `tick_ms` the guest prints `pvc-tick N` that often instead of its counter (to see
     how long it stops, e.g. during a live migration). With `write_marker` it writes that
     marker to its first disk at boot; with `disk_probe` it writes its counter to the disk
-    and prints what the disk's start holds every second (see `pvc.devcluster.guest`)."""
+    and prints what the disk's start holds every second (see `pvc.devcluster.guest.image`)."""
     if not 0 <= tick_ms <= 10_000:
         raise InvalidArgument("tick_ms must be 0 (off) to 10000")
     if write_marker and not MARKER_RE.match(write_marker):

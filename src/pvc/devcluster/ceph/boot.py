@@ -170,7 +170,7 @@ def conf_sections(s: ClusterSettings) -> dict[str, dict[str, str]]:
 
 
 def render_conf(sections: Mapping[str, Mapping[str, str]]) -> str:
-    lines = ["# written by pvc-dev (pvc.devcluster.cephboot)"]
+    lines = ["# written by pvc-dev (pvc.devcluster.ceph.boot)"]
     for sect, opts in sections.items():
         if not re.match(r"^[a-z]+(\.[a-z0-9_-]+)?$", sect):
             raise InvalidArgument(f"Invalid ceph.conf section {sect!r}")

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pvc.common.errors import BackendError
-from pvc.devcluster import cephboot
-from pvc.devcluster.cephadmin import CephAdmin
+from pvc.devcluster.ceph import boot as cephboot
+from pvc.devcluster.ceph.admin import CephAdmin
 from pvc.devcluster.layout import ClusterSpec
 
 OSD_BLOCK_SIZE = 3 * 1024**3  # sparse: only what Ceph writes takes disk space

@@ -1,0 +1,1 @@
+"""The tiny real guest: a Debian kernel and a busybox initramfs (`image`) and its domain XML (`xml`)."""
