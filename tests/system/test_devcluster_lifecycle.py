@@ -7,10 +7,13 @@ import json
 import os
 import stat
 import subprocess
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 
+from pvc.devcluster import demo
 from pvc.devcluster import network as netsetup
 from pvc.devcluster.layout import ClusterSpec, default_root
 from pvc.devcluster.node import power
@@ -76,6 +79,7 @@ def check_lifecycle(args: list[str], env: dict[str, str]) -> None:
     second = pvc_dev("up", *args, env=env)
     assert second.returncode == 0 and "already up" in second.stderr
     assert {n: power.init_pid(spec, n) for n in spec.node_names} == pids
+    check_up_after_the_marker_scrolled_away(spec)
 
     # a crash: one node's processes vanish without pvc-dev knowing; up rebuilds cleanly
     power.off(spec, "hv2")
@@ -94,3 +98,22 @@ def check_lifecycle(args: list[str], env: dict[str, str]) -> None:
     mounts = Path("/proc/mounts").read_text()
     assert str(spec.state_dir) not in mounts
     assert NAME not in json.loads(store.read_text())
+
+
+def check_up_after_the_marker_scrolled_away(spec: ClusterSpec) -> None:
+    """`up` on a cluster whose demo VM has run for a while: its boot marker is no longer
+    among the console lines `up` reads (5 lines here stand for `up`'s 50, a minute of
+    counting), yet the running guest is recognised by its counter."""
+    lines = 5
+    with httpx.Client(base_url=spec.api_url(), headers={"X-Api-Key": spec.api_key},
+                      timeout=30) as api:
+        deadline = time.monotonic() + 60
+        while True:
+            console = api.get(f"/vm/{demo.DEMO}/console", params={"lines": lines}).json()["data"]
+            if demo.BOOT_MARKER not in console and demo.COUNTER in console:
+                break
+            assert time.monotonic() < deadline, f"the demo's console never moved on: {console}"
+            time.sleep(0.5)
+    said: list[str] = []
+    demo.ensure(spec, said.append, timeout=30, console_lines=lines)
+    assert said == ["The demo VM is running"]

@@ -5,6 +5,12 @@ status its class declares (`http_status`), or a per-endpoint override declared w
 `@refusals_as_400`.
 Parameter validation errors become 400 naming the parameter; unknown routes 404 and wrong
 methods 405, also as JSON objects.
+
+A request cut short because the cluster state cannot be reached (the ZooKeeper session is
+suspended or lost, or the API is stopping while the primary hands over) answers 503 with
+`Retry-After`, saying whether the request may have changed anything: a read did not; a
+write may or may not have (header `X-PVC-Outcome: unknown`), so clients re-send only what
+is safe to repeat.
 """
 
 from __future__ import annotations
@@ -16,6 +22,8 @@ from typing import Any, TypeVar
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from kazoo.exceptions import KazooException
+from kazoo.handlers.threading import KazooTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pvc.common.errors import (
@@ -24,7 +32,9 @@ from pvc.common.errors import (
     InvalidArgument,
     InvalidState,
     PVCError,
+    StateUnreachable,
 )
+from pvc.state.store import UNREACHABLE
 
 log = logging.getLogger(__name__)
 
@@ -62,15 +72,39 @@ def _endpoint(request: Request) -> Callable[..., Any] | None:
     return endpoint if callable(endpoint) else None
 
 
+# Seconds a client should wait before it asks again after a 503 (a handover takes about
+# one; a failover a few).
+RETRY_AFTER = 2
+READS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 async def _pvc_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, PVCError)
+    if isinstance(exc, StateUnreachable):
+        return _unreachable(request, exc)
     status = status_for(exc, _endpoint(request))
     if status >= 500:
         log.warning("%s %s failed: %s", request.method, request.url.path, exc.message)
     headers = {"WWW-Authenticate": "X-Api-Key"} if status == 401 else None
+    if status == 503:
+        headers = {"Retry-After": str(RETRY_AFTER)}
     return JSONResponse(
         error_body(exc.message, type(exc).__name__), status_code=status, headers=headers
     )
+
+
+def _unreachable(request: Request, exc: Exception) -> JSONResponse:
+    """ZooKeeper could not be asked: 503, saying whether anything may have changed."""
+    reading = request.method in READS
+    outcome = ("nothing was changed" if reading else
+               "the request may or may not have taken effect: check before repeating it")
+    message = ("The cluster state (ZooKeeper) cannot be reached from this API right now, "
+               f"as while the primary moves; {outcome} ({exc})")
+    log.warning("%s %s cut short: %s", request.method, request.url.path, message)
+    headers = {"Retry-After": str(RETRY_AFTER),
+               "X-PVC-Outcome": "not-applied" if reading else "unknown"}
+    return JSONResponse(error_body(message, StateUnreachable.__name__), status_code=503,
+                        headers=headers)
 
 
 def describe_validation_error(err: dict[str, Any]) -> str:
@@ -106,6 +140,18 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _state_error(request: Request, exc: Exception) -> JSONResponse:
+    """A ZooKeeper error that escaped an operation as kazoo raised it: ZooKeeper could not
+    be asked (503, as above), or a race with another change (a node removed or changed
+    between two reads): 409, to look again."""
+    if isinstance(exc, UNREACHABLE):
+        return _unreachable(request, exc)
+    message = (f"The cluster state changed while this request was handled "
+               f"({type(exc).__name__}); look again and retry")
+    log.warning("%s %s raced: %s", request.method, request.url.path, message)
+    return JSONResponse(error_body(message, Conflict.__name__), status_code=409)
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("Unhandled error in %s %s", request.method, request.url.path)
     return JSONResponse(error_body(f"Internal error: {exc!r}"), status_code=500)
@@ -115,4 +161,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(PVCError, _pvc_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(KazooException, _state_error)
+    app.add_exception_handler(KazooTimeoutError, _state_error)
     app.add_exception_handler(Exception, _unexpected)

@@ -103,6 +103,9 @@ class Config:
     api_ssl_private_key: str
     enable_prometheus: bool
     enable_storage: bool = True
+    # fencing.disable_on_ipmi_failure: a node whose BMC does not answer when its daemon
+    # starts is never fenced (pvc.node.ha.bmc_check)
+    disable_on_ipmi_failure: bool = False
     enable_worker: bool = True
     ceph_config_file: Path = Path("/etc/ceph/ceph.conf")
     ceph_keyring_file: Path = Path("/etc/ceph/ceph.client.admin.keyring")
@@ -264,6 +267,7 @@ def parse(raw: dict[str, Any], source: Path | None = None) -> Config:
         api_ssl_private_key=str(_get(raw, "api.ssl.private_key", "")),
         enable_prometheus=_bool(_get(raw, "subsystem.enable_prometheus", True)),
         enable_storage=_bool(_get(raw, "subsystem.enable_storage", True)),
+        disable_on_ipmi_failure=_bool(_get(raw, "fencing.disable_on_ipmi_failure", False)),
         enable_worker=_bool(_get(raw, "subsystem.enable_worker", True)),
         ceph_config_file=_ceph_path(raw, "ceph.ceph_config_file", "ceph.conf"),
         ceph_keyring_file=_ceph_path(raw, "ceph.ceph_keyring_file",

@@ -70,3 +70,12 @@ class Unavailable(PVCError):
 
     http_status = 503
     exit_code = 9
+
+
+class StateUnreachable(BackendError):
+    """The cluster state (ZooKeeper) cannot be asked right now: the session is suspended or
+    lost, or the client is stopping (as while the primary moves). A BackendError to code
+    that handles those; 503 to API clients, who may try again shortly."""
+
+    http_status = 503
+    exit_code = 9

@@ -18,6 +18,7 @@ from pvc.devcluster.layout import ClusterSpec
 
 DEMO = "demo"
 BOOT_MARKER = "PVC-GUEST-BOOTED"
+COUNTER = "pvc-counter "
 
 
 def image(spec: ClusterSpec) -> guest.GuestImage:
@@ -43,8 +44,20 @@ def vm_xml(spec: ClusterSpec, name: str, memory_mib: int = 128, vcpus: int = 1,
                                 disk_probe=disk_probe)
 
 
-def ensure(spec: ClusterSpec, say: Callable[[str], None], timeout: float = 60) -> None:
-    """Define and start the demo VM unless it exists; wait until its guest has booted."""
+def _last_count(console: str) -> str | None:
+    """The last `pvc-counter N` line of a console (the guest prints one every second once
+    it has booted), or None."""
+    for line in reversed(console.splitlines()):
+        if line.startswith(COUNTER):
+            return line
+    return None
+
+
+def ensure(spec: ClusterSpec, say: Callable[[str], None], timeout: float = 60,
+           console_lines: int = 50) -> None:
+    """Define and start the demo VM unless it exists; wait until its guest runs: its boot
+    marker is on the console or, on a guest that has run for a while (the marker has
+    scrolled away), its counter moves on between two looks."""
     with httpx.Client(base_url=spec.api_url(), headers={"X-Api-Key": spec.api_key},
                       timeout=30) as api:
         r = api.get(f"/vm/{DEMO}")
@@ -58,10 +71,15 @@ def ensure(spec: ClusterSpec, say: Callable[[str], None], timeout: float = 60) -
         if r.status_code != 200:
             raise BackendError(f"Could not start the demo VM: {r.text}")
         deadline = time.monotonic() + timeout
+        first_count: str | None = None
         while time.monotonic() < deadline:
-            r = api.get(f"/vm/{DEMO}/console", params={"lines": 50})
-            if r.status_code == 200 and BOOT_MARKER in r.json().get("data", ""):
+            r = api.get(f"/vm/{DEMO}/console", params={"lines": console_lines})
+            console = r.json().get("data", "") if r.status_code == 200 else ""
+            count = _last_count(console)
+            if BOOT_MARKER in console or (count is not None and first_count is not None
+                                          and count != first_count):
                 say("The demo VM is running")
                 return
+            first_count = first_count or count
             time.sleep(0.5)
     raise BackendError(f"The demo VM did not boot within {timeout:.0f} s")

@@ -22,6 +22,7 @@ from pvc.common.errors import BackendError
 from pvc.drivers.hypervisor import secrets
 from pvc.drivers.hypervisor.vms import LibvirtVms
 from pvc.node import figures
+from pvc.node.ha.bmc_check import BmcCheck, check_own_bmc
 from pvc.node.ha.fault_monitor import FaultMonitor
 from pvc.node.ha.fencing import FenceMonitor
 from pvc.node.ha.self_fence import SelfFence
@@ -73,6 +74,7 @@ class Daemon:
         self.self_fence: SelfFence | None = None
         self.fault_monitor: FaultMonitor | None = None
         self.fence_monitor: FenceMonitor | None = None
+        self.bmc: BmcCheck | None = None
 
     # -- start ----------------------------------------------------------
     def start(self) -> None:
@@ -86,6 +88,7 @@ class Daemon:
         self.zklog.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
         logging.getLogger().addHandler(self.zklog)
         self.zklog.start()
+        self.bmc = check_own_bmc(self.config, self.node)
         self.register()
         try:
             self.hypervisor.ping()
@@ -182,6 +185,9 @@ class Daemon:
                 else "",
                 "username": self.config.ipmi_username,
                 "password": self.config.ipmi_password,
+                # the start-up check of this BMC (pvc.node.ha.bmc_check)
+                **({"reachable": self.bmc.reachable, "fencing": self.bmc.fencing}
+                   if self.bmc is not None else {}),
             },
             "node.keepalive": time.time(),
         }

@@ -14,16 +14,34 @@ from typing import Any, NamedTuple
 from kazoo.client import KazooClient
 from kazoo.exceptions import (
     BadVersionError,
+    ConnectionDropped,
+    ConnectionLoss,
     KazooException,
     NodeExistsError,
     NoNodeError,
     NotEmptyError,
+    OperationTimeoutError,
     RolledBackError,
+    SessionExpiredError,
+    SessionMovedError,
 )
 from kazoo.handlers.threading import KazooTimeoutError
 
-from pvc.common.errors import AlreadyExists, BackendError, Conflict, NotFound
+from pvc.common.errors import AlreadyExists, BackendError, Conflict, NotFound, StateUnreachable
 from pvc.state.schema import CURRENT, Key, Schema
+
+# What kazoo raises when ZooKeeper cannot be asked at all (its ConnectionClosedError, a
+# client that is stopping, is a SessionExpiredError).
+UNREACHABLE: tuple[type[Exception], ...] = (
+    ConnectionLoss, ConnectionDropped, SessionExpiredError, SessionMovedError,
+    OperationTimeoutError, KazooTimeoutError)
+
+
+def zk_error(what: str, exc: Exception) -> BackendError:
+    """Our error for a failed ZooKeeper call: StateUnreachable when ZooKeeper could not be
+    asked, BackendError otherwise."""
+    cls = StateUnreachable if isinstance(exc, UNREACHABLE) else BackendError
+    return cls(f"ZooKeeper {what} failed: {exc!r}")
 
 
 class Versioned(NamedTuple):
@@ -113,7 +131,7 @@ class Store:
             except NoNodeError:
                 out.append(None)
             except (KazooException, KazooTimeoutError) as exc:
-                raise BackendError(f"ZooKeeper read failed: {exc!r}") from exc
+                raise zk_error("read", exc) from exc
         return out
 
     def children_of(self, path: str) -> list[str] | None:
@@ -123,7 +141,7 @@ class Store:
         except NoNodeError:
             return None
         except (KazooException, KazooTimeoutError) as exc:
-            raise BackendError(f"ZooKeeper list of {path} failed: {exc!r}") from exc
+            raise zk_error(f"list of {path}", exc) from exc
 
     # -- typed reads --------------------------------------------------------
     def read_versioned(self, key: str, **params: Any) -> Versioned:
@@ -206,7 +224,7 @@ class Store:
         try:
             results = t.commit()
         except (KazooException, KazooTimeoutError) as exc:
-            raise BackendError(f"ZooKeeper transaction failed: {exc!r}") from exc
+            raise zk_error("transaction", exc) from exc
         for (op, path, _, _), res in zip(ops, results, strict=True):
             if isinstance(res, Exception) and not isinstance(res, RolledBackError):
                 raise _map_error(op, path, res)
@@ -221,4 +239,4 @@ def _map_error(op: str, path: str, exc: Exception) -> Exception:
         return AlreadyExists(f"State key {path} already exists")
     if isinstance(exc, NotEmptyError):
         return Conflict(f"State key {path} still has children ({op})")
-    return BackendError(f"ZooKeeper {op} of {path} failed: {exc!r}")
+    return zk_error(f"{op} of {path}", exc)

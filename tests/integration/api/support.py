@@ -44,6 +44,9 @@ RAW_CONFIG: dict[str, Any] = {
         },
     },
     "timer": {"keepalive_interval": 2},
+    # the task broker on loopback where nothing listens: a test that reaches for it is
+    # refused at once and sends nothing off this machine
+    "database": {"keydb": {"hostname": "127.0.0.1", "port": 9}},
     "fencing": {"intervals": {"fence_intervals": 3}},
     "logging": {"node_log_lines": 50},
     "subsystem": {"enable_prometheus": True},

@@ -49,13 +49,17 @@ def test_metrics_carry_node_and_cluster_figures(store: Store) -> None:
         ("node", "hv1"),
     )
     assert m[("pvc_node_state_info", state)] == 1
-    assert m[("pvc_cluster_health", ())] == 50
+    assert m[("pvc_cluster_health", ())] == 100  # no fault arises in maintenance (as in PVC)
     assert m[("pvc_cluster_maintenance", ())] == 1
     assert m[("pvc_cluster_primary_info", (("node", "hv1"),))] == 1
     assert m[("pvc_cluster_nodes", (("daemon_state", "dead"), ("domain_state", "ready")))] == 1
     assert m[("pvc_cluster_node_count", ())] == 2
     assert m[("pvc_cluster_cpu_total", ())] == 16  # the dead node's cores do not count
     assert m[("pvc_cluster_vm_count", ())] == 0
+    store.write("config.maintenance", False)
+    m = samples(client(store, headers=None).get("/api/v1/metrics").text)
+    assert m[("pvc_cluster_health", ())] == 50  # the dead node's DEAD_NODE
+    assert m[("pvc_cluster_maintenance", ())] == 0
 
 
 def test_metric_subsets(store: Store) -> None:

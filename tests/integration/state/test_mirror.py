@@ -30,7 +30,10 @@ def mirrored(zk: KazooClient, store: Store) -> Iterator[MirroredStore]:
 def test_reads_come_from_memory_once_loaded(mirrored: MirroredStore, zk: KazooClient) -> None:
     zk.create("/nodes/hv1", b"coordinator")
     deadline = time.monotonic() + 5
-    while mirrored.children("root.nodes") != ["hv1"] and time.monotonic() < deadline:
+    # the mirror learns of the child first and fetches its data after (with the same
+    # client, whose reads are counted below): wait for both
+    while (mirrored.children("root.nodes") != ["hv1"]
+           or mirrored.fetch_many(["/nodes/hv1"])[0] is None) and time.monotonic() < deadline:
         time.sleep(0.01)
     assert mirrored.children("root.nodes") == ["hv1"]
     calls = []

@@ -197,6 +197,8 @@ class FenceMonitor:
             return
         if daemon != "dead" or self._failed_lately(peer):
             return
+        if not self._may_fence(peer):
+            return
         log.warning("Node %s is dead: fencing it in %d keepalive intervals unless it "
                     "speaks up", peer, SAVING_THROWS)
         if self.storage is not None:
@@ -209,6 +211,25 @@ class FenceMonitor:
         if not self._saving_throws(peer):
             return
         self.fence(peer, stamp)
+
+    def _may_fence(self, peer: str) -> bool:
+        """False for a node whose BMC did not answer when its daemon started, under its
+        `fencing.disable_on_ipmi_failure: yes` (its record says `fencing: false`): it is
+        never fenced, which is a failed fence that touches no VM, whatever
+        `failed_fence` says (the node may be running them still)."""
+        record = self.store.read("node.ipmi", default={}, node=peer)
+        if not isinstance(record, dict) or record.get("fencing", True) is not False:
+            return True
+        self._failed[peer] = time.monotonic()
+        message = (f"Node {peer} is dead but is not fenced: its BMC did not answer when its "
+                   "daemon started, and its fencing.disable_on_ipmi_failure is on; its VMs "
+                   "are left alone")
+        log.error("%s", message)
+        try:
+            raise_fault(self.store, f"{FAULT_PREFIX}{peer}", FAULT_DELTA, message)
+        except PVCError as exc:
+            log.error("Could not raise the fault for the unfenced node %s: %s", peer, exc)
+        return False
 
     def _saving_throws(self, peer: str) -> bool:
         deadline = time.monotonic() + SAVING_THROWS * self.config.keepalive_interval

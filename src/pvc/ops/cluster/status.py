@@ -11,11 +11,10 @@ from kazoo.exceptions import KazooException, NoNodeError
 from kazoo.handlers.threading import KazooTimeoutError
 
 from pvc.common.config import Config
-from pvc.common.errors import BackendError
 from pvc.ops.cluster import faults
 from pvc.ops.node.health import DEAD_NODE_DELTA
 from pvc.ops.node.records import Memory, NodeRecord, node_names, read_nodes
-from pvc.state.store import Store
+from pvc.state.store import Store, zk_error
 
 NO_PRIMARY = "none"
 
@@ -80,7 +79,7 @@ def children_many(store: Store, paths: list[str]) -> list[list[str]]:
         except NoNodeError:
             out.append([])
         except (KazooException, KazooTimeoutError) as exc:
-            raise BackendError(f"ZooKeeper list failed: {exc!r}") from exc
+            raise zk_error("list", exc) from exc
     return out
 
 
@@ -158,16 +157,19 @@ def resources(nodes: list[NodeRecord]) -> Resources:
 
 
 def health_messages(
-    nodes: list[NodeRecord], stored: list[faults.Fault] | None = None
+    nodes: list[NodeRecord], stored: list[faults.Fault] | None = None,
+    maintenance: bool = False,
 ) -> list[HealthMessage]:
     """What lowers the cluster's health, largest delta first: the stored faults that are
     not acknowledged, plus a DEAD_NODE for each lost node that the primary's fault monitor
     has not recorded yet (it runs every `monitoring_interval`, and not at all while there
-    is no primary). A recorded fault, acknowledged or not, replaces its live twin."""
+    is no primary). A recorded fault, acknowledged or not, replaces its live twin. In
+    maintenance mode no fault arises, as in PVC: the live twins are not shown either (the
+    stored faults still are, until acknowledged or deleted)."""
     stored = stored or []
     known = {f.id for f in stored}
     out = [HealthMessage(f.id, f.health_delta, f.message) for f in stored if not f.acknowledged]
-    for n in nodes:
+    for n in [] if maintenance else nodes:
         fid = f"DEAD_NODE_{n.name}"
         if n.health.lost and fid not in known:
             why = "; ".join(d.message for d in n.health.details if d.health_delta > 0)
@@ -184,7 +186,7 @@ def status(store: Store, config: Config, now: float | None = None) -> ClusterSta
     nodes = read_nodes(
         store, node_names(store), config.keepalive_interval, config.fence_intervals, now
     )
-    messages = health_messages(nodes, faults.list_faults(store))
+    messages = health_messages(nodes, faults.list_faults(store), bool(maintenance))
     return ClusterStatus(
         cluster_name=config.cluster_name,
         primary_node=primary if isinstance(primary, str) and primary else NO_PRIMARY,

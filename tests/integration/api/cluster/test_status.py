@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from pvc.ops.cluster import faults
 from pvc.state import tree
 from pvc.state.store import Store
 from tests.integration.api.support import client, register_node, standard_cluster
@@ -88,6 +89,26 @@ def test_dead_and_silent_nodes_lower_cluster_health(store: Store) -> None:
     assert st["nodes"] == {"run,ready": 2, "dead,ready": 1, "stop,ready": 1, "total": 4}
     # only the live node's capacity counts
     assert st["resources"]["cpu"]["total"] == 8
+
+
+def test_maintenance_mode_raises_no_live_dead_node(store: Store) -> None:
+    """In maintenance no fault arises (as in PVC), not even the live DEAD_NODE of the
+    status view; a fault recorded before stays until it is acknowledged or deleted."""
+    tree.initialize(store)
+    register_node(store, "hv1", coordinator_state="primary")
+    register_node(store, "hv2", daemon_state="dead", keepalive=time.time() - 300)
+    register_node(store, "hv3", keepalive=time.time() - 100)
+    faults.raise_fault(store, "VM_FAILED_web1", 10, "VM web1 failed")
+    store.write("config.maintenance", True)
+    st = client(store).get("/api/v1/status").json()
+    assert st["maintenance"] == "true"
+    assert [m["id"] for m in st["cluster_health"]["messages"]] == ["VM_FAILED_web1"]
+    assert st["cluster_health"]["health"] == 90
+    assert st["node_health"]["hv2"]["health"] == 0  # the node's own health still tells
+    store.write("config.maintenance", False)
+    st = client(store).get("/api/v1/status").json()
+    assert [m["id"] for m in st["cluster_health"]["messages"]] == [
+        "DEAD_NODE_hv2", "DEAD_NODE_hv3", "VM_FAILED_web1"]
 
 
 @pytest.mark.parametrize(

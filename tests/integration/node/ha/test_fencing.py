@@ -21,7 +21,7 @@ from pvc.common import vm
 from pvc.common.config import Config
 from pvc.devcluster.node import bmc
 from pvc.drivers.fencing.ipmi import IPMITOOL
-from pvc.node.ha import fencing
+from pvc.node.ha import bmc_check, fencing
 from pvc.node.ha.fencing import FenceMonitor
 from pvc.ops.vm import define as vm_define
 from pvc.state.store import Store
@@ -344,3 +344,39 @@ def test_two_dead_nodes_are_fenced_one_at_a_time(
     finally:
         assert node2.pid
         bmc.stop(node2.pid)
+
+
+def test_a_node_whose_bmc_failed_at_start_is_not_fenced_under_disable_on_ipmi_failure(
+        store: Store, node3: Node, monitors: Callable[..., FenceMonitor]) -> None:
+    """`fencing.disable_on_ipmi_failure: yes` and a BMC that did not answer when hv3's
+    daemon started (its record says so): hv3 dead is a failed fence that powers nothing
+    and moves no VM, even with failed_fence: migrate."""
+    cfg = config(failed_fence="migrate")
+    vms = cluster(store, node3.port, cfg)
+    record = store.read("node.ipmi", node="hv3")
+    store.write("node.ipmi", {**record, "reachable": False, "fencing": False}, node="hv3")
+    before = {n: status(store, u) for n, u in vms.items()}
+    monitors("hv1", cfg)
+    kill(store, "hv3")
+    fault = wait_for("the fault", lambda: store.read("fault", default=None,
+                                                     fault="FENCE_FAILED_hv3"))
+    assert "disable_on_ipmi_failure" in fault["message"]
+    time.sleep(fencing.SAVING_THROWS * INTERVAL + 1)
+    assert node3.actions() == []  # the BMC was never asked to do anything
+    assert store.read("node.daemon_state", node="hv3") == "dead"
+    assert {n: status(store, u) for n, u in vms.items()} == before
+
+
+def test_the_start_up_check_of_a_nodes_own_bmc(node3: Node) -> None:
+    """What a daemon records of its BMC at start: it answers; it does not (fencing stays
+    on unless disable_on_ipmi_failure); none configured."""
+    base = make_config(fencing={"ipmi": {"hostname": "127.0.0.1", "username": USER,
+                                         "password": PASSWORD}})
+    assert bmc_check.check_own_bmc(base, "hv3", port=node3.port) == bmc_check.BmcCheck(True, True)
+    silent = bmc_check.check_own_bmc(base, "hv3", port=free_udp_port())
+    assert (silent.reachable, silent.fencing) == (False, True) and silent.why
+    disabled = replace(base, disable_on_ipmi_failure=True)
+    assert bmc_check.check_own_bmc(disabled, "hv3", port=free_udp_port()).fencing is False
+    none = bmc_check.check_own_bmc(replace(base, ipmi_hostname=""), "hv3")
+    assert (none.reachable, none.fencing) == (False, True) and "no BMC" in none.why
+    assert node3.actions() == []  # a status read is no power action
