@@ -7,7 +7,9 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
+import threading
 import time
+from collections import Counter
 from datetime import datetime
 
 import httpx
@@ -173,6 +175,61 @@ def fenced_and_back(dc: DevCluster, victim: str, killed_at: float) -> None:
         and n["domain_state"] == "flushed"), timeout=120)
     dc.pvc("node", "ready", victim, "--wait", timeout=300)
     assert api.node_info(victim)["domain_state"] == "ready"
+
+
+def test_requests_during_handovers_get_clear_answers(devcluster_3: DevCluster) -> None:
+    """Requests in flight while the primary moves three times (domain-state with
+    wait=true among them, as the fuzzing that found a 500 sent them): never a 500; and a
+    client's flush with wait, which sets a state, rides the handover out."""
+    dc = devcluster_3
+    url, headers = dc.spec.api_url(), {"X-Api-Key": dc.spec.api_key}
+    victim = next(n for n in ("hv3", "hv2") if n != dc.primary())
+    other = next(n for n in dc.spec.node_names if n != victim)  # ready: stays ready
+    statuses: Counter[int | str] = Counter()
+    bad: list[str] = []
+    stop = threading.Event()
+
+    def hammer() -> None:
+        with httpx.Client(base_url=url, headers=headers, timeout=20) as http:
+            while not stop.is_set():
+                for method, path, params in (
+                        ("GET", "/status", {}), ("GET", "/node", {}),
+                        ("POST", f"/node/{other}/domain-state",
+                         {"state": "ready", "wait": "true"}),
+                        ("GET", f"/node/{victim}", {})):
+                    try:
+                        r = http.request(method, path, params=params)
+                    except httpx.TransportError as exc:  # the address moving
+                        statuses[type(exc).__name__] += 1
+                        continue
+                    statuses[r.status_code] += 1
+                    if r.status_code >= 500 and r.status_code != 503:
+                        bad.append(f"{method} {path} -> {r.status_code}: {r.text[:200]}")
+                    elif r.status_code == 503 and "Retry-After" not in r.headers:
+                        bad.append(f"{method} {path} -> 503 without Retry-After")
+
+    threads = [threading.Thread(target=hammer, daemon=True) for _ in range(2)]
+    for t in threads:
+        t.start()
+    try:
+        for _ in range(3):
+            old = dc.primary()
+            handover = threading.Thread(target=lambda o=old: dc.pvc(
+                "node", "secondary", o, "--wait", timeout=120), daemon=True)
+            handover.start()
+            with dc.api() as client:  # while the API moves: retried until answered
+                assert victim in client.node_domain_state(victim, "flush", wait=True)
+                handover.join(120)
+                dc.wait_for("a new primary", lambda o=old: (p := dc.primary()) != o and p,
+                            timeout=30)
+                assert victim in client.node_domain_state(victim, "ready", wait=True)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(30)
+    assert not bad, bad[:5]
+    assert statuses[200] > 10, statuses
+    assert dc.api().node_info(victim)["domain_state"] == "ready"
 
 
 def test_killed_node_daemon_is_seen_silent_and_rejoins(devcluster_3: DevCluster) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 from fastapi import Depends, FastAPI
 
 from pvc import __version__
@@ -25,9 +27,11 @@ from pvc.state.store import Store
 PREFIX = "/api/v1"
 
 
-def create_app(config: Config, store: Store, storage: Storage | None = None) -> FastAPI:
+def create_app(config: Config, store: Store, storage: Storage | None = None,
+               stopping: threading.Event | None = None) -> FastAPI:
     """The PVC v1 API on `store`, configured by `config` (auth, tokens, metrics). Storage
-    endpoints use `storage` (None: they answer 503)."""
+    endpoints use `storage` (None: they answer 503). Once `stopping` is set, waits for an
+    outcome (`wait=true`) end at once with 503."""
     app = FastAPI(
         title="PVC API",
         version=__version__,
@@ -39,6 +43,7 @@ def create_app(config: Config, store: Store, storage: Storage | None = None) -> 
     app.state.config = config
     app.state.store = store
     app.state.storage = storage
+    app.state.stopping = stopping or threading.Event()
     app.state.session_secret = auth.session_secret(config)
     errors.install(app)
     authenticated = [Depends(auth.require_auth)]

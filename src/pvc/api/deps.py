@@ -1,7 +1,9 @@
-"""Request dependencies: the app's configuration and state store."""
+"""Request dependencies: the app's configuration, state store and storage, and whether
+the API is stopping (a wait for an outcome then ends early, answered 503)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, cast
 
 from fastapi import Depends, Request
@@ -32,7 +34,14 @@ def get_optional_storage(request: Request) -> Storage | None:
     return cast("Storage | None", getattr(request.app.state, "storage", None))
 
 
+def get_stopping(request: Request) -> Callable[[], bool]:
+    """Whether this API is stopping (pvcapid was told to exit: the primary moves)."""
+    stopping = getattr(request.app.state, "stopping", None)
+    return stopping.is_set if stopping is not None else (lambda: False)
+
+
 ConfigDep = Annotated[Config, Depends(get_config)]
+StoppingDep = Annotated[Callable[[], bool], Depends(get_stopping)]
 StoreDep = Annotated[Store, Depends(get_store)]
 StorageDep = Annotated[Storage, Depends(get_storage)]
 OptionalStorageDep = Annotated["Storage | None", Depends(get_optional_storage)]

@@ -15,7 +15,7 @@ import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from pvc.common.errors import PVCError
 
@@ -140,9 +140,18 @@ def main(argv: list[str] | None = None) -> int:
     store = MirroredStore(zk, roots=(*DEFAULT_ROOTS, "/ceph"))
     store.start()
     storage = open_storage(config)
-    server = uvicorn.Server(
+    # set when told to exit: a request still waiting for an outcome (`wait=true`) is then
+    # answered 503 at once, within the grace below, not cut off by uvicorn with a bare 500
+    stopping = threading.Event()
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: Any) -> None:  # uvicorn's signal handler
+            stopping.set()
+            super().handle_exit(sig, frame)
+
+    server = Server(
         uvicorn.Config(
-            create_app(config, store, storage),
+            create_app(config, store, storage, stopping),
             host=host,
             port=port,
             log_config=None,
@@ -154,17 +163,18 @@ def main(argv: list[str] | None = None) -> int:
         )
     )
     stop = threading.Event()
+
+    def request_exit(*_: object) -> None:
+        stopping.set()
+        server.should_exit = True
+
     if args.watch_stdin:
-
-        def on_eof() -> None:
-            server.should_exit = True
-
-        watch_stdin(stop, on_eof)
+        watch_stdin(stop, request_exit)
     # uvicorn handles SIGTERM/SIGINT while serving and re-raises them at the previous
     # handlers when done: these stop the server (also before uvicorn took over), so the
     # ZooKeeper session is closed below and the exit status is 0.
     for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: setattr(server, "should_exit", True))
+        signal.signal(signum, request_exit)
     scheme = "https" if tls else "http"
     log.info("PVC API on %s://%s:%s/api/v1 (ZooKeeper %s)", scheme, host, port, hosts)
     try:

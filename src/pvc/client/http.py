@@ -1,10 +1,19 @@
 """The HTTP layer of the PVC API client: requests, retries, and errors.
 
 Every parameter goes in the query string, whatever the method (lists as repeated keys,
-None left out, booleans as `True`/`False`); only large payloads go in a form body. GETs
-are retried on 429/500/502/503/504 and on connection failures (the API moves between
-nodes during a primary handover); every other method is sent exactly once. A response
-that is not a success becomes an exception of `pvc.common.errors`.
+None left out, booleans as `True`/`False`); only large payloads go in a form body. A
+response that is not a success becomes an exception of `pvc.common.errors`.
+
+Retries carry a request across a primary handover or failover (the API moves between
+nodes, and answers 503 with `Retry-After` while its cluster state is out of reach), for
+up to `connect_window` seconds:
+* any request that never reached the API (no connection could be made) is sent again;
+* a request that is safe to repeat (GETs, and writes that set a state, marked
+  `idempotent`) is sent again after a lost connection, a timeout or a 502/503/504;
+* a write the API answered with 503 and `X-PVC-Outcome: not-applied` is sent again;
+* any other write is sent once: when its connection is lost, or the API answers that it
+  may or may not have taken effect, the error says so, and the operator checks.
+GETs are also tried up to three times on 429 and 500.
 """
 
 from __future__ import annotations
@@ -36,8 +45,10 @@ ParamValue = Scalar | Sequence[Scalar] | None
 Params = Mapping[str, ParamValue]
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-STATUS_ATTEMPTS = 3  # tries of a GET that keeps answering with a retryable status
-CONNECT_WINDOW = 10.0  # seconds a GET keeps retrying connection failures
+MOVING_STATUSES = frozenset({502, 503, 504})  # the API or its state moving: time-bound
+STATUS_ATTEMPTS = 3  # tries of a GET that keeps answering 429 or 500
+CONNECT_WINDOW = 10.0  # seconds a request keeps being retried while the API moves
+MAX_RETRY_AFTER = 2.0  # seconds: the longest pause a Retry-After header gets here
 USER_AGENT = "pvc-client"
 
 _STATUS_ERRORS: dict[int, type[PVCError]] = {
@@ -91,6 +102,15 @@ def _body_message(response: httpx.Response) -> str | None:
         if parts:
             return "; ".join(parts)
     return None
+
+
+class NotDelivered(Unavailable):
+    """No connection to the API could be made: the request was never sent."""
+
+
+class OutcomeUnknown(Unavailable):
+    """The connection was lost after the request was sent: it may or may not have been
+    carried out."""
 
 
 def error_for_response(response: httpx.Response) -> PVCError:
@@ -174,20 +194,27 @@ class HttpClient:
     ) -> httpx.Response:
         data = dict(encode_params(form)) if form else None
         query: list[tuple[str, Scalar | None]] = list(encode_params(params))
+        where = self.url(path)
         try:
             return self._http.request(method, path, params=query, data=data)
         except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
-            raise InvalidArgument(f"Invalid API address {self.url(path)}: {exc}") from exc
+            raise InvalidArgument(f"Invalid API address {where}: {exc}") from exc
         except httpx.ConnectError as exc:
-            raise Unavailable(f"Cannot connect to the API at {self.url(path)}: {exc}") from exc
-        except httpx.TimeoutException as exc:
-            raise Unavailable(
-                f"The API at {self.url(path)} did not answer in time: {exc or 'timeout'}"
-            ) from exc
-        except httpx.TransportError as exc:
-            raise Unavailable(f"Lost the connection to the API at {self.url(path)}: {exc}") from exc
+            raise NotDelivered(f"Cannot connect to the API at {where}: {exc}") from exc
+        except httpx.ConnectTimeout as exc:
+            raise NotDelivered(f"The API at {where} did not accept a connection in time: "
+                               f"{exc or 'timeout'}") from exc
+        except (httpx.TimeoutException, httpx.TransportError) as exc:
+            lost = ("did not answer in time" if isinstance(exc, httpx.TimeoutException)
+                    else "closed the connection")
+            if method in ("GET", "HEAD"):
+                raise Unavailable(f"The API at {where} {lost}: {exc or 'timeout'}") from exc
+            raise OutcomeUnknown(
+                f"The API at {where} {lost} while it handled {method} {path}, as when the "
+                "primary moves: the request may or may not have taken effect; check before "
+                f"repeating it ({exc or 'timeout'})") from exc
         except httpx.HTTPError as exc:
-            raise BackendError(f"Bad response from the API at {self.url(path)}: {exc}") from exc
+            raise BackendError(f"Bad response from the API at {where}: {exc}") from exc
 
     def request(
         self,
@@ -197,35 +224,47 @@ class HttpClient:
         params: Params | None = None,
         form: Params | None = None,
         ok: Iterable[int] = (200,),
+        idempotent: bool | None = None,
     ) -> httpx.Response:
-        """Send one request (GETs with retries); raise for anything but an `ok` status."""
+        """Send one request, retried as the module says; raise for anything but an `ok`
+        status. `idempotent`: whether sending it twice does no more than once (default:
+        only for GET)."""
         method = method.upper()
         accepted = frozenset(ok)
-        if method != "GET":
-            response = self._send(method, path, params, form)
-        else:
-            response = self._get_with_retries(path, params)
+        safe = method in ("GET", "HEAD") if idempotent is None else idempotent
+        response = self._send_with_retries(method, path, params, form, safe)
         if response.status_code not in accepted:
             raise error_for_response(response)
         return response
 
-    def _get_with_retries(self, path: str, params: Params | None) -> httpx.Response:
+    def _send_with_retries(self, method: str, path: str, params: Params | None,
+                           form: Params | None, safe: bool) -> httpx.Response:
         deadline = self._clock() + self.connect_window
         status_tries = 0
         delay = 0.5
         while True:
+            pause = delay
             try:
-                response = self._send("GET", path, params, None)
-            except Unavailable:
+                response = self._send(method, path, params, form)
+            except NotDelivered:
                 if self._clock() + delay > deadline:
                     raise
+            except Unavailable:  # sent, then lost: again only if that is safe
+                if not safe or self._clock() + delay > deadline:
+                    raise
             else:
-                if response.status_code not in RETRY_STATUSES:
+                status = response.status_code
+                if status in MOVING_STATUSES and (safe or _not_applied(response)):
+                    pause = _retry_after(response, delay)
+                    if self._clock() + pause > deadline:
+                        return response
+                elif status in RETRY_STATUSES and method == "GET":
+                    status_tries += 1
+                    if status_tries >= self.status_attempts:
+                        return response
+                else:
                     return response
-                status_tries += 1
-                if status_tries >= self.status_attempts:
-                    return response
-            self._sleep(delay)
+            self._sleep(pause)
             delay = min(delay * 2, 2.0)
 
     def call(
@@ -236,9 +275,11 @@ class HttpClient:
         params: Params | None = None,
         form: Params | None = None,
         ok: Iterable[int] = (200,),
+        idempotent: bool | None = None,
     ) -> Any:
         """Like `request`, returning the parsed JSON body."""
-        response = self.request(method, path, params=params, form=form, ok=ok)
+        response = self.request(method, path, params=params, form=form, ok=ok,
+                                idempotent=idempotent)
         if response.status_code == 204:
             return None
         try:
@@ -251,8 +292,9 @@ class HttpClient:
     def get(self, path: str, params: Params | None = None) -> Any:
         return self.call("GET", path, params=params)
 
-    def post(self, path: str, params: Params | None = None, form: Params | None = None) -> Any:
-        return self.call("POST", path, params=params, form=form)
+    def post(self, path: str, params: Params | None = None, form: Params | None = None,
+             idempotent: bool = False) -> Any:
+        return self.call("POST", path, params=params, form=form, idempotent=idempotent)
 
     def put(self, path: str, params: Params | None = None, form: Params | None = None) -> Any:
         return self.call("PUT", path, params=params, form=form)
@@ -270,6 +312,20 @@ class HttpClient:
         if not isinstance(body, dict):
             raise BackendError(f"The API answered GET {path} with an unexpected body")
         return body
+
+
+def _not_applied(response: httpx.Response) -> bool:
+    """The API says the request changed nothing (a 503 before anything was written)."""
+    return bool(response.headers.get("X-PVC-Outcome") == "not-applied")
+
+
+def _retry_after(response: httpx.Response, default: float) -> float:
+    """The pause a 503 asks for (`Retry-After` in seconds), at most MAX_RETRY_AFTER."""
+    try:
+        return min(max(float(response.headers.get("Retry-After", default)), 0.0),
+                   MAX_RETRY_AFTER)
+    except ValueError:
+        return default
 
 
 def segment(value: str | int) -> str:

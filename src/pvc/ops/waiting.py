@@ -7,15 +7,28 @@ from collections.abc import Callable
 from typing import Any
 
 from pvc.common import vm
-from pvc.common.errors import BackendError, InvalidState
+from pvc.common.errors import BackendError, InvalidState, Unavailable
 from pvc.state.store import Store
 
 POLL = 0.1
+Cancelled = Callable[[], bool]
 
 
-def poll(check: Callable[[], bool], timeout: float, what: str) -> None:
+def never() -> bool:
+    return False
+
+
+def poll(check: Callable[[], bool], timeout: float, what: str,
+         cancelled: Cancelled = never) -> None:
+    """Until `check()` holds; InvalidState after `timeout` s, Unavailable as soon as
+    `cancelled()` (the API is stopping because the primary moves: the change was asked
+    for already, only the wait for its outcome ends)."""
     deadline = time.monotonic() + timeout
     while not check():
+        if cancelled():
+            raise Unavailable(f"This API stopped waiting for {what}: it is stopping while the "
+                              "primary moves to another node. The change was requested; ask "
+                              "again in a moment to see its outcome")
         if time.monotonic() > deadline:
             raise InvalidState(f"Timed out after {timeout:.0f} s waiting for {what}")
         time.sleep(POLL)
@@ -62,11 +75,12 @@ def migration_over(store: Store, uuid: str, target: str) -> bool:
 
 
 def wait_vm(store: Store, uuid: str, requested: str, timeout: float,
-            target: str | None = None) -> None:
+            target: str | None = None, cancelled: Cancelled = never) -> None:
     """After a state or node change: until the VM runs (start, restart, migrations) or is
     off (shutdown, stop, disable)."""
     if requested in ("migrate", "unmigrate", "move") and target:
-        poll(lambda: migration_over(store, uuid, target), timeout, f"the VM to {requested}")
+        poll(lambda: migration_over(store, uuid, target), timeout, f"the VM to {requested}",
+             cancelled)
         return
     wanted = {"start": "start", "restart": "start", "migrate": "start", "unmigrate": "start",
               "move": "start", "shutdown": "stop", "stop": "stop",
@@ -76,10 +90,11 @@ def wait_vm(store: Store, uuid: str, requested: str, timeout: float,
     seq = int((_status(store, uuid)["intent"] or {}).get("seq", 0)) \
         if requested in ("start", "restart") else 0
     poll(lambda: vm_settled(store, uuid, wanted, target, seq), timeout,
-         f"the VM to {requested}")
+         f"the VM to {requested}", cancelled)
 
 
-def wait_domain_state(store: Store, node: str, timeout: float) -> str:
+def wait_domain_state(store: Store, node: str, timeout: float,
+                      cancelled: Cancelled = never) -> str:
     """Until a flush or ready is over: the node's domain state is flushed or ready."""
     result: list[str] = []
 
@@ -88,5 +103,5 @@ def wait_domain_state(store: Store, node: str, timeout: float) -> str:
         result[:] = [state]
         return state in ("flushed", "ready")
 
-    poll(done, timeout, f"node {node} to finish its flush/ready")
+    poll(done, timeout, f"node {node} to finish its flush/ready", cancelled)
     return result[0]

@@ -10,6 +10,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -113,6 +114,46 @@ def test_pvcapid_port_override_and_sigterm(cluster: Store, zk_hosts: str, tmp_pa
             assert time.monotonic() - began < 1.5
         with pytest.raises(httpx.TransportError):
             httpx.get(f"http://127.0.0.1:{config_port}/api/v1/", timeout=1.0)
+
+
+@pytest.mark.parametrize("how", ["sigterm", "stdin"])
+def test_a_wait_in_flight_when_pvcapid_stops_is_answered_503(
+    cluster: Store, zk_hosts: str, tmp_path: Path, how: str
+) -> None:
+    """As when the primary moves: a flush with wait=true that no node carries out is
+    still waiting when pvcapid is told to exit; it is answered 503 with Retry-After and
+    says the change was requested, instead of being cut off (uvicorn's bare 500)."""
+    register_node(cluster, "hv2")
+    port = free_port()
+    for proc in start(tmp_path, zk_hosts, ["--watch-stdin"], port):
+        base = f"http://127.0.0.1:{port}/api/v1"
+        wait_listening(f"{base}/", proc)
+        answers: list[httpx.Response] = []
+
+        def flush(base: str = base, answers: list[httpx.Response] = answers) -> None:
+            answers.append(httpx.post(f"{base}/node/hv2/domain-state", headers=HEADERS,
+                                      params={"state": "flush", "wait": "true"}, timeout=30))
+
+        waiter = threading.Thread(target=flush)
+        waiter.start()
+        deadline = time.monotonic() + 10
+        while cluster.read("node.domain_state", node="hv2") != "flush":
+            assert time.monotonic() < deadline, "the flush was never requested"
+            time.sleep(0.05)
+        time.sleep(0.3)  # well inside the wait now
+        if how == "sigterm":
+            proc.send_signal(signal.SIGTERM)
+        else:
+            assert proc.stdin is not None
+            proc.stdin.close()
+        waiter.join(10)
+        assert proc.wait(timeout=5) == 0
+        assert len(answers) == 1
+        r = answers[0]
+        assert r.status_code == 503, r.text
+        assert r.headers["Retry-After"] == "2"
+        assert "stopped waiting" in r.json()["message"]
+        assert "The change was requested" in r.json()["message"]
 
 
 def test_pvcapid_refuses_an_unreadable_config(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from pvc.client import ApiClient, Connection, encode_params
+from pvc.client.http import OutcomeUnknown
 from pvc.common.errors import (
     AlreadyExists,
     BackendError,
@@ -236,11 +237,91 @@ def test_get_gives_up_on_connection_errors_after_about_ten_seconds() -> None:
     assert len(seen) > 3
 
 
-def test_post_is_not_retried_on_connection_errors() -> None:
+def test_a_post_that_never_reached_the_api_is_sent_again() -> None:
+    """Connection refused: nothing was sent, so any request may be sent again (the API
+    is moving to another node)."""
+    failures = [2]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if failures[0]:
+            failures[0] -= 1
+            raise httpx.ConnectError("Connection refused", request=request)
+        return httpx.Response(200, json={"message": "Set the cluster in maintenance mode."})
+
+    client, seen = make(handler)
+    assert client.set_maintenance(True) == "Set the cluster in maintenance mode."
+    assert len(seen) == 3
+
+
+def test_a_post_that_never_reaches_the_api_gives_up_after_the_window() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("Connection refused", request=request)
 
-    client, seen = make(handler)
+    time = FakeTime()
+    client, seen = make(handler, time)
     with pytest.raises(Unavailable, match="Cannot connect to the API"):
-        client.post("/status", {"state": "true"})
+        client.post("/vm", {"node": "hv1"}, form={"xml": "<domain/>"})
+    assert 5.0 <= time.now <= 10.0 and len(seen) > 3
+
+
+def test_a_write_whose_connection_was_lost_is_sent_once_and_says_so() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise httpx.RemoteProtocolError("Server disconnected", request=request)
+
+    client, seen = make(handler)
+    with pytest.raises(OutcomeUnknown) as info:
+        client.post("/vm", {"node": "hv1"}, form={"xml": "<domain/>"})
     assert len(seen) == 1
+    assert "closed the connection while it handled POST /vm" in info.value.message
+    assert "may or may not have taken effect" in info.value.message
+
+
+def test_a_state_setting_write_is_sent_again_after_a_lost_connection() -> None:
+    """Flush/ready, primary/secondary, maintenance and VM start/stop/disable set a state:
+    sending them twice does no more than once."""
+    lost = [1]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if lost[0]:
+            lost[0] -= 1
+            raise httpx.ReadError("Connection reset by peer", request=request)
+        return httpx.Response(200, json={"message": "Node hv2 is already flushed."})
+
+    client, seen = make(handler)
+    assert client.node_domain_state("hv2", "flush", wait=True) == "Node hv2 is already flushed."
+    assert len(seen) == 2
+
+
+def test_a_write_the_api_did_not_apply_is_sent_again_after_retry_after() -> None:
+    answers = [httpx.Response(503, json={"message": "moving"},
+                              headers={"Retry-After": "2", "X-PVC-Outcome": "not-applied"}),
+               httpx.Response(200, json={"message": "done"})]
+    time = FakeTime()
+    client, seen = make(lambda r: answers.pop(0), time)
+    assert client.post("/vm/web1/meta", {"limit": "hv1"}) == {"message": "done"}
+    assert len(seen) == 2 and time.sleeps == [2.0]
+
+
+def test_a_write_that_may_have_taken_effect_is_not_sent_again() -> None:
+    client, seen = make(lambda r: httpx.Response(
+        503, json={"message": "it may or may not have taken effect"},
+        headers={"Retry-After": "2", "X-PVC-Outcome": "unknown"}))
+    with pytest.raises(Unavailable, match="may or may not have taken effect"):
+        client.post("/vm", {"node": "hv1"}, form={"xml": "<domain/>"})
+    assert len(seen) == 1
+
+
+def test_a_get_rides_out_a_failover_of_several_seconds() -> None:
+    """503s for about six seconds (no primary, then a new one loading): a GET keeps
+    asking within the window, at the pace the API asks for."""
+    time = FakeTime()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if time.now < 6.0:
+            return httpx.Response(503, json={"message": "no primary"},
+                                  headers={"Retry-After": "2"})
+        return httpx.Response(200, json={"primary_node": "hv2"})
+
+    client, seen = make(handler, time)
+    assert client.primary_node() == "hv2"
+    assert set(time.sleeps) <= {0.5, 1.0, 2.0} and len(seen) >= 4

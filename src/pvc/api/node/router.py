@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from pvc.api import schemas, views
-from pvc.api.deps import ConfigDep, StoreDep
+from pvc.api.deps import ConfigDep, StoppingDep, StoreDep
 from pvc.api.errors import refusals_as_400
 from pvc.api.vm import schemas as vm_schemas
 from pvc.common.config import Config
@@ -122,6 +122,7 @@ _DOMAIN_STATE_DONE = {
 @refusals_as_400
 def set_domain_state(
     store: StoreDep,
+    stopping: StoppingDep,
     node: NodeName,
     state: Annotated[
         vm_schemas.DomainStateAction | None,
@@ -142,7 +143,7 @@ def set_domain_state(
     message = node_domain.set_domain_state(store, node, wanted)
     if not wait or "already" in message:
         return schemas.Message(message=message)
-    reached = waiting.wait_domain_state(store, node, DOMAIN_STATE_WAIT)
+    reached = waiting.wait_domain_state(store, node, DOMAIN_STATE_WAIT, stopping)
     final, done = _DOMAIN_STATE_DONE[wanted]
     if reached != final:
         raise Conflict(f"Node {node} is {reached}: a newer flush or ready replaced this one")

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from pvc.api import schemas
-from pvc.api.deps import ConfigDep, StoreDep
+from pvc.api.deps import ConfigDep, StoppingDep, StoreDep
 from pvc.api.errors import refusals_as_400
 from pvc.api.vm import schemas as vm_schemas
 from pvc.api.vm import views as vm_views
@@ -66,6 +66,7 @@ def get_state(store: StoreDep, vm: VmName) -> vm_schemas.VmState:
 @refusals_as_400
 def set_state(
     store: StoreDep,
+    stopping: StoppingDep,
     config: ConfigDep,
     vm: VmName,
     state: Annotated[vm_schemas.VmStateAction, Query(description="The wanted state")],
@@ -79,7 +80,7 @@ def set_state(
     message = vm_actions.set_state(store, uuid, state, force)
     if not wait or "already" in message:
         return schemas.Message(message=message)
-    waiting.wait_vm(store, uuid, state, wait_timeout(config, state))
+    waiting.wait_vm(store, uuid, state, wait_timeout(config, state), cancelled=stopping)
     return schemas.Message(message=_done(store, uuid, state))
 
 
@@ -93,6 +94,7 @@ def get_node(store: StoreDep, vm: VmName) -> vm_schemas.VmNode:
 @refusals_as_400
 def set_node(
     store: StoreDep,
+    stopping: StoppingDep,
     config: ConfigDep,
     vm: VmName,
     action: Annotated[vm_schemas.VmNodeAction, Query(description="migrate, unmigrate or move")],
@@ -118,7 +120,8 @@ def set_node(
     if rec.node == before.node or rec.state not in ("migrate", "unmigrate", "start"):
         # made permanent where it is, or not running (only its node changed)
         return schemas.Message(message=message)
-    waiting.wait_vm(store, uuid, action, wait_timeout(config, action), target=rec.node)
+    waiting.wait_vm(store, uuid, action, wait_timeout(config, action), target=rec.node,
+                    cancelled=stopping)
     return schemas.Message(message=_done(store, uuid, action))
 
 

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import JSONResponse
 
 from pvc.api import schemas
-from pvc.api.deps import ConfigDep, OptionalStorageDep, StoreDep
+from pvc.api.deps import ConfigDep, OptionalStorageDep, StoppingDep, StoreDep
 from pvc.api.errors import refusals_as_400
 from pvc.api.vm import schemas as vm_schemas
 from pvc.api.vm import views as vm_views
@@ -174,6 +174,7 @@ def modify_vm(
 @refusals_as_400
 def delete_vm(
     store: StoreDep,
+    stopping: StoppingDep,
     storage: OptionalStorageDep,
     vm: VmName,
     delete_disks: Annotated[
@@ -183,7 +184,8 @@ def delete_vm(
     """Undefine the VM (its record goes, its disks stay), or remove it with its disks
     (stopping it first)."""
     if delete_disks and storage is not None:
-        return schemas.Message(message=vm_volumes.remove_with_disks(store, storage, vm))
+        return schemas.Message(message=vm_volumes.remove_with_disks(
+            store, storage, vm, cancelled=stopping))
     return schemas.Message(message=vm_define.remove(store, vm, delete_disks))
 
 

@@ -30,7 +30,8 @@ class ClusterApi(HttpClient):
 
     def set_maintenance(self, enabled: bool) -> str:
         """POST /status?state=true|false (lower case, as PVC sends it)."""
-        return message_of(self.post("/status", {"state": "true" if enabled else "false"}))
+        return message_of(self.post("/status", {"state": "true" if enabled else "false"},
+                                    idempotent=True))
 
     def backup(self) -> Any:
         """GET /backup: the cluster data (the body is a JSON string holding JSON)."""

@@ -41,12 +41,14 @@ class NodeApi(HttpClient):
 
     def node_coordinator_state(self, node: str, state: str) -> str:
         """POST /node/{node}/coordinator-state?state=primary|secondary."""
-        return message_of(self.post(f"/node/{segment(node)}/coordinator-state", {"state": state}))
+        return message_of(self.post(f"/node/{segment(node)}/coordinator-state",
+                                    {"state": state}, idempotent=True))
 
     def node_domain_state(self, node: str, state: str, wait: bool | None = None) -> str:
         """POST /node/{node}/domain-state?state=flush|ready[&wait=True|False]."""
         return message_of(
-            self.post(f"/node/{segment(node)}/domain-state", {"state": state, "wait": wait})
+            self.post(f"/node/{segment(node)}/domain-state", {"state": state, "wait": wait},
+                      idempotent=True)
         )
 
     def node_log(self, node: str, lines: int | None = None) -> list[str]:

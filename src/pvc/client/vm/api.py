@@ -10,6 +10,10 @@ from typing import Any
 from pvc.client.http import HttpClient, message_of, segment
 from pvc.common.errors import BackendError
 
+# States whose request, sent twice, does no more than once (the API answers "already").
+# A restart or a shutdown sent twice may act twice: never re-sent on a lost connection.
+SETS_A_STATE = frozenset({"start", "stop", "disable"})
+
 
 def _lower(flag: bool) -> str:
     return "true" if flag else "false"
@@ -83,7 +87,8 @@ class VmApi(HttpClient):
     def vm_state(self, vm: str, state: str, force: bool = False, wait: bool = False) -> str:
         """POST /vm/{vm}/state?state=...&force=True|False&wait=True|False."""
         return message_of(
-            self.post(f"/vm/{segment(vm)}/state", {"state": state, "force": force, "wait": wait})
+            self.post(f"/vm/{segment(vm)}/state", {"state": state, "force": force, "wait": wait},
+                      idempotent=state in SETS_A_STATE)
         )
 
     def vm_node(

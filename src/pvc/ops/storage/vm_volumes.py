@@ -19,13 +19,14 @@ STOP_TIMEOUT = 120.0
 
 
 def remove_with_disks(store: Store, storage: Storage, ident: str,
-                      timeout: float = STOP_TIMEOUT) -> str:
+                      timeout: float = STOP_TIMEOUT,
+                      cancelled: waiting.Cancelled = waiting.never) -> str:
     """Stop the VM (if it runs), delete its record, then delete its RBD volumes."""
     rec = get_vm(store, ident)
     volumes = list(rec.spec.rbd_volumes) if rec.spec else []
     if rec.state not in vm_define.STOPPED_STATES:
         vm_actions.set_state(store, rec.uuid, "stop", force=True)
-        waiting.wait_vm(store, rec.uuid, "stop", timeout)
+        waiting.wait_vm(store, rec.uuid, "stop", timeout, cancelled=cancelled)
     vm_define.remove(store, rec.uuid)
     removed = []
     for full in volumes:
