@@ -133,14 +133,37 @@ def test_power_cycle_brings_mon_mgr_and_osd_back(devcluster_3: DevCluster,
             "cluster", "maintenance", "off", check=False).returncode == 0, timeout=90)
     wait_ceph_ok(devcluster_3, admin, timeout=180)
     assert osd_state(admin, osd) == (True, True)
-    # the node's supervisor runs them all (a daemon that exits is restarted after 1 s)
-    wanted = ("redis", "ceph-mon", "ceph-mgr", "ceph-osd")
+    # the node's init runs these (a daemon that exits is restarted after 1 s) ...
+    wanted = ("redis", "ceph-mon", "ceph-mgr")
     devcluster_3.wait_for(
         f"{', '.join(wanted)} running on {victim}",
         lambda: all(s["running"] for n, s in services(devcluster_3, victim).items()
                     if n in wanted) and wanted, timeout=60)
     assert set(wanted) <= set(services(devcluster_3, victim))
+    # ... and its pvcnoded its OSD, through its service control, as on a real node
+    assert "ceph-osd" not in services(devcluster_3, victim)
+    assert f"ceph-osd@{osd}" in "\n".join(devcluster_3.api().node_log(victim, 400))
+    assert "running" in devcluster_3.dev("service", victim, "ceph-osd", "status").stdout
     devcluster_3.wait_healthy(120)
+
+
+def test_pvcnoded_stops_its_osd_on_shutdown_and_starts_it_again(
+        devcluster_3: DevCluster, admin: CephAdmin) -> None:
+    """A graceful stop of the node daemon stops the node's OSD through the same service
+    control as `osd remove`; its start brings the OSD back."""
+    victim = next(n for n in ("hv3", "hv2") if n != devcluster_3.primary())
+    osd = devcluster_3.spec.node_index(victim) - 1
+    devcluster_3.dev("service", victim, "pvcnoded", "stop")
+    try:
+        assert "stopped" in devcluster_3.dev("service", victim, "ceph-osd", "status").stdout
+        devcluster_3.wait_for(f"osd.{osd} down", lambda: osd_state(admin, osd) == (False, True),
+                              timeout=60)
+    finally:
+        devcluster_3.dev("service", victim, "pvcnoded", "start")
+    devcluster_3.wait_for(f"osd.{osd} up", lambda: osd_state(admin, osd) == (True, True),
+                          timeout=90)
+    assert "running" in devcluster_3.dev("service", victim, "ceph-osd", "status").stdout
+    wait_ceph_ok(devcluster_3, admin)
 
 
 def test_every_node_runs_a_task_worker(devcluster_3: DevCluster) -> None:

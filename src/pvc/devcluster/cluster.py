@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -169,7 +170,7 @@ def up(spec: ClusterSpec, timeout: float = 180, say: Say = _quiet) -> ClusterSpe
                 f"{existing.coordinators} coordinators; run `pvc-dev down` first")
         say(f"Cluster {existing.name} is already up")
         wait_ready(existing, timeout, say)
-        cephdev.ensure(existing, lambda n: reload_node(existing, n), timeout, say)
+        cephdev.ensure(existing, timeout, say)
         demo.ensure(existing, say)
         return existing
     check_visible_inside()
@@ -190,8 +191,7 @@ def up(spec: ClusterSpec, timeout: float = 180, say: Say = _quiet) -> ClusterSpe
         power.on(spec, node)
     # Ceph comes up beside the PVC daemons and the demo VM (whose disk is not on Ceph;
     # a demo with an RBD disk would join `ceph` first)
-    ceph = Background(lambda: cephdev.finish(
-        spec, pending, lambda n: reload_node(spec, n), timeout, say))
+    ceph = Background(lambda: cephdev.finish(spec, pending, timeout, say))
     wait_ready(spec, timeout, say)
     demo.ensure(spec, say)
     ceph.join(timeout)
@@ -221,9 +221,19 @@ class Background:
             raise self.error
 
 
-def reload_node(spec: ClusterSpec, node: str) -> None:
-    """Ask a node's nodeinit to start the services that exist now but not at its boot."""
-    control(spec, node, {"cmd": "reload"})
+def node_service(spec: ClusterSpec, node: str, name: str, action: str) -> dict[str, Any]:
+    """start/stop/kill/status of a service that the node's pvcnoded runs through its service
+    control (its OSD), inside the node: {"running": bool, "pid": int | None}."""
+    pid = power.init_pid(spec, node)
+    if pid is None:
+        raise BackendError(f"Node {node} is powered off")
+    res = subprocess.run(["nsenter", "-t", str(pid), "-m", "-u", "-n", "-p", "--",
+                          sys.executable, "-m", "pvc.node.services", action, name],
+                         capture_output=True, text=True, timeout=120, check=False)
+    if res.returncode != 0:
+        raise BackendError(f"{name} on {node}: {(res.stderr or res.stdout).strip()}")
+    reply: dict[str, Any] = json.loads(res.stdout)
+    return reply
 
 
 def down(spec: ClusterSpec, say: Say = _quiet) -> list[str]:

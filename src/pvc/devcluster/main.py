@@ -187,12 +187,16 @@ def service(name: str, node: str, service: str, action: str) -> None:
     _need_root()
     spec = _spec(name)
     try:
-        reply = cluster.control(spec, node, {"cmd": action, "service": service})
-        if action != "kill":
-            reply = cluster.control(spec, node, {"cmd": "status"})
+        if service == "ceph-osd":  # run by the node's pvcnoded, not by its init
+            svc = cluster.node_service(spec, node, f"ceph-osd@{cephdev.osd_id(spec, node)}",
+                                       action)
+        else:
+            reply = cluster.control(spec, node, {"cmd": action, "service": service})
+            if action != "kill":
+                reply = cluster.control(spec, node, {"cmd": "status"})
+            svc = reply.get("services", {}).get(service, {})
     except PVCError as exc:
         raise click.ClickException(str(exc)) from exc
-    svc = reply.get("services", {}).get(service, {})
     click.echo(f"{node} {service}: " + ("killed" if action == "kill" else
                ("running, pid {}".format(svc.get("pid")) if svc.get("running") else "stopped")))
 

@@ -29,6 +29,8 @@ from pvc.node.ha.self_fence import SelfFence
 from pvc.node.keepalive import Keepalive
 from pvc.node.primary.election import Coordinator
 from pvc.node.primary.services import PrimaryServices
+from pvc.node.services import from_config as services_from_config
+from pvc.node.storage.osds import LocalOsds
 from pvc.node.storage.publisher import StoragePublisher
 from pvc.node.vm.controller import VmController
 from pvc.node.vm.flush import FlushController
@@ -75,6 +77,7 @@ class Daemon:
         self.fault_monitor: FaultMonitor | None = None
         self.fence_monitor: FenceMonitor | None = None
         self.bmc: BmcCheck | None = None
+        self.osds: LocalOsds | None = None
 
     # -- start ----------------------------------------------------------
     def start(self) -> None:
@@ -90,6 +93,9 @@ class Daemon:
         self.zklog.start()
         self.bmc = check_own_bmc(self.config, self.node)
         self.register()
+        if self.config.enable_storage:
+            self.osds = LocalOsds(self.store, self.node, services_from_config(self.config))
+            self.osds.start()
         try:
             self.hypervisor.ping()
             self._ensure_ceph_secret()
@@ -233,6 +239,8 @@ class Daemon:
             self.fence_monitor.stop()
         self.observer.stop()
         self.vms.stop()
+        if self.osds:
+            self.osds.stop()
         self.services.stop(urgent=False)
         self.state = "stop"
         try:

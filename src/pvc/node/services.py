@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Protocol
 
 from pvc.common.config import Config
-from pvc.common.errors import BackendError, InvalidArgument
+from pvc.common.errors import BackendError, InvalidArgument, PVCError
 
 # "<daemon>@<instance>", e.g. ceph-osd@3, ceph-mon@hv1.
 SERVICE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,31}@[A-Za-z0-9_.-]{1,63}$")
@@ -230,3 +230,45 @@ def from_config(config: Config) -> ServiceControl:
     if mode == "systemd":
         return SystemdServices()
     raise InvalidArgument(f"pvc.conf: ceph.service_control {mode!r}: use systemd or direct")
+
+
+# -- command line ----------------------------------------------------------------------
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m pvc.node.services start|stop|kill|status NAME`: one service of this node
+    through the service control its pvc.conf chooses (for `direct`, what `systemctl` is to
+    systemd). Prints the state as JSON."""
+    import argparse
+    import json
+
+    from pvc.common import config as pvcconfig
+
+    parser = argparse.ArgumentParser(prog="python -m pvc.node.services")
+    parser.add_argument("--config", default=None, help="pvc.conf (default: the usual one)")
+    parser.add_argument("action", choices=["start", "stop", "kill", "status"])
+    parser.add_argument("name", help="<daemon>@<instance>, e.g. ceph-osd@2")
+    args = parser.parse_args(argv)
+    try:
+        name = service_name(args.name)
+        services = from_config(pvcconfig.load(args.config or pvcconfig.config_path()))
+        if args.action == "start":
+            services.start(name)
+        elif args.action == "stop":
+            services.stop(name)
+        elif args.action == "kill":
+            if isinstance(services, DirectServices):
+                pid = services.pid(name)
+                if pid is not None:
+                    os.kill(pid, signal.SIGKILL)
+            else:
+                SystemdServices()._must("kill", "--signal=KILL", name)
+        pid = services.pid(name) if isinstance(services, DirectServices) else None
+        print(json.dumps({"service": name, "running": services.is_active(name), "pid": pid}))
+        return 0
+    except PVCError as exc:
+        print(f"{parser.prog}: {exc.message}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -14,14 +14,17 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pvc.common.errors import BackendError
+from pvc.common.errors import AlreadyExists, BackendError, Conflict, NotFound
 from pvc.devcluster.ceph import boot as cephboot
 from pvc.devcluster.ceph.admin import CephAdmin
 from pvc.devcluster.layout import ClusterSpec
+from pvc.state import connect
+from pvc.state.store import Store
 
 OSD_BLOCK_SIZE = 3 * 1024**3  # sparse: only what Ceph writes takes disk space
 POOL = "vms"
@@ -212,30 +215,28 @@ def prepare(spec: ClusterSpec) -> Pending:
 # -- the node's services -----------------------------------------------------------------
 
 def services(spec: ClusterSpec, node: str) -> list[tuple[str, list[str]]]:
-    """(service name, command) of the Ceph daemons this node runs, as far as they exist:
-    mon and mgr on coordinators, and the OSD once the cluster has registered it."""
+    """(service name, command) of the Ceph daemons this node's init runs, as far as they
+    exist: mon and mgr on coordinators."""
     out: list[tuple[str, list[str]]] = []
     mon_data = in_node(spec, node, Path(f"/var/lib/ceph/mon/ceph-{node}"))
     if node in spec.coordinator_names and (mon_data / "done").exists():
         out.append(("ceph-mon", cephboot.mon_command(NODE_CONF, node)))
         out.append(("ceph-mgr", cephboot.mgr_command(NODE_CONF, node)))
-    if (osd_dir(spec, node) / REGISTERED).exists():
-        out.append(("ceph-osd", cephboot.osd_command(NODE_CONF, osd_id(spec, node))))
+    # (the node's OSD is run by its pvcnoded, as on a real node: pvc.node.storage.osds)
     return out
 
 
 # -- after power-on ------------------------------------------------------------------------
 
-def finish(spec: ClusterSpec, pending: Pending, reload: Callable[[str], None],
-           timeout: float, say: Say) -> None:
-    """Register and start the OSDs, create the pool, wait for HEALTH_OK. `reload(node)`
-    asks a node's nodeinit to start the services it does not run yet."""
+def finish(spec: ClusterSpec, pending: Pending, timeout: float, say: Say) -> None:
+    """Register and record the OSDs (each node's pvcnoded then starts its own), create the
+    pool, wait for HEALTH_OK."""
     with CephAdmin(host_conf(spec), host_keyring(spec), timeout=timeout) as admin:
         pending.join()
         for node, osd in pending.osds.items():
             admin.register_osd(osd)
+            record_osd(spec, node)
             (osd_dir(spec, node) / REGISTERED).touch()
-            reload(node)
         say(f"Ceph: {len(pending.osds)} OSDs registered; creating pool {POOL}")
         ensure_pool(spec, admin)
         admin.wait_health_ok(timeout, sorted(o.osd_id for o in pending.osds.values()), [POOL])
@@ -262,9 +263,10 @@ def made_osd(spec: ClusterSpec, node: str) -> cephboot.OsdIdentity | None:
     return cephboot.OsdIdentity(osd_id(spec, node), osd_uuid, keys[0]) if keys else None
 
 
-def ensure(spec: ClusterSpec, reload: Callable[[str], None], timeout: float, say: Say) -> None:
-    """On a cluster that is already up: every OSD registered and running (a bring-up that
-    was interrupted leaves some unregistered), the pool exists and Ceph is healthy."""
+def ensure(spec: ClusterSpec, timeout: float, say: Say) -> None:
+    """On a cluster that is already up: every OSD registered, recorded and so running (a
+    bring-up that was interrupted leaves some unregistered), the pool exists and Ceph is
+    healthy."""
     if not host_conf(spec).exists():
         say("Ceph: this cluster was built without it (by an older pvc-dev); "
             "`pvc-dev down` and `up` add it")
@@ -275,11 +277,44 @@ def ensure(spec: ClusterSpec, reload: Callable[[str], None], timeout: float, say
             if osd is not None and not (osd_dir(spec, node) / REGISTERED).exists():
                 say(f"Ceph: registering the OSD of {node}")
                 admin.register_osd(osd)
+                record_osd(spec, node)
                 (osd_dir(spec, node) / REGISTERED).touch()
-                reload(node)
         ensure_pool(spec, admin)
         admin.wait_health_ok(timeout, [osd_id(spec, n) for n in spec.node_names], [POOL])
     say("Ceph is HEALTH_OK")
+
+
+def record_osd(spec: ClusterSpec, node: str) -> None:
+    """The node's OSD in the cluster state, placed on `node` (as `osd.add` records one), so
+    that the node's pvcnoded starts it; a record the primary adopted first gets its node."""
+    osd = str(osd_id(spec, node))
+    record = {"node": node, "device": f"/var/lib/ceph/osd/ceph-{osd}/block", "db_device": "",
+              "is_split": False}
+    zk = connect.client(spec.zookeeper_hosts(), 5)
+    zk.start(timeout=30)
+    try:
+        store = Store(zk)
+        deadline = time.monotonic() + 120
+        while not store.exists("root.ceph.osds"):  # the first node daemon makes the tree
+            if time.monotonic() > deadline:
+                raise BackendError("The cluster state has no OSD records' place (/ceph/osds) "
+                                   "after 120 s: is any node daemon running?")
+            time.sleep(0.2)
+        for _ in range(5):
+            txn = store.txn()
+            if store.exists("osd", osd=osd):
+                txn.set("osd", record, osd=osd)
+            else:
+                txn.create("osd", record, osd=osd)
+            try:
+                txn.commit()
+                return
+            except (AlreadyExists, NotFound, Conflict):
+                continue  # the publisher wrote in between: look again
+        raise BackendError(f"Could not record OSD {osd}: its record kept changing")
+    finally:
+        zk.stop()
+        zk.close()
 
 
 def health_line(spec: ClusterSpec, timeout: float = 3) -> str | None:
