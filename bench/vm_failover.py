@@ -9,9 +9,12 @@ each VM's status, written by the product) and, independently, from every survivo
 libvirt, asked directly every 50 ms. After each run the fence has powered the node back
 on; once it runs and Ceph is clean again, `node ready` brings the VMs back (live
 migration) and the next run starts. `--primary` powers off the primary instead (the
-node is made primary again before each run).
+node is made primary again before each run). `--zk-leader` powers off the node whose
+ZooKeeper server leads the ensemble (not the primary: that is made another node), with
+the VMs moved onto it before each run.
 
-Run: sudo .venv/bin/python -m bench.vm_failover [--runs 5] [--primary] [--log] [--keep]
+Run: sudo .venv/bin/python -m bench.vm_failover [--runs 5] [--primary | --zk-leader]
+     [--log] [--keep]
 """
 
 from __future__ import annotations
@@ -32,10 +35,11 @@ from pvc.common.errors import BackendError
 from pvc.devcluster import cluster, demo
 from pvc.devcluster.ceph import cluster as cephdev
 from pvc.devcluster.ceph.admin import CephAdmin
-from pvc.devcluster.layout import ClusterSpec
+from pvc.devcluster.layout import ZK_CLIENT_PORT, ClusterSpec
 from pvc.devcluster.node import power
 from pvc.drivers.fencing.ipmi import IpmiTool
 from pvc.ops.node import logs
+from pvc.state import ensemble
 from pvc.state.store import Store
 
 GOAL = 10.0
@@ -245,6 +249,22 @@ def define_vms(spec: ClusterSpec, node: str) -> list[str]:
     return uuids
 
 
+def zk_leader(spec: ClusterSpec) -> str | None:
+    """The coordinator whose ZooKeeper server leads the ensemble now."""
+    return next((c for c in spec.coordinator_names if ensemble.server_mode(
+        str(spec.node_address(c, "cluster").ip), ZK_CLIENT_PORT) == "leader"), None)
+
+
+def move_vms(spec: ClusterSpec, names: list[str], node: str) -> None:
+    """Every VM of the bench moved (live) onto `node`."""
+    with api(spec) as c:
+        for name in names:
+            r = c.post(f"/vm/{name}/node", params={"action": "move", "node": node,
+                                                   "wait": "true"})
+            if r.status_code != 200 and "already" not in r.text:
+                raise BackendError(f"move {name} to {node}: {r.text}")
+
+
 def node_is(spec: ClusterSpec, store: Store, node: str, daemon: str) -> bool:
     return bool(cluster.node_states(spec, store)[node]["daemon_state"] == daemon)
 
@@ -292,7 +312,10 @@ def restore(spec: ClusterSpec, store: Store, victim: str, uuids: list[str]) -> N
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--primary", action="store_true", help="power off the primary")
+    how = ap.add_mutually_exclusive_group()
+    how.add_argument("--primary", action="store_true", help="power off the primary")
+    how.add_argument("--zk-leader", action="store_true",
+                     help="power off the node whose ZooKeeper server leads the ensemble")
     ap.add_argument("--log", action="store_true", help="print the survivors' fence log")
     ap.add_argument("--keep", action="store_true", help="leave the cluster up afterwards")
     args = ap.parse_args()
@@ -306,12 +329,17 @@ def main() -> None:
             n for n in spec.node_names if n != primary][-1]
         uuids = define_vms(spec, victim)
         for run in range(args.runs):
-            if args.primary:
+            if args.zk_leader:
+                victim = wait_for("a ZooKeeper leader", lambda: zk_leader(spec), 60)
+                if primary_of(spec, store) == victim:
+                    make_primary(spec, store, next(n for n in spec.node_names if n != victim))
+                move_vms(spec, [f"fo{i}" for i in range(VMS)], victim)
+            elif args.primary:
                 make_primary(spec, store, victim)
             elif primary_of(spec, store) == victim:
                 make_primary(spec, store, next(n for n in spec.node_names if n != victim))
-            wait_for("the VMs on the victim", lambda: set(uuids) <= active_on(spec, victim),
-                     120, 0.5)
+            wait_for("the VMs on the victim",
+                     lambda v=victim: set(uuids) <= active_on(spec, v), 120, 0.5)
             ceph_settled(spec)
             time.sleep(2)
             p = one_run(spec, store, victim, uuids, args.log)
@@ -330,7 +358,8 @@ def main() -> None:
                 say(f"left behind: {left}")
     if not results:
         raise SystemExit("no run finished")
-    what = "primary" if args.primary else "non-primary node"
+    what = ("primary" if args.primary else "ZooKeeper leader (not primary)" if args.zk_leader
+            else "non-primary node")
     print(median_line(f"{what} power-off: {VMS} RBD VMs running on survivors",
                       [r["total"] for r in results], GOAL))
     print(median_line("  seen in survivors' libvirt", [r["libvirt"] for r in results]))
