@@ -1,1 +1,3 @@
-"""The node's side of Ceph: RBD lock checks before a VM starts, and the primary's Ceph publisher."""
+"""The node's side of Ceph: RBD lock checks before a VM starts, this node's OSDs, and the
+primary's Ceph publisher.
+"""
