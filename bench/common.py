@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import itertools
+import signal
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -23,14 +25,37 @@ def bench_spec(nodes: int = 3, coordinators: int = 3) -> ClusterSpec:
                        coordinators=coordinators)
 
 
+def end_cleanly_on_sigterm() -> None:
+    """SIGTERM (a harness's timeout, `kill`) ends the bench like Ctrl-C: its `finally`
+    blocks run, so it leaves no cluster, server or process behind."""
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(f"stopped by signal {signum}")
+
+    signal.signal(signal.SIGTERM, stop)
+
+
+def stop_process(proc: subprocess.Popen[bytes] | None, grace: float = 10.0) -> None:
+    """SIGTERM, then SIGKILL after `grace` s: the process is gone when this returns."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def say(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
 @contextmanager
 def bench_cluster(nodes: int = 3, coordinators: int = 3) -> Iterator[ClusterSpec]:
-    spec = cluster.up(bench_spec(nodes, coordinators), timeout=240)
+    end_cleanly_on_sigterm()
+    spec = bench_spec(nodes, coordinators)
     try:
+        spec = cluster.up(spec, timeout=240)
         yield spec
     finally:
         cluster.down(spec)

@@ -30,7 +30,7 @@ from typing import Any
 import httpx
 import libvirt
 
-from bench.common import median_line, say
+from bench.common import end_cleanly_on_sigterm, median_line, say
 from pvc.common.errors import BackendError
 from pvc.devcluster import cluster, demo
 from pvc.devcluster.ceph import cluster as cephdev
@@ -319,6 +319,7 @@ def main() -> None:
     ap.add_argument("--log", action="store_true", help="print the survivors' fence log")
     ap.add_argument("--keep", action="store_true", help="leave the cluster up afterwards")
     args = ap.parse_args()
+    end_cleanly_on_sigterm()
     _libvirt_events()
     results: list[dict[str, float]] = []
     spec = cluster.up(fo_spec(), timeout=300, say=say)

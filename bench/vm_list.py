@@ -10,6 +10,7 @@ Run: .venv/bin/python -m bench.vm_list [--vms 1000] [--runs 20]
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import signal
@@ -25,7 +26,7 @@ from pathlib import Path
 import httpx
 import yaml
 
-from bench.common import median_line, say
+from bench.common import end_cleanly_on_sigterm, median_line, say, stop_process
 from pvc.common import config as configmod
 from pvc.devcluster import zookeeper
 from pvc.ops.vm import define as vm_define
@@ -73,10 +74,12 @@ def main() -> None:
     ap.add_argument("--vms", type=int, default=1000)
     ap.add_argument("--runs", type=int, default=20)
     args = ap.parse_args()
+    end_cleanly_on_sigterm()
     work = Path(tempfile.mkdtemp(prefix="pvc-bench-vm-list-"))
-    zk_pid, zk_port = zookeeper.start_standalone(work)
     api: subprocess.Popen[bytes] | None = None
+    zk_pid: int | None = None
     try:
+        zk_pid, zk_port = zookeeper.start_standalone(work)
         zk = connect.client(f"127.0.0.1:{zk_port}", 10)
         zk.start(timeout=10)
         store = Store(zk)
@@ -126,12 +129,14 @@ def main() -> None:
         print(f"ratio API / bulk read: {ratio:.2f} (goal <= {GOAL_RATIO})")
         zk.stop()
         zk.close()
-    finally:
-        if api is not None:
-            api.terminate()
-            api.wait(10)
-        os.kill(zk_pid, signal.SIGKILL)
-        shutil.rmtree(work, ignore_errors=True)
+    finally:  # whatever failed: nothing of ours stays running
+        try:
+            stop_process(api)
+        finally:
+            if zk_pid is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(zk_pid, signal.SIGKILL)
+            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
