@@ -46,6 +46,12 @@ def stop_process(proc: subprocess.Popen[bytes] | None, grace: float = 10.0) -> N
         proc.wait()
 
 
+def api(spec: ClusterSpec, timeout: float = 300) -> httpx.Client:
+    """An HTTP client of the cluster's API, with its key (long waits allowed)."""
+    return httpx.Client(base_url=spec.api_url(), headers={"X-Api-Key": spec.api_key},
+                        timeout=timeout)
+
+
 def say(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 

@@ -19,7 +19,7 @@ import time
 
 import httpx
 
-from bench.common import bench_cluster, say
+from bench.common import api, bench_cluster, say
 from pvc.devcluster import cluster, demo
 from pvc.devcluster.layout import ClusterSpec
 from pvc.ops.node import logs
@@ -64,14 +64,9 @@ class SilenceSampler:
         self._thread.join(5)
 
 
-def api(spec: ClusterSpec) -> httpx.Client:
-    return httpx.Client(base_url=spec.api_url(), headers={"X-Api-Key": spec.api_key},
-                        timeout=600)
-
-
 def start_vms(spec: ClusterSpec) -> dict[str, str]:
     uuids = {}
-    with api(spec) as c:
+    with api(spec, 600) as c:
         for i in range(VMS):
             name = f"load{i}"
             node = spec.node_names[i % len(spec.node_names)]
@@ -99,7 +94,7 @@ class BootWatcher:
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def look(self) -> None:
-        with api(self.spec) as c:
+        with api(self.spec, 600) as c:
             for name in self.names:
                 r = c.get(f"/vm/{name}/console", params={"lines": 200})
                 if r.status_code != 200:
@@ -142,7 +137,7 @@ def logged(store: Store, spec: ClusterSpec, words: tuple[str, ...], since: float
 
 def flush_ready_cycles(spec: ClusterSpec, node: str, until: float,
                        done: list[float], errors: list[str]) -> None:
-    with api(spec) as c:
+    with api(spec, 600) as c:
         while time.monotonic() < until:
             began = time.monotonic()
             for state in ("flush", "ready"):

@@ -27,10 +27,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
 import libvirt
 
-from bench.common import end_cleanly_on_sigterm, median_line, say
+from bench.common import api, end_cleanly_on_sigterm, median_line, say
 from pvc.common.errors import BackendError
 from pvc.devcluster import cluster, demo
 from pvc.devcluster.ceph import cluster as cephdev
@@ -63,11 +62,6 @@ def _libvirt_events() -> None:
             libvirt.virEventRunDefaultImpl()
 
     threading.Thread(target=run, name="libvirt-events", daemon=True).start()
-
-
-def api(spec: ClusterSpec) -> httpx.Client:
-    return httpx.Client(base_url=spec.api_url(), headers={"X-Api-Key": spec.api_key},
-                        timeout=300)
 
 
 def active_on(spec: ClusterSpec, node: str) -> set[str]:

@@ -15,12 +15,9 @@ import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 from pvc.common.errors import PVCError
-
-if TYPE_CHECKING:
-    pass
 
 log = logging.getLogger("pvcapid")
 

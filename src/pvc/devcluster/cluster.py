@@ -224,11 +224,8 @@ class Background:
 def node_service(spec: ClusterSpec, node: str, name: str, action: str) -> dict[str, Any]:
     """start/stop/kill/status of a service that the node's pvcnoded runs through its service
     control (its OSD), inside the node: {"running": bool, "pid": int | None}."""
-    pid = power.init_pid(spec, node)
-    if pid is None:
-        raise BackendError(f"Node {node} is powered off")
-    res = subprocess.run(["nsenter", "-t", str(pid), "-m", "-u", "-n", "-p", "--",
-                          sys.executable, "-m", "pvc.node.services", action, name],
+    res = subprocess.run(power.inside(spec, node, [sys.executable, "-m", "pvc.node.services",
+                                                   action, name]),
                          capture_output=True, text=True, timeout=120, check=False)
     if res.returncode != 0:
         raise BackendError(f"{name} on {node}: {(res.stderr or res.stdout).strip()}")

@@ -122,11 +122,11 @@ def exec_(name: str, node: str, command: tuple[str, ...]) -> None:
     """Run COMMAND inside NODE (its network, mounts, hostname and processes)."""
     _need_root()
     spec = _spec(name)
-    pid = power.init_pid(spec, node)
-    if pid is None:
-        raise click.ClickException(f"node {node} is powered off")
+    try:
+        args = power.inside(spec, node, list(command))
+    except PVCError as exc:
+        raise click.ClickException(str(exc)) from exc
     env = {**os.environ, "PATH": f"{REPO / '.venv' / 'bin'}:{os.environ.get('PATH', '')}"}
-    args = ["nsenter", "-t", str(pid), "-m", "-u", "-n", "-p", "--", *command]
     sys.exit(subprocess.call(args, env=env))
 
 

@@ -19,10 +19,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pvc.common.errors import AlreadyExists, BackendError, Conflict, NotFound
+from pvc.common.errors import BackendError
 from pvc.devcluster.ceph import boot as cephboot
 from pvc.devcluster.ceph.admin import CephAdmin
 from pvc.devcluster.layout import ClusterSpec
+from pvc.ops.storage import osds
 from pvc.state import connect
 from pvc.state.store import Store
 
@@ -233,9 +234,10 @@ def finish(spec: ClusterSpec, pending: Pending, timeout: float, say: Say) -> Non
     pool, wait for HEALTH_OK."""
     with CephAdmin(host_conf(spec), host_keyring(spec), timeout=timeout) as admin:
         pending.join()
-        for node, osd in pending.osds.items():
+        for osd in pending.osds.values():
             admin.register_osd(osd)
-            record_osd(spec, node)
+        record_osds(spec, list(pending.osds))
+        for node in pending.osds:
             (osd_dir(spec, node) / REGISTERED).touch()
         say(f"Ceph: {len(pending.osds)} OSDs registered; creating pool {POOL}")
         ensure_pool(spec, admin)
@@ -272,24 +274,23 @@ def ensure(spec: ClusterSpec, timeout: float, say: Say) -> None:
             "`pvc-dev down` and `up` add it")
         return
     with CephAdmin(host_conf(spec), host_keyring(spec), timeout=timeout) as admin:
-        for node in spec.node_names:
-            osd = made_osd(spec, node)
-            if osd is not None and not (osd_dir(spec, node) / REGISTERED).exists():
-                say(f"Ceph: registering the OSD of {node}")
-                admin.register_osd(osd)
-                record_osd(spec, node)
-                (osd_dir(spec, node) / REGISTERED).touch()
+        late = {n: o for n in spec.node_names if (o := made_osd(spec, n)) is not None
+                and not (osd_dir(spec, n) / REGISTERED).exists()}
+        for node, osd in late.items():
+            say(f"Ceph: registering the OSD of {node}")
+            admin.register_osd(osd)
+        if late:
+            record_osds(spec, list(late))
+        for node in late:
+            (osd_dir(spec, node) / REGISTERED).touch()
         ensure_pool(spec, admin)
         admin.wait_health_ok(timeout, [osd_id(spec, n) for n in spec.node_names], [POOL])
     say("Ceph is HEALTH_OK")
 
 
-def record_osd(spec: ClusterSpec, node: str) -> None:
-    """The node's OSD in the cluster state, placed on `node` (as `osd.add` records one), so
-    that the node's pvcnoded starts it; a record the primary adopted first gets its node."""
-    osd = str(osd_id(spec, node))
-    record = {"node": node, "device": f"/var/lib/ceph/osd/ceph-{osd}/block", "db_device": "",
-              "is_split": False}
+def record_osds(spec: ClusterSpec, nodes: list[str]) -> None:
+    """Each node's OSD in the cluster state, placed on the node (as `osd.add` records one),
+    so that the node's pvcnoded starts it."""
     zk = connect.client(spec.zookeeper_hosts(), 5)
     zk.start(timeout=30)
     try:
@@ -300,18 +301,11 @@ def record_osd(spec: ClusterSpec, node: str) -> None:
                 raise BackendError("The cluster state has no OSD records' place (/ceph/osds) "
                                    "after 120 s: is any node daemon running?")
             time.sleep(0.2)
-        for _ in range(5):
-            txn = store.txn()
-            if store.exists("osd", osd=osd):
-                txn.set("osd", record, osd=osd)
-            else:
-                txn.create("osd", record, osd=osd)
-            try:
-                txn.commit()
-                return
-            except (AlreadyExists, NotFound, Conflict):
-                continue  # the publisher wrote in between: look again
-        raise BackendError(f"Could not record OSD {osd}: its record kept changing")
+        for node in nodes:
+            osd = osd_id(spec, node)
+            osds.write_record(store, osd, {
+                "node": node, "device": f"/var/lib/ceph/osd/ceph-{osd}/block",
+                "db_device": "", "is_split": False})
     finally:
         zk.stop()
         zk.close()

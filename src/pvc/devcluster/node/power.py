@@ -109,3 +109,12 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def inside(spec: ClusterSpec, node: str, command: list[str]) -> list[str]:
+    """The command line that runs `command` inside a powered-on node (its mounts, hostname,
+    network and processes)."""
+    pid = init_pid(spec, node)
+    if pid is None:
+        raise BackendError(f"Node {node} is powered off")
+    return ["nsenter", "-t", str(pid), "-m", "-u", "-n", "-p", "--", *command]

@@ -11,7 +11,14 @@ import re
 from typing import Any
 
 from pvc.common import names
-from pvc.common.errors import AlreadyExists, InvalidArgument, InvalidState, NotFound
+from pvc.common.errors import (
+    AlreadyExists,
+    BackendError,
+    Conflict,
+    InvalidArgument,
+    InvalidState,
+    NotFound,
+)
 from pvc.state.store import Store
 
 CONFIRM = "yes"
@@ -94,3 +101,24 @@ def check_remove_request(store: Store, osd: str | int, confirm: str | None) -> t
         raise InvalidState(f"OSD {osd} has no node recorded, so no worker can remove it")
     return osd, str(node)
 
+
+def write_record(store: Store, osd: int | str, record: dict[str, Any],
+                 stats: dict[str, Any] | None = None) -> None:
+    """Create or replace an OSD's record (and create its figures if given and missing), in
+    one transaction; the primary's publisher may adopt a new OSD at the same moment (its
+    record is then completed)."""
+    key = str(osd)
+    for _ in range(5):
+        txn = store.txn()
+        if store.exists("osd", osd=key):
+            txn.set("osd", record, osd=key)
+        else:
+            txn.create("osd", record, osd=key)
+        if stats is not None and not store.exists("osd.stats", osd=key):
+            txn.create("osd.stats", stats, osd=key)
+        try:
+            txn.commit()
+            return
+        except (AlreadyExists, NotFound, Conflict):
+            continue  # the publisher wrote in between: look again
+    raise BackendError(f"Could not record OSD {key}: its record kept changing")

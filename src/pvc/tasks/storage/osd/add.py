@@ -17,7 +17,7 @@ import uuid as uuidlib
 from collections.abc import Callable
 from typing import Any
 
-from pvc.common.errors import AlreadyExists, BackendError, InvalidState, NotFound, PVCError
+from pvc.common.errors import AlreadyExists, BackendError, InvalidState, PVCError
 from pvc.node.services import osd_service
 from pvc.node.storage.publisher import osd_stats
 from pvc.ops.storage.osds import (
@@ -25,6 +25,7 @@ from pvc.ops.storage.osds import (
     check_device_path,
     check_weight,
     recorded_device,
+    write_record,
 )
 from pvc.tasks import catalogue, progress
 from pvc.tasks.progress import ProgressTask
@@ -124,22 +125,7 @@ def record_osd(env: OsdEnv, osd: int, osd_uuid: str, device: str) -> None:
     new OSD already: then its record is completed)."""
     record = {"node": env.node, "device": device, "db_device": "", "is_split": False,
               "uuid": osd_uuid}
-    stats = first_stats(env, osd, osd_uuid)
-    key = str(osd)
-    for _ in range(5):
-        txn = env.store.txn()
-        if env.store.exists("osd", osd=key):
-            txn.set("osd", record, osd=key)
-        else:
-            txn.create("osd", record, osd=key)
-        if not env.store.exists("osd.stats", osd=key):
-            txn.create("osd.stats", stats, osd=key)
-        try:
-            txn.commit()
-            return
-        except (AlreadyExists, NotFound):
-            continue  # the publisher wrote in between: look again
-    raise BackendError(f"Could not record OSD {osd}: its record kept changing")
+    write_record(env.store, osd, record, first_stats(env, osd, osd_uuid))
 
 
 @register(catalogue.OSD_ADD)
