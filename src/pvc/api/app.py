@@ -13,6 +13,7 @@ from pvc.api.cluster import router as cluster
 from pvc.api.forms import FormToQuery
 from pvc.api.metrics import router as metrics
 from pvc.api.node import router as node
+from pvc.api.shutdown import AnswerCutShort
 from pvc.api.storage import benchmark as storage_benchmark
 from pvc.api.storage import router as storage_routes
 from pvc.api.storage import volumes as storage_volume
@@ -60,4 +61,5 @@ def create_app(config: Config, store: Store, storage: Storage | None = None,
     app.include_router(storage_volume.router, prefix=PREFIX, dependencies=authenticated)
     app.include_router(storage_benchmark.router, prefix=PREFIX, dependencies=authenticated)
     app.add_middleware(FormToQuery)
+    app.add_middleware(AnswerCutShort)  # outermost: sees every cancelled request
     return app

@@ -100,8 +100,13 @@ class MirroredStore(Store):
 
     # -- writes: return once the mirror shows them ------------------------------
     def commit(self, ops: list[tuple[str, str, bytes, int]],
-               ephemeral: set[str] | None = None) -> None:
-        super().commit(ops, ephemeral)
+               ephemeral: set[str] | None = None) -> list[Any]:
+        """Commit, then wait (at most CATCH_UP_TIMEOUT) until the mirror shows each written
+        key as written, or as changed again since (by a daemon that answered at once, say:
+        the mirror may never show the value written)."""
+        results = super().commit(ops, ephemeral)
+        # every op of one transaction carries its zxid; a set's result tells it
+        zxid = max((r.mzxid for r in results if hasattr(r, "mzxid")), default=None)
         final: dict[str, bytes | None] = {}
         for op, path, data, _ in ops:
             if op in ("create", "set"):
@@ -112,13 +117,27 @@ class MirroredStore(Store):
         deadline = time.monotonic() + CATCH_UP_TIMEOUT
         while pending and time.monotonic() < deadline:
             for path, wanted in list(pending.items()):
-                cache = self._mirror(path)
-                node = cache.get_data(path) if cache is not None else None
-                shown = None if node is None or node.stat is None else (node.data or b"")
-                if cache is None or shown == wanted:
+                if self._shows(path, wanted, zxid):
                     del pending[path]
             if pending:
                 time.sleep(0.002)
         if pending:
             log.warning("The mirror has not caught up with %d written keys after %.0f s",
                         len(pending), CATCH_UP_TIMEOUT)
+        return results
+
+    def _shows(self, path: str, wanted: bytes | None, zxid: int | None) -> bool:
+        """Whether the mirror shows `path` as written (`wanted`; None: deleted) by the
+        transaction `zxid` (None: not known), or as changed after it."""
+        cache = self._mirror(path)
+        if cache is None:  # not mirrored (any more): reads go to ZooKeeper
+            return True
+        node = cache.get_data(path)
+        stat = None if node is None else node.stat
+        if stat is None:
+            return wanted is None
+        if wanted is not None and (node.data or b"") == wanted:
+            return True
+        if zxid is not None:  # written again since, or (deleted) created again since
+            return bool(stat.mzxid > zxid if wanted is None else stat.mzxid >= zxid)
+        return wanted is not None and stat.version > 0  # a create, changed since

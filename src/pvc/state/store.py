@@ -208,9 +208,10 @@ class Store:
 
     def commit(
         self, ops: list[tuple[str, str, bytes, int]], ephemeral: set[str] | None = None
-    ) -> None:
+    ) -> list[Any]:
+        """Apply `ops` as one transaction; ZooKeeper's result of each (a set's new stat)."""
         if not ops:
-            return
+            return []
         t = self.zk.transaction()
         for op, path, data, version in ops:
             if op == "create":
@@ -228,6 +229,7 @@ class Store:
         for (op, path, _, _), res in zip(ops, results, strict=True):
             if isinstance(res, Exception) and not isinstance(res, RolledBackError):
                 raise _map_error(op, path, res)
+        return list(results)
 
 
 def _map_error(op: str, path: str, exc: Exception) -> Exception:

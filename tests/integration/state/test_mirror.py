@@ -4,13 +4,15 @@ ZooKeeper answering while the mirror has not loaded."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 
 import pytest
 from kazoo.client import KazooClient
+from kazoo.protocol.states import Callback
 
-from pvc.state import tree
+from pvc.state import mirror, tree
 from pvc.state.mirror import MirroredStore
 from pvc.state.store import Store
 
@@ -75,6 +77,49 @@ def test_other_clients_changes_arrive(mirrored: MirroredStore, zk_hosts: str) ->
         mirrored.txn().set_path("/domains/elsewhere", b"v3", version).commit()
         assert other.get("/domains/elsewhere")[0] == b"v3"
     finally:
+        other.stop()
+        other.close()
+
+
+def test_a_write_answered_at_once_by_another_client_does_not_wait(
+    mirrored: MirroredStore, zk_hosts: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A node daemon turns `flush` into `flushed` within milliseconds: the mirror may never
+    show `flush`. The writer's commit must still return at once, not after the whole
+    catch-up timeout (which kept a request busy past pvcapid's shutdown grace). Holding
+    the mirror's event thread while the other client answers makes that certain."""
+    monkeypatch.setattr(mirror, "CATCH_UP_TIMEOUT", 30.0)
+    path = "/nodes/hv1/domainstate"
+    other = KazooClient(hosts=zk_hosts)
+    other.start(timeout=10)
+    release = threading.Event()
+    try:
+        other.create(path, b"ready", makepath=True)
+        deadline = time.monotonic() + 5
+        while mirrored.read_paths([path]) != [b"ready"]:
+            assert time.monotonic() < deadline, "the node never reached the mirror"
+            time.sleep(0.01)
+        # the mirror's watch events wait behind this until released
+        mirrored.zk.handler.dispatch_callback(Callback("watch", release.wait, (10,)))
+        took: list[float] = []
+
+        def write() -> None:
+            began = time.monotonic()
+            mirrored.txn().set_path(path, b"flush").commit()
+            took.append(time.monotonic() - began)
+
+        writer = threading.Thread(target=write)
+        writer.start()
+        while other.get(path)[0] != b"flush":
+            assert time.monotonic() < deadline, "the write never landed"
+            time.sleep(0.005)
+        other.set(path, b"flushed")  # the daemon's answer, before the mirror saw `flush`
+        release.set()
+        writer.join(40)
+        assert took and took[0] < 5.0, took
+        assert mirrored.read_paths([path]) == [b"flushed"]
+    finally:
+        release.set()
         other.stop()
         other.close()
 
