@@ -143,6 +143,12 @@ class Store:
         except (KazooException, KazooTimeoutError) as exc:
             raise zk_error(f"list of {path}", exc) from exc
 
+    def object_version(self, path: str) -> int | None:
+        """A number that changes whenever anything of the object holding `path` changes (a
+        VM: `/domains/<uuid>` and every key under it), for caches of what is derived from
+        it; None when this store cannot tell (it reads ZooKeeper each time)."""
+        return None
+
     # -- typed reads --------------------------------------------------------
     def read_versioned(self, key: str, **params: Any) -> Versioned:
         k = self.schema.key(key)

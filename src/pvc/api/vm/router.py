@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from pvc.api import schemas
 from pvc.api.deps import ConfigDep, OptionalStorageDep, StoppingDep, StoreDep
 from pvc.api.errors import refusals_as_400
+from pvc.api.vm import listing
 from pvc.api.vm import schemas as vm_schemas
 from pvc.api.vm import views as vm_views
 from pvc.common import vmxml
@@ -57,6 +58,7 @@ ProtectedTags = Annotated[
 
 @router.get("", response_model=list[vm_schemas.Vm], responses=_READ_ERRORS)
 def list_vms(
+    request: Request,
     store: StoreDep,
     limit: Annotated[
         str | None,
@@ -68,12 +70,15 @@ def list_vms(
     negate: Annotated[
         bool, Query(description="Invert the node, state and tag filters")
     ] = False,
-) -> JSONResponse:
+) -> Response:
     """The VMs of the cluster, optionally filtered (404 when none match, as in PVC)."""
-    found = vm_records.list_vms(store, limit, node, state, tag, negate)
+    vm_records.check_filters(node, state)
+    entries = listing.cache_of(request).all(store)
+    rendered = {rec.uuid: item for rec, item in entries}
+    found = vm_records.select((rec for rec, _ in entries), limit, node, state, tag, negate)
     if not found:
         raise NotFound("VM not found.")
-    return JSONResponse([vm_views.vm(r) for r in found])
+    return listing.answer([rendered[rec.uuid] for rec in found])
 
 
 def _define(

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import functools
 import uuid as uuidlib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from pvc.common import names, vm, vmxml
 from pvc.common.errors import InvalidArgument, NotFound
@@ -15,6 +16,7 @@ from pvc.state.store import Store
 # Keys a VM listing reads per VM, in this order.
 _LIST_KEYS = ("domain", "domain.xml", "domain.status", "domain.meta", "domain.tags")
 _INFO_KEYS = (*_LIST_KEYS, "domain.stats", "domain.vnc")
+T = TypeVar("T")
 
 
 @functools.lru_cache(maxsize=16384)
@@ -113,20 +115,22 @@ def get_vm(store: Store, ident: str) -> VmRecord:
     return found[0]
 
 
-def list_vms(store: Store, limit: str | None = None, node: str | None = None,
-             state: str | None = None, tag: str | None = None,
-             negate: bool = False) -> list[VmRecord]:
-    """PVC's VM list: `limit` matches names fuzzily (or is exactly a UUID); node, state and
-    tag filter, and `negate` inverts those three."""
+def check_filters(node: str | None, state: str | None) -> None:
     if node:
         names.node_name(node)
     if state and state not in vm.STATES:
         raise InvalidArgument(f"Invalid VM state {state!r}: use one of {', '.join(vm.STATES)}")
+
+
+def select(records: Iterable[VmRecord], limit: str | None = None, node: str | None = None,
+           state: str | None = None, tag: str | None = None,
+           negate: bool = False) -> list[VmRecord]:
+    """PVC's VM list filters: `limit` matches names fuzzily (or is exactly a UUID); node,
+    state and tag filter, and `negate` inverts those three. Sorted by name."""
     by_uuid = limit if limit and _is_uuid(limit) else None
     matcher = None if by_uuid else limit_matcher(limit)
-    records = sorted(read_vms(store, all_uuids(store), full=True), key=lambda r: r.name)
     out = []
-    for rec in records:
+    for rec in sorted(records, key=lambda r: r.name):
         if by_uuid and rec.uuid != by_uuid:
             continue
         if matcher and not matcher.match(rec.name):
@@ -142,3 +146,46 @@ def list_vms(store: Store, limit: str | None = None, node: str | None = None,
             continue
         out.append(rec)
     return out
+
+
+def list_vms(store: Store, limit: str | None = None, node: str | None = None,
+             state: str | None = None, tag: str | None = None,
+             negate: bool = False) -> list[VmRecord]:
+    """PVC's VM list (see `select`), read afresh."""
+    check_filters(node, state)
+    return select(read_vms(store, all_uuids(store), full=True), limit, node, state, tag, negate)
+
+
+class RecordCache(Generic[T]):
+    """Every VM's full record, and what a caller derives from it (`derive`: its rendered
+    answer, say), kept between listings: a listing reads and derives again only the VMs
+    that changed since, as the store's `object_version` tells. A store that cannot tell
+    (no mirror) gets everything read afresh."""
+
+    def __init__(self, derive: Callable[[VmRecord], T]) -> None:
+        self.derive = derive
+        self._entries: dict[str, tuple[int, VmRecord, T]] = {}
+
+    def all(self, store: Store) -> list[tuple[VmRecord, T]]:
+        uuids = all_uuids(store)
+        root = store.path("root.domains")
+        # versions before the reads: a change between the two is read again next time
+        versions = [store.object_version(f"{root}/{u}") for u in uuids]
+        entries = self._entries
+        stale = [u for u, v in zip(uuids, versions, strict=True)
+                 if v is None or u not in entries or entries[u][0] != v]
+        fresh = {r.uuid: r for r in read_vms(store, stale, full=True)}
+        kept: dict[str, tuple[int, VmRecord, T]] = {}
+        out = []
+        for u, v in zip(uuids, versions, strict=True):
+            if u in fresh:
+                entry = (v if v is not None else -1, fresh[u], self.derive(fresh[u]))
+            elif u in entries and v is not None and entries[u][0] == v:
+                entry = entries[u]
+            else:
+                continue  # removed while read
+            if v is not None:
+                kept[u] = entry
+            out.append((entry[1], entry[2]))
+        self._entries = kept  # VMs gone since are forgotten
+        return out
