@@ -1,17 +1,17 @@
 """Ceph and Redis in the 3-node development cluster: three mons in quorum, one OSD per
 node with the node as its CRUSH host, the `vms` pool (3 replicas, min 2), HEALTH_OK,
 processes inside a node reaching Ceph through its own /etc/ceph, Ceph services that
-stop, start and survive a power cycle, and Redis on the cluster floating address."""
+stop, start and survive a power cycle, and Redis replicated under Sentinel."""
 
 from __future__ import annotations
 
 import json
-import socket
 import stat
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import redis
 
 from pvc.devcluster import cluster as devcluster
 from pvc.devcluster.ceph import cluster as cephdev
@@ -78,22 +78,26 @@ def test_processes_inside_a_node_reach_ceph(devcluster_3: DevCluster,
     assert "Ceph: HEALTH_OK" in status
 
 
-def redis(address: str, *words: str) -> bytes:
-    request = f"*{len(words)}\r\n".encode() + b"".join(
-        f"${len(w)}\r\n{w}\r\n".encode() for w in words)
-    with socket.create_connection((address, 6379), timeout=5) as s:
-        s.sendall(request)
-        return s.recv(4096)
-
-
-def test_redis_answers_on_the_cluster_floating_address(devcluster_3: DevCluster) -> None:
+def test_redis_is_one_master_that_every_sentinel_names(devcluster_3: DevCluster) -> None:
+    """Every coordinator runs a Redis and a Sentinel; the Sentinels agree on one master,
+    which every other Redis replicates, and every Redis appends its writes to disk."""
     spec = devcluster_3.spec
-    assert redis(str(spec.floating_address("cluster")), "PING") == b"+PONG\r\n"
-    for node in spec.coordinator_names:
-        addr = str(spec.node_address(node, "cluster").ip)
-        assert redis(addr, "PING") == b"+PONG\r\n"
-        assert b"appendonly\r\n$2\r\nno" in redis(addr, "CONFIG", "GET", "appendonly")
-        assert redis(addr, "CONFIG", "GET", "save").endswith(b"$4\r\nsave\r\n$0\r\n\r\n")
+    addrs = [str(spec.node_address(n, "cluster").ip) for n in spec.coordinator_names]
+
+    def one_master_with_replicas() -> bool:
+        named = {tuple(redis.Redis(a, 26379, socket_timeout=5, decode_responses=True)
+                       .sentinel_get_master_addr_by_name("pvc") or ()) for a in addrs}
+        if len(named) != 1:
+            return False
+        host, port = next(iter(named))
+        info = redis.Redis(str(host), int(port), socket_timeout=5).info("replication")
+        return bool(host in addrs and info["role"] == "master"
+                    and info["connected_slaves"] == len(addrs) - 1)
+
+    devcluster_3.wait_for("one master and its replicas", one_master_with_replicas, timeout=30)
+    for a in addrs:
+        assert redis.Redis(a, 6379, socket_timeout=5).config_get("appendonly") == {
+            "appendonly": "yes"}
 
 
 def services(cluster: DevCluster, node: str) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -114,8 +115,12 @@ class Config:
     ceph_secret_uuid: str = ""
     ceph_service_control: str = "systemd"  # systemd or direct (pvc.node.services)
     keydb_port: int = 6379
-    keydb_hostname: str = ""  # empty: the cluster network's floating address
+    # empty: Sentinel on the coordinators names the master (keydb_sentinel_port), or with
+    # no Sentinel the cluster network's floating address
+    keydb_hostname: str = ""
     keydb_path: str = "/0"
+    keydb_sentinel_port: int = 26379  # 0: no Sentinel
+    keydb_master_name: str = "pvc"
     source: Path | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -137,13 +142,24 @@ class Config:
             "{node_name}", node
         )
 
+    @property
+    def redis_sentinel(self) -> bool:
+        """Whether clients find the Redis master through Sentinel on the coordinators."""
+        return not self.keydb_hostname and self.keydb_sentinel_port > 0
+
     def redis_url(self) -> str:
-        """The Celery broker and result store."""
+        """The Celery broker and result store: one Redis (`sentinel://` URLs: the Sentinels
+        of every coordinator, which name the master of `keydb_master_name`)."""
+        path = self.keydb_path if self.keydb_path.startswith("/") else "/" + self.keydb_path
+        if self.redis_sentinel:
+            cluster = self.networks["cluster"]
+            return ";".join(f"sentinel://{cluster.node_address(n).ip}:"
+                            f"{self.keydb_sentinel_port}{path}"
+                            for n in self.coordinator_nodes)
         host = self.keydb_hostname or str(self.networks["cluster"].floating_address or "")
         if not host:
             raise InvalidArgument("pvc.conf: database.keydb.hostname is empty and the cluster "
                                   "network has no floating address")
-        path = self.keydb_path if self.keydb_path.startswith("/") else "/" + self.keydb_path
         return f"redis://{host}:{self.keydb_port}{path}"
 
     def upstream_floating(self) -> str | None:
@@ -280,7 +296,31 @@ def parse(raw: dict[str, Any], source: Path | None = None) -> Config:
         keydb_port=int(_get(raw, "database.keydb.port", 6379)),
         keydb_hostname=str(_get(raw, "database.keydb.hostname", "") or ""),
         keydb_path=str(_get(raw, "database.keydb.path", "/0") or "/0"),
+        keydb_sentinel_port=_port(raw, "database.keydb.sentinel_port", 26379, allow_zero=True),
+        keydb_master_name=_master_name(str(_get(raw, "database.keydb.master_name", "pvc")
+                                           or "pvc")),
     )
+
+
+MASTER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+def _master_name(value: str) -> str:
+    if not MASTER_NAME.match(value):
+        raise InvalidArgument(f"pvc.conf: database.keydb.master_name {value!r} must be letters, "
+                              "digits, '.', '_' or '-' (at most 64)")
+    return value
+
+
+def _port(raw: dict[str, Any], dotted: str, default: int, allow_zero: bool = False) -> int:
+    try:
+        value = int(_get(raw, dotted, default))
+    except (TypeError, ValueError):
+        raise InvalidArgument(f"pvc.conf: {dotted} must be a port number") from None
+    if not (0 if allow_zero else 1) <= value <= 65535:
+        raise InvalidArgument(f"pvc.conf: {dotted} must be a port number"
+                              + (" (0: none)" if allow_zero else ""))
+    return value
 
 
 def _ceph_path(raw: dict[str, Any], dotted: str, default: str) -> Path:

@@ -35,6 +35,8 @@ PRIVATE_DIRS = {
     "/var/log/ceph": "var/log/ceph",
 }
 REDIS_PORT = 6379
+SENTINEL_PORT = 26379
+MASTER_NAME = "pvc"  # pvc.conf's database.keydb.master_name default
 PRIVATE_FILES = {"/etc/hosts": "etc/hosts"}
 
 
@@ -119,11 +121,58 @@ def redis_dir(spec: ClusterSpec, node: str) -> Path:
 
 
 def redis_command(spec: ClusterSpec, node: str) -> list[str]:
-    """A coordinator's Redis: every address of the node (so also the cluster floating
-    address on the primary), nothing persisted, logging to stdout (the node's log dir)."""
-    return ["/usr/bin/redis-server", "--bind", "0.0.0.0", "--port", str(REDIS_PORT),
-            "--protected-mode", "no", "--save", "", "--appendonly", "no",
-            "--daemonize", "no", "--dir", str(redis_dir(spec, node)), "--logfile", ""]
+    return ["/usr/bin/redis-server", str(redis_dir(spec, node) / "redis.conf")]
+
+
+def sentinel_command(spec: ClusterSpec, node: str) -> list[str]:
+    return ["/usr/bin/redis-server", str(redis_dir(spec, node) / "sentinel.conf"),
+            "--sentinel"]
+
+
+def redis_conf(spec: ClusterSpec, node: str) -> str:
+    """A coordinator's Redis: the first coordinator's starts as the master, the others as
+    its replicas. Sentinel rewrites the role in this file when it fails over, so a Redis
+    that restarts keeps the role it was last given. Appends every write to disk (each
+    second) so a restarted Redis keeps its queue; logs to stdout (the node's log dir)."""
+    ip = spec.node_address(node, "cluster").ip
+    first = spec.coordinator_names[0]
+    lines = [
+        "bind 0.0.0.0", f"port {REDIS_PORT}", "protected-mode no", "daemonize no",
+        f"dir {redis_dir(spec, node)}", 'logfile ""', 'save ""', "appendonly yes",
+        "appendfsync everysec", f"replica-announce-ip {ip}",
+        "repl-diskless-sync-delay 0",  # a replica (back after a failover) syncs at once
+    ]
+    if node != first:
+        lines.append(f"replicaof {spec.node_address(first, 'cluster').ip} {REDIS_PORT}")
+    return "\n".join(lines) + "\n"
+
+
+def sentinel_conf(spec: ClusterSpec, node: str) -> str:
+    """A coordinator's Sentinel: watches the master (the first coordinator's Redis at the
+    start), declares it down after 2 s of silence, and fails over when a majority of the
+    coordinators' Sentinels agree. Sentinel keeps its own state in this file."""
+    ip = spec.node_address(node, "cluster").ip
+    first = spec.node_address(spec.coordinator_names[0], "cluster").ip
+    quorum = len(spec.coordinator_names) // 2 + 1
+    return "\n".join([
+        "bind 0.0.0.0", f"port {SENTINEL_PORT}", "protected-mode no", "daemonize no",
+        f"dir {redis_dir(spec, node)}", 'logfile ""', f"sentinel announce-ip {ip}",
+        f"sentinel monitor {MASTER_NAME} {first} {REDIS_PORT} {quorum}",
+        f"sentinel down-after-milliseconds {MASTER_NAME} 2000",
+        f"sentinel failover-timeout {MASTER_NAME} 6000",
+        f"sentinel parallel-syncs {MASTER_NAME} 1",
+    ]) + "\n"
+
+
+def write_redis(spec: ClusterSpec, node: str) -> None:
+    """The Redis and Sentinel files of a coordinator, unless it has them (both are
+    rewritten by Sentinel as roles change: a new file would undo a failover)."""
+    where = redis_dir(spec, node)
+    where.mkdir(exist_ok=True)
+    for name, text in (("redis.conf", redis_conf(spec, node)),
+                       ("sentinel.conf", sentinel_conf(spec, node))):
+        if not (where / name).exists():
+            (where / name).write_text(text)
 
 
 def write_node(spec: ClusterSpec, node: str) -> None:
@@ -146,4 +195,4 @@ def write_node(spec: ClusterSpec, node: str) -> None:
     (base / "etc/hosts").write_text(hosts_file(spec, node))
     if node in spec.coordinator_names:
         zk_server(spec, node).write_config()
-        redis_dir(spec, node).mkdir(exist_ok=True)
+        write_redis(spec, node)

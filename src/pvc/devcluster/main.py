@@ -178,9 +178,9 @@ def link(name: str, node: str, network: str, action: str) -> None:
 @cli.command()
 @click.option("--name", default="dev", show_default=True)
 @click.argument("node")
-@click.argument("service", type=click.Choice(["pvcnoded", "libvirtd", "virtlogd", "zookeeper",
-                                             "redis", "ceph-mon", "ceph-mgr", "ceph-osd",
-                                             "pvcworkerd"]))
+@click.argument("service", type=click.Choice([
+    "pvcnoded", "libvirtd", "virtlogd", "zookeeper", "redis", "sentinel", "ceph-mon", "ceph-mgr",
+    "ceph-osd", "pvcworkerd"]))
 @click.argument("action", type=click.Choice(["start", "stop", "kill", "status"]))
 def service(name: str, node: str, service: str, action: str) -> None:
     """Start, stop, SIGKILL or inspect one service of a node."""

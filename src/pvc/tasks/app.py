@@ -1,7 +1,9 @@
 """The Celery application of PVC, built from `pvc.conf`.
 
-One Redis database (`Config.redis_url()`) is both the broker and the result store. The
-settings below are the decisions of this module; why each one:
+One Redis database (`Config.redis_url()`) is both the broker and the result store: on a
+cluster, the master that the coordinators' Sentinels name (`sentinel://` URLs; kombu and
+Celery ask the Sentinels again after a failover). The settings below are the decisions of
+this module; why each one:
 
 * JSON only, for tasks, results and events: nothing is ever unpickled, so a message put in
   Redis by anyone cannot run code in a worker or in the API.
@@ -56,8 +58,15 @@ PUBLISH_RETRY_POLICY: dict[str, Any] = {
 }
 
 
-def settings(redis_url: str) -> dict[str, Any]:
-    """The Celery configuration for a broker and result store at `redis_url`."""
+def settings(redis_url: str, master_name: str = "pvc") -> dict[str, Any]:
+    """The Celery configuration for a broker and result store at `redis_url` (`sentinel://`
+    URLs: the master the Sentinels know as `master_name`)."""
+    sentinel = redis_url.startswith("sentinel://")
+    ask_sentinels: dict[str, Any] = {
+        "master_name": master_name,
+        "sentinel_kwargs": {"socket_timeout": SOCKET_TIMEOUT,
+                            "socket_connect_timeout": CONNECT_TIMEOUT},
+    } if sentinel else {}
     return {
         "broker_url": redis_url,
         "result_backend": redis_url,
@@ -84,7 +93,9 @@ def settings(redis_url: str) -> dict[str, Any]:
             "visibility_timeout": VISIBILITY_TIMEOUT,
             "socket_connect_timeout": CONNECT_TIMEOUT,
             "socket_timeout": SOCKET_TIMEOUT,
+            **ask_sentinels,
         },
+        "result_backend_transport_options": ask_sentinels,
         "redis_socket_connect_timeout": CONNECT_TIMEOUT,
         "redis_socket_timeout": SOCKET_TIMEOUT,
         "redis_retry_on_timeout": False,
@@ -93,15 +104,17 @@ def settings(redis_url: str) -> dict[str, Any]:
     }
 
 
-def make_app(config: Config | None = None, *, redis_url: str | None = None) -> Celery:
-    """A Celery app on `config`'s Redis (or `redis_url`) with every task registered so far
+def make_app(config: Config | None = None, *, redis_url: str | None = None,
+             master_name: str = "pvc") -> Celery:
+    """A Celery app on `config`'s Redis (or `redis_url`, and for `sentinel://` URLs
+    `master_name`) with every task registered so far
     (`pvc.tasks.registry`; a worker imports the modules of task bodies first)."""
     if redis_url is None:
         if config is None:
             raise ValueError("make_app needs a config or a redis_url")
         redis_url = config.redis_url()
     app = Celery(APP_NAME, set_as_current=False)
-    app.conf.update(settings(redis_url))
+    app.conf.update(settings(redis_url, config.keydb_master_name if config else master_name))
     from pvc.tasks import registry
 
     registry.install(app)

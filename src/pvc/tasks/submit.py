@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import re
 import time
 import uuid
@@ -28,11 +29,15 @@ from pvc.common.errors import Conflict, InvalidArgument, PVCError, Unavailable
 from pvc.tasks import catalogue, registry
 from pvc.tasks.app import RESULT_TTL
 
+log = logging.getLogger(__name__)
+
 TASK_ID = re.compile(r"^[0-9a-f]{8}$")
 RECORD_PREFIX = "pvc:task:"
 ID_ATTEMPTS = 8
 # What reaching Redis can raise (redis-py's errors, kombu's wrapped ones, sockets).
 BROKER_ERRORS: tuple[type[BaseException], ...] = (redis.RedisError, OperationalError, OSError)
+# Seconds a new task waits for a replica to hold it (see the module documentation).
+REPLICA_WAIT = 2.0
 
 
 def new_task_id() -> str:
@@ -134,4 +139,25 @@ def submit(app: Celery, name: str, args: Sequence[Any] = (),
     except BROKER_ERRORS as exc:
         forget(app, task_id)
         raise broker_unavailable(app, exc) from exc
+    await_replica(app, task_id, meta)
     return {"task_id": task_id, "task_name": name, "run_on": queue}
+
+
+def await_replica(app: Celery, task_id: str, meta: Mapping[str, Any]) -> bool | None:
+    """Whether a replica holds the task `task_id` (sent already); None when the master has
+    no replica to wait for (a single Redis)."""
+    client = _client(app)
+    try:
+        if not int(client.info("replication").get("connected_slaves", 0)):
+            return None
+        pipe = client.pipeline(transaction=False)  # one connection: WAIT covers the SET
+        pipe.set(_record_key(task_id), json.dumps(dict(meta)), xx=True, keepttl=True)
+        pipe.execute_command("WAIT", 1, int(REPLICA_WAIT * 1000))
+        acked = int(pipe.execute()[-1])
+    except BROKER_ERRORS as exc:
+        log.warning("Task %s was sent but its replication is unknown: %s", task_id, exc)
+        return False
+    if not acked:
+        log.warning("Task %s is queued on the Redis master but no replica has it after "
+                    "%.0f s: it is lost if the master is lost now", task_id, REPLICA_WAIT)
+    return acked > 0

@@ -35,6 +35,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="the node whose queue to consume (default: this host's short name)")
     p.add_argument("--redis-url", default=None,
                    help="the Redis broker (default: from pvc.conf database.keydb)")
+    p.add_argument("--master-name", default="pvc",
+                   help="with a sentinel:// --redis-url: the master's name (default pvc)")
     p.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY,
                    help=f"worker processes (default {DEFAULT_CONCURRENCY})")
     p.add_argument("--zookeeper", default=None, metavar="HOSTS",
@@ -81,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
             raise InvalidArgument("--concurrency must be at least 1")
         context.configure(config, node, args.zookeeper)  # before the pool forks
         tasks = catalogue.load(args.include)
-        app = make_app(config, redis_url=args.redis_url)
+        app = make_app(config, redis_url=args.redis_url, master_name=args.master_name)
         # A daemon outlives Redis restarts and primary handovers: reconnect for ever.
         app.conf.broker_connection_max_retries = None
     except PVCError as exc:

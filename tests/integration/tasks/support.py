@@ -48,15 +48,17 @@ class RedisServer:
         self.proc.wait(timeout=10)
 
 
-def start_redis(workdir: Path) -> RedisServer:
+def start_redis(workdir: Path, replica_of: int | None = None) -> RedisServer:
+    """A redis-server on loopback (a replica of the one on port `replica_of`)."""
     server = shutil.which("redis-server")
     if server is None:
         raise RuntimeError("redis-server is not installed")
     port = free_port()
     log = open(workdir / f"redis-{port}.log", "wb")  # noqa: SIM115 (the process keeps it)
+    replica = ["--replicaof", "127.0.0.1", str(replica_of)] if replica_of else []
     proc = subprocess.Popen(
         [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(workdir)],
+         "--dir", str(workdir), "--repl-diskless-sync-delay", "0", *replica],
         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
     )
     log.close()
@@ -70,6 +72,33 @@ def start_redis(workdir: Path) -> RedisServer:
             if proc.poll() is not None or time.monotonic() > deadline:
                 started.stop()
                 raise RuntimeError(f"redis-server did not start on port {port}") from None
+            time.sleep(0.05)
+
+
+def start_sentinel(workdir: Path, master_port: int, quorum: int = 2) -> RedisServer:
+    """A Redis Sentinel on loopback watching the master `pvc` on `master_port`: down after
+    1 s of silence, failover within 3 s."""
+    port = free_port()
+    conf = workdir / f"sentinel-{port}.conf"
+    conf.write_text("\n".join([
+        f"port {port}", "bind 127.0.0.1", f"dir {workdir}",
+        f"sentinel monitor pvc 127.0.0.1 {master_port} {quorum}",
+        "sentinel down-after-milliseconds pvc 1000", "sentinel failover-timeout pvc 3000",
+    ]) + "\n")
+    log = open(workdir / f"sentinel-{port}.log", "wb")  # noqa: SIM115 (the process keeps it)
+    proc = subprocess.Popen([str(shutil.which("redis-server")), str(conf), "--sentinel"],
+                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    log.close()
+    started = RedisServer(proc, port)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            started.client().ping()
+            return started
+        except redis.ConnectionError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                started.stop()
+                raise RuntimeError(f"redis-sentinel did not start on port {port}") from None
             time.sleep(0.05)
 
 

@@ -51,9 +51,24 @@ def test_settings_are_json_only_late_acks_and_a_long_visibility_timeout() -> Non
 
 def test_the_app_uses_the_config_redis() -> None:
     raw = yaml.safe_load(pvcconfig.SAMPLE_FILE.read_text())
-    # without a keydb hostname the cluster network's floating address is used
+    # without a keydb hostname: the Sentinels of every coordinator name the master
     sample = taskapp.make_app(pvcconfig.parse(raw))
-    assert sample.conf.broker_url == "redis://10.0.1.250:6379/0"
+    sentinels = [f"sentinel://10.0.1.{i}:26379/0" for i in (1, 2, 3)]
+    assert sample.conf.broker_url == sample.conf.result_backend == ";".join(sentinels)
+    assert sample.conf.broker_transport_options["master_name"] == "pvc"
+    assert sample.conf.result_backend_transport_options["master_name"] == "pvc"
+    raw["database"]["keydb"]["master_name"] = "tasks-1"
+    assert taskapp.make_app(pvcconfig.parse(raw)).conf.broker_transport_options[
+        "master_name"] == "tasks-1"
+    # no Sentinel: the cluster network's floating address
+    raw["database"]["keydb"]["sentinel_port"] = 0
+    floating = taskapp.make_app(pvcconfig.parse(raw))
+    assert floating.conf.broker_url == "redis://10.0.1.250:6379/0"
+    assert "master_name" not in floating.conf.broker_transport_options
+    for bad in ({"master_name": "no spaces"}, {"sentinel_port": 70000}, {"sentinel_port": "x"}):
+        with pytest.raises(InvalidArgument, match=r"database\.keydb"):
+            pvcconfig.parse({**raw, "database": {**raw["database"], "keydb": {
+                **raw["database"]["keydb"], **bad}}})
     raw["database"]["keydb"] = {"hostname": "127.0.0.1", "port": 6390, "path": "/2"}
     app = taskapp.make_app(pvcconfig.parse(raw))
     assert app.conf.broker_url == app.conf.result_backend == "redis://127.0.0.1:6390/2"

@@ -59,7 +59,7 @@ def setup_namespaces(spec: ClusterSpec, node: str) -> None:
         (base / rel).mkdir(parents=True, exist_ok=True)  # a node made by an older pvc-dev
         mount("--bind", str(base / rel), target)
     if node in spec.coordinator_names:
-        configs.redis_dir(spec, node).mkdir(exist_ok=True)
+        configs.write_redis(spec, node)  # a node made by an older pvc-dev
     for target, rel in configs.PRIVATE_FILES.items():
         mount("--bind", str(base / rel), target)
     socket.sethostname(node)
@@ -71,6 +71,7 @@ def services_for(spec: ClusterSpec, node: str) -> list[Service]:
         zk = configs.zk_server(spec, node)
         out.append(Service("zookeeper", zk.command(), restart=True))
         out.append(Service("redis", configs.redis_command(spec, node), restart=True))
+        out.append(Service("sentinel", configs.sentinel_command(spec, node), restart=True))
     out += [Service(name, cmd, restart=True) for name, cmd in cephdev.services(spec, node)]
     out.append(Service("virtlogd", ["/usr/sbin/virtlogd"], restart=True))
     out.append(Service("libvirtd", ["/usr/sbin/libvirtd", "--listen"], restart=True))
