@@ -9,14 +9,14 @@ this module; why each one:
   Redis by anyone cannot run code in a worker or in the API.
 * `task_acks_late`: a task's message is acknowledged when the task has *finished*, not when
   a worker took it. If the whole worker dies (node crash, SIGKILL, power loss) the message
-  is still "unacked" in Redis and goes back to its node's queue after the visibility
-  timeout, or at once when the worker restarts after a warm shutdown, so no task is lost
-  silently. `task_reject_on_worker_lost` stays off: when only a pool *child* dies (OOM kill
+  is still "unacked" in Redis and goes back to the head of its node's queue when that
+  worker starts again (`pvc.tasks.unacked`), so no task is lost silently. `task_reject_on_worker_lost` stays off: when only a pool *child* dies (OOM kill
   in the middle of an OSD operation), the task ends FAILURE with WorkerLostError for the
   operator to look at, rather than being run again behind their back in a loop.
-  Late acknowledgement means "at least once": a body may run again after a crash, so a
-  body guards its own work (a ZooKeeper lock on the OSD or VM, a check of what is already
-  done) rather than assuming it runs exactly once.
+  Late acknowledgement means "at least once": a task that finished is not run again (its
+  kept result stands, `pvc.tasks.registry`), but a body cut short runs again from the
+  start, so a body guards its own work (a ZooKeeper lock on the OSD or VM, a check of what
+  is already done) rather than assuming it runs exactly once.
 * `worker_prefetch_multiplier = 1`: with long tasks, a worker must not reserve messages it
   cannot start; they stay in the queue (and visible in `GET /tasks` as reserved at most one
   per free process).
@@ -24,8 +24,8 @@ this module; why each one:
   stay with a worker before Redis hands it out again. It must exceed the longest task, or
   a long task would run twice; PVC's longest jobs (provisioning with an image copy, OSD
   removal waiting for safe-to-destroy, the benchmark) take minutes to a few hours. We use
-  6 hours. The cost is that a task whose node crashed is run again only that much later,
-  and only on that node (its queue is its own) once it is back.
+  6 hours. A task whose worker died does not wait for it: the worker's next start gives it
+  back at once (its queue has no other consumer).
 * `task_track_started`: STARTED as soon as a worker process runs the task, so clients see
   the task leave PENDING before the body reports its first progress.
 * `result_extended`: results keep the task name, args, kwargs, worker and queue.
@@ -40,12 +40,11 @@ from typing import Any
 from celery import Celery
 
 from pvc.common.config import Config
+from pvc.tasks.records import RESULT_TTL
 
 APP_NAME = "pvc"
 # Seconds: see the module documentation.
 VISIBILITY_TIMEOUT = 6 * 3600
-# Seconds a result (and our record of a submitted task id) is kept after it was written.
-RESULT_TTL = 7 * 24 * 3600
 # Seconds to open a Redis connection, and to wait for one reply of Redis.
 CONNECT_TIMEOUT = 2.0
 SOCKET_TIMEOUT = 5.0

@@ -13,10 +13,18 @@ task's own arguments, and returns `progress.finish(...)`:
 `install(app)` binds every registered body to a Celery app (the worker does it after
 importing the modules listed in `pvc.tasks.catalogue`). The API side only needs the names:
 `submit` refuses a name that is neither registered nor in the catalogue.
+
+Each bound body runs at most once to its end per task id: its result is kept in the
+task's record (`pvc.tasks.records`), and a task delivered again after it finished (Celery
+delivers at least once) returns that result without running the body again. A task whose
+worker died in the middle is run again from the start: each body must then reach the same
+end without doing twice what the first run did (its own checks and locks).
 """
 
 from __future__ import annotations
 
+import functools
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,7 +32,10 @@ from typing import Any, TypeVar
 
 from celery import Celery
 
-from pvc.common.errors import AlreadyExists, InvalidArgument, PVCError
+from pvc.common.errors import AlreadyExists, InvalidArgument, PVCError, Unavailable
+from pvc.tasks import records
+
+log = logging.getLogger(__name__)
 
 # PVC's names: dotted lower-case words, e.g. "osd.add", "vm.flush_locks".
 TASK_NAME = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
@@ -76,5 +87,33 @@ def install(app: Celery) -> list[str]:
             # Our errors are the expected way for a task to fail (`progress.fail`): the
             # worker logs them as one line, not as an unexpected traceback.
             options = {"throws": (PVCError,), **spec.options}
-            app.task(name=spec.name, bind=True, **options)(spec.body)
+            app.task(name=spec.name, bind=True, **options)(once_per_id(spec.body))
     return sorted(_REGISTRY)
+
+
+def once_per_id(body: F) -> F:
+    """`body`, returning the kept result instead of running when its task id finished
+    before (see the module documentation)."""
+
+    @functools.wraps(body)
+    def run(task: Any, *args: Any, **kwargs: Any) -> Any:
+        task_id = getattr(task.request, "id", None)
+        if task_id:
+            try:
+                done = records.finished(task.app, task_id)
+            except Unavailable as exc:  # unknown: run it (the body guards its own work)
+                log.warning("Task %s: cannot tell whether it finished before: %s", task_id, exc)
+                done = None
+            if done is not None:
+                log.info("Task %s (%s) finished before: its result stands, not run again",
+                         task_id, task.name)
+                return done
+        result = body(task, *args, **kwargs)
+        if task_id and isinstance(result, dict):
+            try:
+                records.mark_finished(task.app, task_id, result)
+            except (PVCError, *records.BROKER_ERRORS) as exc:  # type: ignore[misc]
+                log.warning("Task %s: its result could not be kept: %s", task_id, exc)
+        return result
+
+    return run  # type: ignore[return-value]

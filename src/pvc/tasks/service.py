@@ -14,7 +14,7 @@ from celery import Celery
 
 from pvc.common.config import Config
 from pvc.common.errors import NotFound, PVCError, Unavailable
-from pvc.tasks import status, submit
+from pvc.tasks import records, status, submit
 from pvc.tasks.app import make_app
 
 # Seconds to wait for the workers' answers to `GET /tasks` (they answer in milliseconds).
@@ -50,13 +50,13 @@ class TaskService:
 
     def status(self, task_id: str) -> dict[str, Any]:
         """The `GET /tasks/{id}` body; NotFound for an id that was never submitted."""
-        record = submit.lookup(self.app, task_id)
+        record = records.lookup(self.app, task_id)
         if record is None:
             raise NotFound(f"Task {task_id} not found")
         try:
             meta = self.app.backend.get_task_meta(task_id)
-        except submit.BROKER_ERRORS as exc:
-            raise submit.broker_unavailable(self.app, exc) from exc
+        except records.BROKER_ERRORS as exc:
+            raise records.broker_unavailable(self.app, exc) from exc
         body = status.task_status(meta)
         for key in ("task_name", "run_on"):
             if isinstance(record.get(key), str):
@@ -71,14 +71,14 @@ class TaskService:
 
     def listing(self) -> dict[str, Any]:
         """The `GET /tasks` body: what every worker runs, holds and has scheduled."""
-        submit.ping(self.app)
+        records.ping(self.app)
         sections = status.LISTING_SECTIONS
         try:
             with ThreadPoolExecutor(max_workers=len(sections)) as pool:
                 futures = {s: pool.submit(self._inspect, s) for s in sections}
                 replies = {s: f.result() for s, f in futures.items()}
-        except submit.BROKER_ERRORS as exc:
-            raise submit.broker_unavailable(self.app, exc) from exc
+        except records.BROKER_ERRORS as exc:
+            raise records.broker_unavailable(self.app, exc) from exc
         return status.task_listing(replies)
 
     def close(self) -> None:

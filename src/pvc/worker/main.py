@@ -5,10 +5,14 @@ task runs exactly where the API sent it. Concurrency is 2 processes by default: 
 have 2 cores, and the tasks (OSD work, benchmarks, lock flushes) mostly wait on Ceph and
 disks; PVC runs 3. Logs go to stdout.
 
+At start, before it consumes anything, it puts back at the head of its queue the tasks a
+previous run took and never finished (`pvc.tasks.unacked`): a worker that died with its
+node resumes them as soon as it is back, not after the visibility timeout.
+
 Signals: SIGTERM (and SIGINT) is a warm shutdown: the worker takes no new task, lets the
 running ones finish, then exits 0; the messages of tasks it had not started stay in Redis
 for its next start. A second SIGINT, or SIGQUIT, is a cold shutdown that abandons running
-tasks (their messages are unacknowledged and come back after the visibility timeout).
+tasks (their messages stay unacknowledged and come back at the worker's next start).
 """
 
 from __future__ import annotations
@@ -64,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from pvc.common import config as pvcconfig
     from pvc.common import names
-    from pvc.tasks import catalogue, context
+    from pvc.tasks import catalogue, context, unacked
     from pvc.tasks.app import make_app
     from pvc.tasks.service import worker_name
 
@@ -91,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     log.info("pvcworkerd for node %s: queue %s, %d processes, tasks: %s",
              node, node, args.concurrency, ", ".join(tasks) or "none")
+    # before consuming: the tasks a previous run of this worker took and never finished
+    unacked.restore_own_when_reachable(app, node)
     worker = app.Worker(
         hostname=worker_name(node),
         queues=[node],

@@ -14,6 +14,7 @@ from pvc.tasks.registry import register
 GATED = "testing.gated"
 FAILING = "testing.failing"
 ECHO = "testing.echo"
+COUNTED = "testing.counted"
 
 
 @register(GATED)
@@ -42,3 +43,12 @@ def echo(task: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
     """Finishes at once; its status names its arguments."""
     progress.start(task, 1, "Echoing")
     return progress.finish(task, f"args={list(args)!r} kwargs={kwargs!r}")
+
+
+@register(COUNTED)
+def counted(task: Any, path: str) -> dict[str, Any]:
+    """Appends a line to the file `path` each time it runs (a side effect to count)."""
+    progress.start(task, 1, "Counting")
+    with open(path, "a") as out:
+        out.write("ran\n")
+    return progress.finish(task, f"Counted in {path}")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from pvc.tasks import submit
+from pvc.tasks import records, submit
 from pvc.tasks.app import make_app
 from tests.integration.tasks import bodies as task_bodies
 from tests.integration.tasks.support import (
@@ -94,7 +94,7 @@ def test_a_queued_task_survives_the_loss_of_the_master(broker: Broker, tmp_path:
             after = submit.submit(app, task_bodies.ECHO, ["after"], run_on="hv7")
             assert "args=['after']" in app.AsyncResult(after["task_id"]).get(
                 timeout=30)["status"]
-            assert submit.lookup(app, sent["task_id"])["task_name"] == task_bodies.ECHO  # type: ignore[index]
+            assert records.lookup(app, sent["task_id"])["task_name"] == task_bodies.ECHO  # type: ignore[index]
         finally:
             worker.stop()
     finally:
@@ -126,7 +126,7 @@ def test_a_single_redis_has_no_replica_to_wait_for(tmp_path: Path) -> None:
     app = make_app(redis_url=single.url)
     try:
         sent = submit.submit(app, task_bodies.ECHO, [], run_on="hv9")
-        assert submit.await_replica(app, sent["task_id"], {}) is None
+        assert submit.await_replica(app, sent["task_id"]) is None
     finally:
         app.close()
         single.stop()

@@ -18,7 +18,6 @@ from click.testing import CliRunner
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from fastapi.testclient import TestClient
-from kombu import Connection
 
 from pvc.api.app import create_app
 from pvc.api.tasks.router import TASK_ACCEPTED, TasksDep, task_accepted
@@ -26,6 +25,7 @@ from pvc.cli.context import CliState
 from pvc.cli.main import cli
 from pvc.common.errors import InvalidState
 from pvc.state.store import Store
+from pvc.tasks.app import make_app
 from tests.integration.api.support import HEADERS, make_config, raw_config
 from tests.integration.tasks import bodies as task_bodies
 from tests.integration.tasks.support import (
@@ -194,17 +194,40 @@ def test_a_crashed_worker_does_not_lose_its_task(api: TestClient, redis_server: 
                for v in redis_server.client().hvals("unacked")]
     assert task["task_id"] in unacked
     assert api.get(f"/api/v1/tasks/{task['task_id']}").json()["state"] == "RUNNING"
-    # what a worker does once the visibility timeout has passed: back into hv3's queue
-    with Connection(redis_server.url, transport_options={"visibility_timeout": 0}) as conn:
-        conn.default_channel.qos.restore_visible(num=100, interval=1)
-    assert task["task_id"] in queued_ids(redis_server, "hv3")
     gate.touch()
+    # the worker's next run takes it back at once (not after the hours-long visibility
+    # timeout) and runs it again from the start
     hv3 = start_worker(redis_server.url, "hv3", workdir)
     try:
         body = poll_task(api, task["task_id"], lambda b: b["state"] == "SUCCESS")
         assert body["status"] == f"Passed the gate {gate}"
+        assert "Gave back 1 unfinished task(s) of a previous run to queue hv3" in hv3.output()
+        assert not redis_server.client().hvals("unacked")
     finally:
         assert hv3.stop() == 0
+
+
+def test_a_task_delivered_again_after_it_finished_is_not_run_again(
+        api: TestClient, redis_server: RedisServer, hv1_worker: Worker, tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    task = start(api, task_bodies.COUNTED, "hv1", str(runs))
+    first = poll_task(api, task["task_id"], lambda b: b["state"] == "SUCCESS")
+    assert runs.read_text() == "ran\n"
+    # the same message again, as after a broker failover or a worker that died between the
+    # end of the body and its acknowledgement
+    app = make_app(redis_url=redis_server.url)
+    try:
+        again = app.send_task(task_bodies.COUNTED, args=[str(runs)], task_id=task["task_id"],
+                              queue="hv1", routing_key="hv1")
+        assert again.get(timeout=20) == {"current": 1, "total": 1, "status": first["status"]}
+    finally:
+        app.close()
+    assert runs.read_text() == "ran\n"
+    said = f"Task {task['task_id']} ({task_bodies.COUNTED}) finished before"
+    deadline = time.monotonic() + 10  # the pool process's log reaches the file a bit later
+    while said not in hv1_worker.output():
+        assert time.monotonic() < deadline, hv1_worker.output()[-2000:]
+        time.sleep(0.1)
 
 
 def test_the_cli_waits_for_a_task(api: TestClient, tmp_path: Path) -> None:

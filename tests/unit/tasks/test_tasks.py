@@ -11,7 +11,7 @@ import yaml
 from pvc.common import config as pvcconfig
 from pvc.common.errors import AlreadyExists, BackendError, InvalidArgument, InvalidState
 from pvc.tasks import app as taskapp
-from pvc.tasks import catalogue, progress, registry, status, submit
+from pvc.tasks import catalogue, progress, records, registry, status, submit
 
 UNREACHABLE = "redis://127.0.0.1:1/0"  # nothing listens: these tests must not need Redis
 
@@ -21,11 +21,11 @@ def test_task_ids_are_8_hex_digits_of_a_uuid4() -> None:
     assert len(ids) == 200
     for task_id in ids:
         assert len(task_id) == 8
-        assert submit.is_task_id(task_id)
+        assert records.is_task_id(task_id)
         assert int(task_id, 16) >= 0
-    assert not submit.is_task_id("E15BE83E")
-    assert not submit.is_task_id("e15be83")
-    assert not submit.is_task_id("../../x")
+    assert not records.is_task_id("E15BE83E")
+    assert not records.is_task_id("e15be83")
+    assert not records.is_task_id("../../x")
 
 
 def test_each_node_has_its_own_queue() -> None:
