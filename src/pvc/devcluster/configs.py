@@ -4,6 +4,7 @@ configuration listening on the node's cluster address, /etc/hosts, ZooKeeper's c
 from __future__ import annotations
 
 import shutil
+import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -121,7 +122,15 @@ def redis_dir(spec: ClusterSpec, node: str) -> Path:
 
 
 def redis_command(spec: ClusterSpec, node: str) -> list[str]:
-    return ["/usr/bin/redis-server", str(redis_dir(spec, node) / "redis.conf")]
+    """The coordinator's Redis, started as the replica of the master the other
+    coordinators' Sentinels name now, if that is another one (`pvc.tasks.broker`)."""
+    others = [c for c in spec.coordinator_names if c != node]
+    return [sys.executable, "-m", "pvc.tasks.broker",
+            "--conf", str(redis_dir(spec, node) / "redis.conf"),
+            "--self", f"{spec.node_address(node, 'cluster').ip}:{REDIS_PORT}",
+            *(a for c in others for a in (
+                "--sentinel", f"{spec.node_address(c, 'cluster').ip}:{SENTINEL_PORT}")),
+            "--sentinels", str(len(spec.coordinator_names)), "--master-name", MASTER_NAME]
 
 
 def sentinel_command(spec: ClusterSpec, node: str) -> list[str]:

@@ -29,8 +29,10 @@ this module; why each one:
 * `task_track_started`: STARTED as soon as a worker process runs the task, so clients see
   the task leave PENDING before the body reports its first progress.
 * `result_extended`: results keep the task name, args, kwargs, worker and queue.
-* Short socket timeouts and a bounded publish retry: the API answers 503 within a few
-  seconds when Redis is down instead of hanging.
+* Short socket timeouts, one retry after a timeout and a bounded publish retry: the API
+  answers 503 within a few seconds when Redis is down instead of hanging, and a master
+  that died without a word (its node powered off) costs one timeout, after which the
+  retry reaches the master the Sentinels named meanwhile.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ APP_NAME = "pvc"
 VISIBILITY_TIMEOUT = 6 * 3600
 # Seconds to open a Redis connection, and to wait for one reply of Redis.
 CONNECT_TIMEOUT = 2.0
-SOCKET_TIMEOUT = 5.0
+SOCKET_TIMEOUT = 3.0
 # Sending a task: tries (after the first) and pause between them, in seconds.
 PUBLISH_RETRY_POLICY: dict[str, Any] = {
     "max_retries": 2,
@@ -97,7 +99,9 @@ def settings(redis_url: str, master_name: str = "pvc") -> dict[str, Any]:
         "result_backend_transport_options": ask_sentinels,
         "redis_socket_connect_timeout": CONNECT_TIMEOUT,
         "redis_socket_timeout": SOCKET_TIMEOUT,
-        "redis_retry_on_timeout": False,
+        # once: a master that died without a word (powered off) times out, and by then
+        # the Sentinels have named another (down after 2 s), which the retry asks for
+        "redis_retry_on_timeout": True,
         "enable_utc": True,
         "timezone": "UTC",
     }

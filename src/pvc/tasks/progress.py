@@ -12,9 +12,13 @@ task in progress is the custom Celery state RUNNING with the meta {current, tota
 from __future__ import annotations
 
 import contextlib
+import logging
 from typing import Any, NoReturn, Protocol
 
 from pvc.common.errors import BackendError, InvalidArgument, PVCError
+from pvc.tasks.records import BROKER_ERRORS
+
+log = logging.getLogger(__name__)
 
 RUNNING = "RUNNING"
 _TOTAL_ATTR = "pvc_progress_total"
@@ -43,7 +47,11 @@ def _report(task: ProgressTask, current: int, total: int, msg: str) -> dict[str,
     meta = progress_meta(current, total, msg)
     with contextlib.suppress(AttributeError):  # a request object that takes no attributes
         setattr(task.request, _TOTAL_ATTR, total)
-    task.update_state(state=RUNNING, meta=meta)
+    try:
+        task.update_state(state=RUNNING, meta=meta)
+    except BROKER_ERRORS as exc:  # a report lost (the broker failing over) stops no work
+        log.warning("Progress of task %s not reported (%s/%s %s): %s",
+                    getattr(task.request, "id", "?"), current, total, msg, exc)
     return meta
 
 

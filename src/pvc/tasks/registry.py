@@ -16,17 +16,23 @@ importing the modules listed in `pvc.tasks.catalogue`). The API side only needs 
 
 Each bound body runs at most once to its end per task id: its result is kept in the
 task's record (`pvc.tasks.records`), and a task delivered again after it finished (Celery
-delivers at least once) returns that result without running the body again. A task whose
-worker died in the middle is run again from the start: each body must then reach the same
-end without doing twice what the first run did (its own checks and locks).
+delivers at least once) returns that result without running the body again. A delivery
+that arrives while the first still runs (kombu hands back a running task's message when
+its broker connection drops) waits for it, then returns its result. A task whose worker
+died in the middle is run again from the start: each body must then reach the same end
+without doing twice what the first run did (its own checks and locks).
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import functools
 import logging
 import re
-from collections.abc import Callable
+import socket
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -98,22 +104,57 @@ def once_per_id(body: F) -> F:
     @functools.wraps(body)
     def run(task: Any, *args: Any, **kwargs: Any) -> Any:
         task_id = getattr(task.request, "id", None)
-        if task_id:
-            try:
-                done = records.finished(task.app, task_id)
-            except Unavailable as exc:  # unknown: run it (the body guards its own work)
-                log.warning("Task %s: cannot tell whether it finished before: %s", task_id, exc)
-                done = None
-            if done is not None:
-                log.info("Task %s (%s) finished before: its result stands, not run again",
-                         task_id, task.name)
-                return done
-        result = body(task, *args, **kwargs)
-        if task_id and isinstance(result, dict):
-            try:
-                records.mark_finished(task.app, task_id, result)
-            except (PVCError, *records.BROKER_ERRORS) as exc:  # type: ignore[misc]
-                log.warning("Task %s: its result could not be kept: %s", task_id, exc)
-        return result
+        if not task_id:
+            return body(task, *args, **kwargs)
+        with running_alone(str(task_id)):
+            return _once(body, task, str(task_id), *args, **kwargs)
 
     return run  # type: ignore[return-value]
+
+
+# Seconds between two tries for a task id that another process runs.
+ALONE_POLL = 0.2
+
+
+@contextlib.contextmanager
+def running_alone(task_id: str) -> Iterator[None]:
+    """Hold the task id on this host while the body runs, waiting for a process of this
+    host that holds it already. The hold is an abstract Unix socket name: the kernel lets
+    it go when its process dies, and it leaves no file behind."""
+    holder = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    waited = False
+    try:
+        while True:
+            try:
+                holder.bind(f"\0pvc-task-{task_id}")
+                break
+            except OSError as exc:
+                if exc.errno != errno.EADDRINUSE:
+                    raise
+            if not waited:
+                log.info("Task %s runs in another process here: waiting for it", task_id)
+                waited = True
+            time.sleep(ALONE_POLL)
+        yield
+    finally:
+        holder.close()
+
+
+def _once(body: Callable[..., Any], task: Any, task_id: str, *args: Any,
+          **kwargs: Any) -> Any:
+    try:
+        done = records.finished(task.app, task_id)
+    except Unavailable as exc:  # unknown: run it (the body guards its own work)
+        log.warning("Task %s: cannot tell whether it finished before: %s", task_id, exc)
+        done = None
+    if done is not None:
+        log.info("Task %s (%s) finished before: its result stands, not run again",
+                 task_id, task.name)
+        return done
+    result = body(task, *args, **kwargs)
+    if isinstance(result, dict):
+        try:
+            records.mark_finished(task.app, task_id, result)
+        except (PVCError, *records.BROKER_ERRORS) as exc:  # type: ignore[misc]
+            log.warning("Task %s: its result could not be kept: %s", task_id, exc)
+    return result

@@ -18,8 +18,12 @@ COUNTED = "testing.counted"
 
 
 @register(GATED)
-def gated(task: Any, gate: str, timeout: float = 20.0) -> dict[str, Any]:
-    """Reports step 1 of 3, waits until the file `gate` exists, then finishes."""
+def gated(task: Any, gate: str, timeout: float = 20.0, runs: str = "") -> dict[str, Any]:
+    """Reports step 1 of 3, waits until the file `gate` exists, then finishes (appending a
+    line to the file `runs`, if given, each time it starts)."""
+    if runs:
+        with open(runs, "a") as out:
+            out.write("ran\n")
     progress.start(task, 3, "Starting the gated task")
     progress.update(task, 1, 3, "Waiting for the gate")
     deadline = time.monotonic() + timeout

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from pvc.tasks import broker as broker_start
 from pvc.tasks import records, submit
 from pvc.tasks.app import make_app
 from tests.integration.tasks import bodies as task_bodies
@@ -130,3 +131,40 @@ def test_a_single_redis_has_no_replica_to_wait_for(tmp_path: Path) -> None:
     finally:
         app.close()
         single.stop()
+
+
+def test_a_running_task_ends_once_the_master_is_lost(broker: Broker, tmp_path: Path) -> None:
+    app = make_app(redis_url=broker.url)
+    worker = start_worker(broker.url, "hv6", tmp_path)
+    gate = tmp_path / "gate"
+    try:
+        sent = submit.submit(app, task_bodies.GATED, [str(gate)], run_on="hv6")
+        result = app.AsyncResult(sent["task_id"])
+        wait_until("the task to wait at its gate", lambda: result.state == "RUNNING"
+                   and result.info.get("current") == 1)
+        broker.master.stop()
+        wait_until("the Sentinels to promote the replica",
+                   lambda: broker.master_port() == {broker.replica.port})
+        gate.touch()
+        wait_until("the task to end", lambda: result.state in ("SUCCESS", "FAILURE"), 60)
+        assert result.state == "SUCCESS", (result.state, result.info, worker.output()[-3000:])
+        assert result.info["status"] == f"Passed the gate {gate}"
+    finally:
+        worker.stop()
+        app.close()
+
+
+def test_a_returning_redis_learns_the_master_from_the_sentinels(broker: Broker) -> None:
+    addresses = [("127.0.0.1", s.port) for s in broker.sentinels]
+    assert broker_start.current_master(addresses, "pvc", 3) == ("127.0.0.1", broker.master.port)
+    broker.master.stop()
+    wait_until("the Sentinels to promote the replica",
+               lambda: broker.master_port() == {broker.replica.port})
+    now = ("127.0.0.1", broker.replica.port)
+    assert broker_start.current_master(addresses[1:], "pvc", 3) == now
+    assert broker_start.current_master(addresses[2:], "pvc", 3) is None  # no majority
+    old = ("127.0.0.1", broker.master.port)
+    assert broker_start.redis_command("r.conf", old, now)[-3:] == [
+        "--replicaof", "127.0.0.1", str(broker.replica.port)]
+    assert "--replicaof" not in broker_start.redis_command("r.conf", now, now)
+    assert "--replicaof" not in broker_start.redis_command("r.conf", old, None)

@@ -25,6 +25,7 @@ from pvc.cli.context import CliState
 from pvc.cli.main import cli
 from pvc.common.errors import InvalidState
 from pvc.state.store import Store
+from pvc.tasks import records, submit
 from pvc.tasks.app import make_app
 from tests.integration.api.support import HEADERS, make_config, raw_config
 from tests.integration.tasks import bodies as task_bodies
@@ -228,6 +229,34 @@ def test_a_task_delivered_again_after_it_finished_is_not_run_again(
     while said not in hv1_worker.output():
         assert time.monotonic() < deadline, hv1_worker.output()[-2000:]
         time.sleep(0.1)
+
+
+def test_a_task_delivered_again_while_it_runs_waits_for_it(
+        api: TestClient, redis_server: RedisServer, hv1_worker: Worker, tmp_path: Path) -> None:
+    """kombu hands a running task's message back when the broker connection drops; the
+    second delivery must not run the body beside the first."""
+    gate, runs = tmp_path / "gate", tmp_path / "runs"
+    app = make_app(redis_url=redis_server.url)
+    task_id = submit.new_task_id()
+    try:
+        records.record(app, task_id, {"task_name": task_bodies.GATED, "run_on": "hv1"})
+        for _ in range(2):  # the second while the first waits at its gate
+            delivery = app.send_task(task_bodies.GATED, args=[str(gate)],
+                                     kwargs={"runs": str(runs)}, task_id=task_id,
+                                     queue="hv1", routing_key="hv1")
+            poll_task(api, task_id, lambda b: b["current"] == 1)
+        said = f"Task {task_id} runs in another process here: waiting for it"
+        deadline = time.monotonic() + 10
+        while said not in hv1_worker.output():
+            assert time.monotonic() < deadline, hv1_worker.output()[-2000:]
+            time.sleep(0.1)
+        gate.touch()
+        assert delivery.get(timeout=20)["status"] == f"Passed the gate {gate}"
+        assert runs.read_text() == "ran\n"
+    finally:
+        gate.touch()
+        records.forget(app, task_id)
+        app.close()
 
 
 def test_the_cli_waits_for_a_task(api: TestClient, tmp_path: Path) -> None:
