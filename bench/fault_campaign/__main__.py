@@ -2,7 +2,7 @@
 tiny VMs with RBD disks, and after each one a check that the cluster healed itself.
 
 Each round a seeded RNG (`--seed`) picks a fault kind and a victim node; the kinds are
-dealt like a shuffled deck, so every kind comes once in each run of five rounds:
+dealt like a shuffled deck, so every kind comes once in each run of eleven rounds:
 
 - `power-off`: the node's power is cut through its BMC (ipmitool). The cluster fences it
   (its fencer powers it off and on again through the BMC) and restarts its VMs on the
@@ -22,6 +22,16 @@ dealt like a shuffled deck, so every kind comes once in each run of five rounds:
 - `cut-off`: `pvc-dev link hvN cluster down`, held 2-20 s (below, around and beyond the
   self-fence and fence thresholds), then `up`. The node keeps its storage network. A long
   cut gets it fenced (power-cycled, which also plugs its links back): then `node ready`.
+- `pvcworkerd-kill`, `ceph-mon-kill`: the node's task worker (with its pool) or Ceph
+  monitor SIGKILLed; nodeinit restarts them.
+- `broker-kill`: the Redis master (whichever coordinator the Sentinels name, not the
+  drawn node) SIGKILLed; nodeinit restarts it, as the replica of a new master if the
+  Sentinels failed over meanwhile.
+- `pvcapid-kill`: the primary's API SIGKILLed; the primary's daemon starts it again.
+- `loaded-power-off`: a power-off while every CPU of the host is saturated (stress-ng, four
+  workers a core, for 45 s from the fault).
+- `two-faults`: two different light faults (the kills above but the broker's and the API's;
+  never two ZooKeeper kills) on two different nodes, one right after the other.
 
 A background sampler asks every node's libvirt directly (through its unix socket, which
 a cut cluster link does not affect; only running domains, so a live migration's paused
@@ -64,7 +74,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from bench.common import say
-from bench.fault_campaign.faults import inject
+from bench.fault_campaign.faults import inject, stop_load
 from bench.fault_campaign.health import Observer, lend_hands, settle
 from bench.fault_campaign.outside import Api, Cli, _libvirt_event_loop
 from bench.fault_campaign.report import Round, Tally, table
@@ -219,6 +229,7 @@ def main() -> int:
                     + (f"; {new_doubles} DOUBLE RUN(S)" if new_doubles else ""))
                 time.sleep(args.pause)
             obs.close()
+        stop_load()
         failed = bool(aborted or any(t.lost or t.doubles or t.hands or t.failed
                                      for t in tallies.values()))
         if failed:

@@ -1,22 +1,30 @@
-"""The fault injectors: power-off, pvcnoded/ZooKeeper/libvirtd SIGKILL, cluster cut-off."""
+"""The fault injectors: power-off (also with the host's CPUs saturated), SIGKILL of
+pvcnoded, ZooKeeper, libvirtd, pvcworkerd, the Redis master, pvcapid or a Ceph monitor,
+cluster cut-off, and two light faults at once on two nodes."""
 
 from __future__ import annotations
 
 import os
 import random
+import shutil
 import signal
+import subprocess
 import time
 from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
 
 from bench.fault_campaign.outside import dev
-from bench.fault_campaign.settings import CUT_HOLD, RESTART_SEC
+from bench.fault_campaign.settings import CUT_HOLD, LIGHT_KINDS, LOAD_SECONDS, RESTART_SEC
 from pvc.common.errors import BackendError
 from pvc.devcluster import procs
 from pvc.devcluster.layout import ClusterSpec
 from pvc.devcluster.node import power
 from pvc.drivers.fencing.ipmi import IpmiTool
+from pvc.tasks.broker import current_master
+
+# stress-ng runs the campaign started (ended by their own --timeout, or by stop_load)
+_LOADS: list[subprocess.Popen[bytes]] = []
 
 
 def node_pids(spec: ClusterSpec, node: str, match: Callable[[list[str]], bool]) -> list[int]:
@@ -51,8 +59,105 @@ def is_libvirtd(args: list[str]) -> bool:
     return bool(args) and os.path.basename(args[0]) == "libvirtd"
 
 
+def is_worker(args: list[str]) -> bool:
+    return "pvc.worker.main" in args or any(os.path.basename(a) == "pvcworkerd" for a in args)
+
+
+def is_pvcapid(args: list[str]) -> bool:
+    return "pvc.api.main" in args
+
+
+def is_ceph_mon(args: list[str]) -> bool:
+    return bool(args) and os.path.basename(args[0]) == "ceph-mon"
+
+
+def is_redis(args: list[str]) -> bool:
+    """The Redis server (its process title: `redis-server ADDRESS:6379`), not Sentinel."""
+    return bool(args) and "redis-server" in args[0] and ":6379" in " ".join(args) \
+        and "26379" not in " ".join(args)
+
+
+def redis_master_node(spec: ClusterSpec) -> str | None:
+    """The coordinator whose Redis the Sentinels name as the master now."""
+    by_ip = {str(spec.node_address(n, "cluster").ip): n for n in spec.coordinator_names}
+    master = current_master([(ip, 26379) for ip in by_ip], "pvc", len(by_ip))
+    return by_ip.get(master[0]) if master else None
+
+
+def primary_node(spec: ClusterSpec) -> str | None:
+    """The node running pvcapid (the primary)."""
+    return next((n for n in spec.node_names if node_pids(spec, n, is_pvcapid)), None)
+
+
+def kill_all(spec: ClusterSpec, node: str, what: str,
+             match: Callable[[list[str]], bool]) -> str:
+    """SIGKILL the node's processes that `match` (as a crash would end them), and wait
+    until they are gone (nodeinit or the primary's daemon restarts them)."""
+    pids = node_pids(spec, node, match)
+    if not pids:
+        raise BackendError(f"no {what} process on {node}")
+    for pid in pids:
+        with suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10  # gone (reaped by nodeinit) before the checks
+    while time.monotonic() < deadline and any(
+            procs.state(p) not in (None, "Z") for p in pids):
+        time.sleep(0.05)
+    return f"{what} on {node}, pid {','.join(map(str, pids))}"
+
+
+def saturate_cpus(seconds: float) -> None:
+    """Every CPU of the host busy (four stress-ng workers a core) for `seconds`."""
+    stress = shutil.which("stress-ng")
+    if stress is None:
+        raise BackendError("stress-ng is not installed (./pvc-dev installs it)")
+    workers = 4 * (os.cpu_count() or 1)
+    _LOADS.append(subprocess.Popen(
+        [stress, "--cpu", str(workers), "--timeout", f"{int(seconds)}s", "--quiet"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+
+
+def workers_note() -> str:
+    return f"CPUs saturated for {LOAD_SECONDS:.0f} s ({4 * (os.cpu_count() or 1)} workers)"
+
+
+def stop_load() -> None:
+    """End every stress-ng the campaign started that still runs."""
+    while _LOADS:
+        proc = _LOADS.pop()
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
 def inject(spec: ClusterSpec, kind: str, node: str, rng: random.Random) -> str:
     """Inject one fault; returns a note (e.g. how long a link was cut)."""
+    if kind == "loaded-power-off":
+        saturate_cpus(LOAD_SECONDS)
+        return f"{workers_note()}; " + inject(spec, "power-off", node, rng)
+    if kind == "two-faults":
+        first, second = rng.sample(LIGHT_KINDS, 2)
+        other = rng.choice([n for n in spec.node_names if n != node])
+        return (f"{first} on {node}: {inject(spec, first, node, rng) or 'done'}; "
+                f"{second} on {other}: {inject(spec, second, other, rng) or 'done'}")
+    if kind == "pvcworkerd-kill":
+        return kill_all(spec, node, "pvcworkerd", is_worker)
+    if kind == "ceph-mon-kill":
+        return kill_all(spec, node, "ceph-mon", is_ceph_mon)
+    if kind == "broker-kill":
+        master = redis_master_node(spec)
+        if master is None:
+            raise BackendError("the Sentinels name no Redis master")
+        return "the master: " + kill_all(spec, master, "redis-server", is_redis)
+    if kind == "pvcapid-kill":
+        primary = primary_node(spec)
+        if primary is None:
+            raise BackendError("no node runs pvcapid")
+        return "the primary: " + kill_all(spec, primary, "pvcapid", is_pvcapid)
     if kind == "power-off":
         bmc = IpmiTool(str(spec.bmc_address(node)), spec.ipmi_username, spec.ipmi_password,
                        timeout=5)
@@ -84,17 +189,8 @@ def inject(spec: ClusterSpec, kind: str, node: str, rng: random.Random) -> str:
         dev(spec, "service", node, "pvcnoded", "start", check=False)
         return ""
     if kind in ("zookeeper-kill", "libvirtd-kill"):
-        pids = node_pids(spec, node, is_zookeeper if kind == "zookeeper-kill" else is_libvirtd)
-        if not pids:
-            raise BackendError(f"no {kind.split('-')[0]} process on {node}")
-        for pid in pids:
-            with suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        deadline = time.monotonic() + 10  # gone (reaped by nodeinit) before the checks
-        while time.monotonic() < deadline and any(
-                procs.state(p) not in (None, "Z") for p in pids):
-            time.sleep(0.05)
-        return f"pid {','.join(map(str, pids))}"
+        return kill_all(spec, node, kind.split("-")[0],
+                        is_zookeeper if kind == "zookeeper-kill" else is_libvirtd)
     if kind == "cut-off":
         hold = rng.uniform(*CUT_HOLD)
         dev(spec, "link", node, "cluster", "down")

@@ -7,6 +7,7 @@ from contextlib import suppress
 from typing import Any
 
 import httpx
+import redis
 
 from bench.common import say
 from bench.fault_campaign.outside import Api, Cli, dev
@@ -21,6 +22,7 @@ from pvc.devcluster.layout import ZK_CLIENT_PORT, ClusterSpec
 from pvc.devcluster.node import power
 from pvc.drivers.fencing.ipmi import IpmiTool
 from pvc.state.store import Store
+from pvc.tasks.broker import current_master
 
 
 class Observer:
@@ -77,6 +79,9 @@ class Observer:
         primaries = [n for n, s in states.items() if s.get("coordinator_state") == "primary"]
         if len(primaries) != 1:
             out.append(f"primaries: {primaries}")
+        broker = broker_problem(self.spec)
+        if broker:
+            out.append(broker)
         records = self.api.vms()
         if records is None:
             out.append("API not answering")
@@ -117,6 +122,23 @@ def services_down(spec: ClusterSpec, node: str) -> list[str]:
             str(spec.node_address(node, "cluster").ip), ZK_CLIENT_PORT):
         out.append(f"{node}: ZooKeeper not serving")
     return out
+
+
+def broker_problem(spec: ClusterSpec) -> str | None:
+    """Unless the Sentinels name a Redis master that every other coordinator's Redis
+    replicates."""
+    by_ip = {str(spec.node_address(n, "cluster").ip): n for n in spec.coordinator_names}
+    master = current_master([(ip, 26379) for ip in by_ip], "pvc", len(by_ip))
+    if master is None:
+        return "Redis: the Sentinels name no master"
+    try:
+        info = redis.Redis(master[0], master[1], socket_timeout=2).info("replication")
+    except redis.RedisError as exc:
+        return f"Redis master {by_ip.get(master[0], master[0])} not answering: {exc}"
+    if info.get("role") != "master" or info.get("connected_slaves") != len(by_ip) - 1:
+        return (f"Redis master {by_ip.get(master[0], master[0])}: role {info.get('role')}, "
+                f"{info.get('connected_slaves')} replicas")
+    return None
 
 
 def ceph_problem(spec: ClusterSpec) -> str | None:

@@ -7,7 +7,14 @@ from pathlib import Path
 from pvc.devcluster.layout import ClusterSpec
 
 VENV_BIN = Path(__file__).resolve().parents[2] / ".venv" / "bin"
-KINDS = ("power-off", "pvcnoded-kill", "zookeeper-kill", "libvirtd-kill", "cut-off")
+KINDS = ("power-off", "pvcnoded-kill", "zookeeper-kill", "libvirtd-kill", "cut-off",
+         "pvcworkerd-kill", "broker-kill", "pvcapid-kill", "ceph-mon-kill",
+         "loaded-power-off", "two-faults")
+# What `two-faults` draws two of (on two different nodes): faults a node heals alone.
+# (Two ZooKeeper kills at once would take the ensemble's quorum: one at most.)
+LIGHT_KINDS = ("pvcnoded-kill", "zookeeper-kill", "libvirtd-kill", "pvcworkerd-kill",
+               "ceph-mon-kill")
+LOAD_SECONDS = 45.0  # how long `loaded-power-off` keeps the host's CPUs saturated
 POOL = "vms"
 RESTART_SEC = 1.0  # the systemd stand-in's delay before restarting a killed pvcnoded
 CUT_HOLD = (2.0, 20.0)  # seconds a node's cluster link stays down
