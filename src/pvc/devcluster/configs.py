@@ -117,6 +117,11 @@ def ceph_secret_uuid(spec: ClusterSpec) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_DNS, f"{spec.name}.ceph-secret.pvc-dev"))
 
 
+def worker_tmp(spec: ClusterSpec, node: str) -> Path:
+    """The task worker's temporary directory (TMPDIR), inside the node's directory."""
+    return spec.node_dir(node) / "tmp" / "pvcworkerd"
+
+
 def redis_dir(spec: ClusterSpec, node: str) -> Path:
     return spec.node_dir(node) / "redis"
 

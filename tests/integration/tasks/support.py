@@ -142,6 +142,7 @@ def start_worker(redis_url: str, node: str, workdir: Path, config: Path | None =
     log = workdir / f"worker-{node}.log"
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
+    env["TMPDIR"] = str(workdir)  # a crashed worker's pool leaves its temporary files here
     if args is None:
         args = [*(["--config", str(config)] if config else ["--redis-url", redis_url]),
                 "--include", TASK_MODULE]

@@ -58,6 +58,7 @@ def setup_namespaces(spec: ClusterSpec, node: str) -> None:
         Path(target).mkdir(parents=True, exist_ok=True)
         (base / rel).mkdir(parents=True, exist_ok=True)  # a node made by an older pvc-dev
         mount("--bind", str(base / rel), target)
+    configs.worker_tmp(spec, node).mkdir(parents=True, exist_ok=True)
     if node in spec.coordinator_names:
         configs.write_redis(spec, node)  # a node made by an older pvc-dev
     for target, rel in configs.PRIVATE_FILES.items():
@@ -77,8 +78,10 @@ def services_for(spec: ClusterSpec, node: str) -> list[Service]:
     out.append(Service("libvirtd", ["/usr/sbin/libvirtd", "--listen"], restart=True))
     out.append(Service("pvcnoded", [sys.executable, "-m", "pvc.node.main"], restart=False))
     # the task worker restarts like any infrastructure service (systemd does so on nodes)
+    # its own temporary directory: a worker killed with its node (power-off, `pvc-dev down`)
+    # leaves its pool's temporary files there, removed with the node, not in the host's /tmp
     out.append(Service("pvcworkerd", [sys.executable, "-m", "pvc.worker.main", "--node", node],
-                       restart=True))
+                       restart=True, env={"TMPDIR": str(configs.worker_tmp(spec, node))}))
     return out
 
 
