@@ -14,6 +14,7 @@ from contextlib import contextmanager
 
 import httpx
 
+from pvc.common.errors import BackendError
 from pvc.devcluster import cluster
 from pvc.devcluster.layout import ClusterSpec
 from pvc.state.store import Store
@@ -50,6 +51,23 @@ def api(spec: ClusterSpec, timeout: float = 300) -> httpx.Client:
     """An HTTP client of the cluster's API, with its key (long waits allowed)."""
     return httpx.Client(base_url=spec.api_url(), headers={"X-Api-Key": spec.api_key},
                         timeout=timeout)
+
+
+def uuid_of(c: httpx.Client, name: str) -> str:
+    """The UUID of the VM `name` (PVC answers one VM as a one-item list)."""
+    body = c.get(f"/vm/{name}").json()
+    return str((body[0] if isinstance(body, list) else body)["uuid"])
+
+
+def define_and_start(c: httpx.Client, name: str, node: str, xml: str) -> str:
+    """Define the VM on `node`, start it and wait until it runs; its UUID."""
+    r = c.post("/vm", data={"xml": xml}, params={"node": node})
+    if r.status_code != 200:
+        raise BackendError(f"define {name}: {r.text}")
+    r = c.post(f"/vm/{name}/state", params={"state": "start", "wait": "true"})
+    if r.status_code != 200:
+        raise BackendError(f"start {name}: {r.text}")
+    return uuid_of(c, name)
 
 
 def say(msg: str) -> None:

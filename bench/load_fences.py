@@ -19,7 +19,7 @@ import time
 
 import httpx
 
-from bench.common import api, bench_cluster, say
+from bench.common import api, bench_cluster, define_and_start, say
 from pvc.devcluster import cluster, demo
 from pvc.devcluster.layout import ClusterSpec
 from pvc.ops.node import logs
@@ -70,15 +70,8 @@ def start_vms(spec: ClusterSpec) -> dict[str, str]:
         for i in range(VMS):
             name = f"load{i}"
             node = spec.node_names[i % len(spec.node_names)]
-            r = c.post("/vm", data={"xml": demo.vm_xml(spec, name, memory_mib=96)},
-                       params={"node": node})
-            if r.status_code != 200:
-                raise RuntimeError(f"define {name}: {r.text}")
-            r = c.post(f"/vm/{name}/state", params={"state": "start", "wait": "true"})
-            if r.status_code != 200:
-                raise RuntimeError(f"start {name}: {r.text}")
-            body = c.get(f"/vm/{name}").json()
-            uuids[name] = str((body[0] if isinstance(body, list) else body)["uuid"])
+            uuids[name] = define_and_start(c, name, node,
+                                           demo.vm_xml(spec, name, memory_mib=96))
     return uuids
 
 

@@ -29,7 +29,14 @@ from typing import Any
 
 import libvirt
 
-from bench.common import api, end_cleanly_on_sigterm, median_line, say
+from bench.common import (
+    api,
+    define_and_start,
+    end_cleanly_on_sigterm,
+    median_line,
+    say,
+    uuid_of,
+)
 from pvc.common.errors import BackendError
 from pvc.devcluster import cluster, demo
 from pvc.devcluster.ceph import cluster as cephdev
@@ -220,10 +227,8 @@ def define_vms(spec: ClusterSpec, node: str) -> list[str]:
     with api(spec) as c:
         for i in range(VMS):
             name = f"fo{i}"
-            r = c.get(f"/vm/{name}")
-            if r.status_code == 200:  # a kept cluster: made by an earlier run
-                body = r.json()
-                uuids.append(str((body[0] if isinstance(body, list) else body)["uuid"]))
+            if c.get(f"/vm/{name}").status_code == 200:  # a kept cluster: an earlier run's
+                uuids.append(uuid_of(c, name))
                 continue
             r = c.post("/storage/ceph/volume",
                        params={"volume": f"{name}_disk", "pool": POOL, "size": "16M"})
@@ -232,14 +237,7 @@ def define_vms(spec: ClusterSpec, node: str) -> list[str]:
             # the guest writes its counter to its disk: it holds the image's lock
             xml = demo.vm_xml(spec, name, disks=[demo.rbd_disk(spec, f"{POOL}/{name}_disk")],
                               disk_probe=True)
-            r = c.post("/vm", data={"xml": xml}, params={"node": node})
-            if r.status_code != 200:
-                raise BackendError(f"define {name}: {r.text}")
-            r = c.post(f"/vm/{name}/state", params={"state": "start", "wait": "true"})
-            if r.status_code != 200:
-                raise BackendError(f"start {name}: {r.text}")
-            body = c.get(f"/vm/{name}").json()
-            uuids.append(str((body[0] if isinstance(body, list) else body)["uuid"]))
+            uuids.append(define_and_start(c, name, node, xml))
     return uuids
 
 

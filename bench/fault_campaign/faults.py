@@ -106,8 +106,8 @@ def kill_all(spec: ClusterSpec, node: str, what: str,
     return f"{what} on {node}, pid {','.join(map(str, pids))}"
 
 
-def saturate_cpus(seconds: float) -> None:
-    """Every CPU of the host busy (four stress-ng workers a core) for `seconds`."""
+def saturate_cpus(seconds: float) -> str:
+    """Every CPU of the host busy (four stress-ng workers a core) for `seconds`; a note."""
     stress = shutil.which("stress-ng")
     if stress is None:
         raise BackendError("stress-ng is not installed (./pvc-dev installs it)")
@@ -115,10 +115,7 @@ def saturate_cpus(seconds: float) -> None:
     _LOADS.append(subprocess.Popen(
         [stress, "--cpu", str(workers), "--timeout", f"{int(seconds)}s", "--quiet"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-
-
-def workers_note() -> str:
-    return f"CPUs saturated for {LOAD_SECONDS:.0f} s ({4 * (os.cpu_count() or 1)} workers)"
+    return f"CPUs saturated for {seconds:.0f} s ({workers} workers)"
 
 
 def stop_load() -> None:
@@ -137,8 +134,8 @@ def stop_load() -> None:
 def inject(spec: ClusterSpec, kind: str, node: str, rng: random.Random) -> str:
     """Inject one fault; returns a note (e.g. how long a link was cut)."""
     if kind == "loaded-power-off":
-        saturate_cpus(LOAD_SECONDS)
-        return f"{workers_note()}; " + inject(spec, "power-off", node, rng)
+        note = saturate_cpus(LOAD_SECONDS)
+        return f"{note}; " + inject(spec, "power-off", node, rng)
     if kind == "two-faults":
         first, second = rng.sample(LIGHT_KINDS, 2)
         other = rng.choice([n for n in spec.node_names if n != node])

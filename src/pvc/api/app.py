@@ -19,6 +19,7 @@ from pvc.api.storage import router as storage_routes
 from pvc.api.storage import volumes as storage_volume
 from pvc.api.tasks import router as task_routes
 from pvc.api.vm import control as vm_control
+from pvc.api.vm import listing as vm_listing
 from pvc.api.vm import locks as vm_locks
 from pvc.api.vm import router as vm
 from pvc.common.config import Config
@@ -45,6 +46,7 @@ def create_app(config: Config, store: Store, storage: Storage | None = None,
     app.state.store = store
     app.state.storage = storage
     app.state.stopping = stopping or threading.Event()
+    app.state.vm_listing = vm_listing.new_cache()
     app.state.session_secret = auth.session_secret(config)
     errors.install(app)
     authenticated = [Depends(auth.require_auth)]

@@ -93,16 +93,22 @@ async def _pvc_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-def _unreachable(request: Request, exc: Exception) -> JSONResponse:
-    """ZooKeeper could not be asked: 503, saying whether anything may have changed."""
-    reading = request.method in READS
+def cut_short(method: str) -> tuple[str, dict[str, str]]:
+    """For a request cut short before its end: what may have happened (words for its
+    message), and the headers of its 503 (`Retry-After`, `X-PVC-Outcome`)."""
+    reading = method.upper() in READS
     outcome = ("nothing was changed" if reading else
                "the request may or may not have taken effect: check before repeating it")
+    return outcome, {"Retry-After": str(RETRY_AFTER),
+                     "X-PVC-Outcome": "not-applied" if reading else "unknown"}
+
+
+def _unreachable(request: Request, exc: Exception) -> JSONResponse:
+    """ZooKeeper could not be asked: 503, saying whether anything may have changed."""
+    outcome, headers = cut_short(request.method)
     message = ("The cluster state (ZooKeeper) cannot be reached from this API right now, "
                f"as while the primary moves; {outcome} ({exc})")
     log.warning("%s %s cut short: %s", request.method, request.url.path, message)
-    headers = {"Retry-After": str(RETRY_AFTER),
-               "X-PVC-Outcome": "not-applied" if reading else "unknown"}
     return JSONResponse(error_body(message, StateUnreachable.__name__), status_code=503,
                         headers=headers)
 

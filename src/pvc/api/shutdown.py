@@ -15,25 +15,21 @@ import logging
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from pvc.api.errors import READS, RETRY_AFTER, error_body
+from pvc.api.errors import cut_short, error_body
 from pvc.common.errors import Unavailable
 
 log = logging.getLogger(__name__)
 
 
 def _answer(method: str) -> tuple[list[tuple[bytes, bytes]], bytes]:
-    reading = method in READS
-    outcome = ("nothing was changed" if reading else
-               "the request may or may not have taken effect: check before repeating it")
+    outcome, headers = cut_short(method)
     message = (f"This API stopped before the request was done: it is shutting down while "
                f"the primary moves to another node; {outcome}. Ask again in a moment")
     body = json.dumps(error_body(message, Unavailable.__name__)).encode()
-    headers = [(b"content-type", b"application/json"),
-               (b"content-length", str(len(body)).encode()),
-               (b"retry-after", str(RETRY_AFTER).encode()),
-               (b"x-pvc-outcome", b"not-applied" if reading else b"unknown"),
-               (b"connection", b"close")]
-    return headers, body
+    raw = [(b"content-type", b"application/json"),
+           (b"content-length", str(len(body)).encode()), (b"connection", b"close")]
+    raw += [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+    return raw, body
 
 
 class AnswerCutShort:

@@ -2,7 +2,7 @@
 
 Celery reports PENDING for any id it knows nothing about, so each submitted id is recorded
 (kept as long as results are): an id without a record was never submitted. When a body
-finishes, its result is kept in the record too (`finished`), so a task delivered again
+finishes, its result is kept in the record too (under `finished`), so a task delivered again
 (Celery delivers at least once: after a broker failover, or after its worker died between
 the end of the body and the acknowledgement) returns that result instead of doing its work
 twice.
@@ -89,18 +89,9 @@ def ping(app: Celery) -> None:
         raise broker_unavailable(app, exc) from exc
 
 
-def finished(app: Celery, task_id: str) -> dict[str, Any] | None:
-    """The result a body already returned for `task_id`, or None (not finished, or not
-    known). Raises Unavailable when Redis cannot be asked."""
-    found = lookup(app, task_id)
-    result = (found or {}).get("finished")
-    return result if isinstance(result, dict) else None
-
-
-def mark_finished(app: Celery, task_id: str, result: Mapping[str, Any]) -> None:
-    """Keep the result of a body that finished (in its record, if it has one)."""
-    found = lookup(app, task_id)
-    if found is None:
-        return
+def mark_finished(app: Celery, task_id: str, found: Mapping[str, Any],
+                  result: Mapping[str, Any]) -> None:
+    """Keep the result of a body that finished in its record `found` (as `lookup` read
+    it), under `finished`."""
     value = json.dumps({**found, "finished": dict(result)})
     client_of(app).set(record_key(task_id), value, xx=True, keepttl=True)

@@ -143,18 +143,19 @@ def running_alone(task_id: str) -> Iterator[None]:
 def _once(body: Callable[..., Any], task: Any, task_id: str, *args: Any,
           **kwargs: Any) -> Any:
     try:
-        done = records.finished(task.app, task_id)
+        found = records.lookup(task.app, task_id)
     except Unavailable as exc:  # unknown: run it (the body guards its own work)
         log.warning("Task %s: cannot tell whether it finished before: %s", task_id, exc)
-        done = None
-    if done is not None:
+        found = None
+    done = (found or {}).get("finished")
+    if isinstance(done, dict):
         log.info("Task %s (%s) finished before: its result stands, not run again",
                  task_id, task.name)
         return done
     result = body(task, *args, **kwargs)
-    if isinstance(result, dict):
+    if found is not None and isinstance(result, dict):
         try:
-            records.mark_finished(task.app, task_id, result)
+            records.mark_finished(task.app, task_id, found, result)
         except (PVCError, *records.BROKER_ERRORS) as exc:  # type: ignore[misc]
             log.warning("Task %s: its result could not be kept: %s", task_id, exc)
     return result

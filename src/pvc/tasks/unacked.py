@@ -47,19 +47,15 @@ def restore_own(app: Celery, queue: str) -> list[str]:
         return restored
 
 
-def restore_own_when_reachable(app: Celery, queue: str, give_up: float | None = None) -> int:
-    """`restore_own`, retried until Redis answers (or `give_up` seconds passed): a worker
-    that starts while the broker fails over still gets its tasks back. The number restored."""
-    began = time.monotonic()
+def restore_own_when_reachable(app: Celery, queue: str) -> int:
+    """`restore_own`, retried until Redis answers: a worker that starts while the broker
+    fails over still gets its tasks back. The number restored."""
     warned = 0.0
     while True:
         try:
             restored = restore_own(app, queue)
         except BROKER_ERRORS as exc:
             now = time.monotonic()
-            if give_up is not None and now - began > give_up:
-                log.error("Could not look for unfinished tasks of queue %s: %s", queue, exc)
-                return 0
             if now - warned > 30:
                 log.warning("Waiting for Redis to look for unfinished tasks of queue %s: %s",
                             queue, exc)

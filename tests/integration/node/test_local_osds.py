@@ -5,9 +5,8 @@ them when it shuts down."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -16,6 +15,7 @@ from pvc.node.storage import osds as osds_module
 from pvc.node.storage.osds import LocalOsds
 from pvc.state import tree
 from pvc.state.store import Store
+from tests.integration.waiting import wait_until as wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -23,13 +23,6 @@ pytestmark = pytest.mark.integration
 def record(store: Store, osd: int, node: str) -> None:
     store.txn().create("osd", {"node": node, "device": f"/dev/osd{osd}", "db_device": "",
                                "is_split": False}, osd=str(osd)).commit()
-
-
-def wait_for(what: str, check: Callable[[], Any], timeout: float = 15) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 @pytest.fixture

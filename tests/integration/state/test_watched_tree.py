@@ -9,8 +9,7 @@ import contextlib
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
 from kazoo.client import KazooClient
@@ -18,6 +17,7 @@ from kazoo.exceptions import NoNodeError
 
 from pvc.state import bulk, connect
 from pvc.state.watched_tree import WatchedTree
+from tests.integration.waiting import wait_until
 
 
 class CuttableLink:
@@ -73,13 +73,6 @@ class CuttableLink:
             pass
         for s in (src, dst):
             s.close()
-
-
-def wait_until(what: str, check: Callable[[], Any], timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.01)
 
 
 @pytest.fixture

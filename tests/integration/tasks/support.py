@@ -62,17 +62,7 @@ def start_redis(workdir: Path, replica_of: int | None = None) -> RedisServer:
         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
     )
     log.close()
-    started = RedisServer(proc, port)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            started.client().ping()
-            return started
-        except redis.ConnectionError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                started.stop()
-                raise RuntimeError(f"redis-server did not start on port {port}") from None
-            time.sleep(0.05)
+    return _answering(RedisServer(proc, port), "redis-server")
 
 
 def start_sentinel(workdir: Path, master_port: int, quorum: int = 2) -> RedisServer:
@@ -89,16 +79,20 @@ def start_sentinel(workdir: Path, master_port: int, quorum: int = 2) -> RedisSer
     proc = subprocess.Popen([str(shutil.which("redis-server")), str(conf), "--sentinel"],
                             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     log.close()
-    started = RedisServer(proc, port)
+    return _answering(RedisServer(proc, port), "redis-sentinel")
+
+
+def _answering(started: RedisServer, what: str) -> RedisServer:
+    """`started` once it answers a PING (stopped, and an error, if it never does)."""
     deadline = time.monotonic() + 10
     while True:
         try:
             started.client().ping()
             return started
         except redis.ConnectionError:
-            if proc.poll() is not None or time.monotonic() > deadline:
+            if started.proc.poll() is not None or time.monotonic() > deadline:
                 started.stop()
-                raise RuntimeError(f"redis-sentinel did not start on port {port}") from None
+                raise RuntimeError(f"{what} did not start on port {started.port}") from None
             time.sleep(0.05)
 
 

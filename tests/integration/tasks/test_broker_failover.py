@@ -24,6 +24,7 @@ from tests.integration.tasks.support import (
     start_sentinel,
     start_worker,
 )
+from tests.integration.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -42,13 +43,6 @@ class Broker:
         """The master's port as each Sentinel names it."""
         return {int(s.client().sentinel_get_master_addr_by_name("pvc")[1])
                 for s in self.sentinels}
-
-
-def wait_until(what: str, check: object, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():  # type: ignore[operator]
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
 
 
 @pytest.fixture

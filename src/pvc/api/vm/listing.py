@@ -5,15 +5,12 @@ rendering every VM again."""
 from __future__ import annotations
 
 import json
-import threading
 from typing import cast
 
 from fastapi import Request, Response
 
 from pvc.api.vm import views as vm_views
 from pvc.ops.vm.records import RecordCache, VmRecord
-
-_LOCK = threading.Lock()
 
 
 def render(rec: VmRecord) -> bytes:
@@ -22,13 +19,13 @@ def render(rec: VmRecord) -> bytes:
                       separators=(",", ":")).encode()
 
 
+def new_cache() -> RecordCache[bytes]:
+    """The cache of one app (each app has its own store): `create_app` makes it."""
+    return RecordCache(render)
+
+
 def cache_of(request: Request) -> RecordCache[bytes]:
-    """This app's cache (one per app: each has its own store)."""
-    state = request.app.state
-    with _LOCK:
-        if getattr(state, "vm_listing", None) is None:
-            state.vm_listing = RecordCache(render)
-        return cast(RecordCache[bytes], state.vm_listing)
+    return cast(RecordCache[bytes], request.app.state.vm_listing)
 
 
 def answer(items: list[bytes]) -> Response:

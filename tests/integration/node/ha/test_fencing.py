@@ -6,6 +6,7 @@ that logs every power action with its time, so a test can tell when the node was
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import time
@@ -28,6 +29,7 @@ from pvc.state.store import Store
 from tests.integration.api.support import make_config, standard_cluster
 from tests.integration.api.vm.support import domain_xml, uuid_of
 from tests.integration.drivers.fencing.test_ipmi_bmc import PASSWORD, USER, free_udp_port
+from tests.integration.waiting import wait_until
 
 pytestmark = pytest.mark.skipif(
     not (os.access(bmc.IPMI_SIM, os.X_OK) and os.access(IPMITOOL, os.X_OK)),
@@ -78,6 +80,9 @@ def start_bmc(tmp_path: Path, obey_off: bool = True) -> Node:
     return Node(spec.port, state, calls, bmc.start(spec))
 
 
+wait_for = functools.partial(wait_until, timeout=60)
+
+
 @pytest.fixture
 def node3(tmp_path: Path) -> Iterator[Node]:
     node = start_bmc(tmp_path)
@@ -121,16 +126,6 @@ def kill(store: Store, node: str) -> None:
 
 def status(store: Store, uuid: str) -> dict[str, Any]:
     return vm.status_of(store.read("domain.status", domain=uuid))
-
-
-def wait_for(what: str, check: Callable[[], Any], timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 @pytest.fixture
