@@ -278,9 +278,9 @@ def test_a_bmc_that_does_not_answer_means_no_vm_moves_and_a_fault(
         assert node_is(dc, node, "dead", "ready")
         assert dc.store.read("domain.status", domain=uuids[0])["node"] == node
         assert "daemon:fenced" not in w.zk_times
-    finally:
+    finally:  # the node comes back even when an assertion failed: the next test needs it
         devcluster.start_bmc(spec, node)
-    bmc_of(dc, node).power_on()
+        bmc_of(dc, node).power_on()
     dc.wait_for(f"{node} back in run", lambda: node_is(dc, node, "run"), timeout=120)
     ceph_settled(dc)
     # its VM comes back up where it was (its own stale lock is broken by the start)

@@ -3,6 +3,7 @@ each node's libvirt really runs."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from typing import Any
@@ -11,6 +12,7 @@ import httpx
 import libvirt
 
 from pvc.devcluster import demo
+from pvc.ops.node import logs
 from tests.system.conftest import DevCluster
 
 COUNTER = re.compile(r"^pvc-counter (\d+)$")
@@ -93,8 +95,30 @@ def domain_state(dc: DevCluster, node: str, uuid: str) -> int | None:
 
 
 def wait_running_on(dc: DevCluster, uuid: str, nodes: list[str], timeout: float = 60) -> None:
-    dc.wait_for(f"{uuid} running on {nodes}", lambda: running_on(dc, uuid) == nodes,
-                timeout=timeout, interval=0.3)
+    try:
+        dc.wait_for(f"{uuid} running on {nodes}", lambda: running_on(dc, uuid) == nodes,
+                    timeout=timeout, interval=0.3)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{vm_story(dc, uuid)}") from None
+
+
+def vm_story(dc: DevCluster, uuid: str) -> str:
+    """What the cluster knows of a VM, for a failed test's report: its status, where
+    libvirt runs it, and every node's recent log lines that name it."""
+    out = []
+    with contextlib.suppress(Exception):
+        out.append(f"status: {dc.store.read('domain.status', domain=uuid)}")
+        out.append(f"running on: {running_on(dc, uuid)}")
+    name = uuid
+    with contextlib.suppress(Exception):
+        found = re.search(r"<name>([^<]+)</name>", dc.store.read("domain.xml", domain=uuid))
+        name = found.group(1) if found else uuid
+    for node in dc.spec.node_names:
+        with contextlib.suppress(Exception):
+            text = logs.node_log(dc.store, node, 1000, 2000)
+            out += [f"  {node}: {line}" for line in text.splitlines()
+                    if name in line or uuid in line or "eady" in line][-25:]
+    return "\n".join(out)
 
 
 def post(dc: DevCluster, path: str, **params: Any) -> httpx.Response:
