@@ -4,7 +4,12 @@ and over. It counts what must stay zero (fences, self-fences, VM restarts) and p
 how close the nodes came to being judged dead: the longest keepalive silence the primary
 saw, against the same figure for a quiet minute measured first in the same run.
 
+`--stress cpu,memory,io` adds memory pressure (stress-ng's vm workers touching
+`MEMORY_SHARE` of the host's memory over and over) and disk pressure (hdd workers writing
+and syncing files in the bench cluster's own directory, which goes with it).
+
 Run: sudo .venv/bin/python -m bench.load_fences [--seconds 600] [--quiet-seconds 60]
+     [--stress cpu,memory,io]
 """
 
 from __future__ import annotations
@@ -27,6 +32,23 @@ from pvc.state.store import Store
 
 VMS = 3
 WORKERS_PER_CORE = 4
+STRESSORS = ("cpu", "memory", "io")
+MEMORY_SHARE = "40%"  # of the host's memory, split among the vm workers
+IO_WORKERS = 2
+IO_BYTES = "1g"  # per hdd worker
+
+
+def stress_command(stress: str, kinds: list[str], seconds: float, workdir: str) -> list[str]:
+    """The stress-ng command line of the chosen kinds of load."""
+    cores = os.cpu_count() or 1
+    cmd = [stress, "--timeout", f"{int(seconds)}s", "--quiet", "--temp-path", workdir]
+    if "cpu" in kinds:
+        cmd += ["--cpu", str(WORKERS_PER_CORE * cores)]
+    if "memory" in kinds:
+        cmd += ["--vm", str(cores), "--vm-bytes", MEMORY_SHARE, "--vm-keep"]
+    if "io" in kinds:
+        cmd += ["--hdd", str(IO_WORKERS), "--hdd-bytes", IO_BYTES]
+    return cmd
 # what the nodes' logs say when it happens (pvc.node.ha.fencing, .self_fence)
 FENCE_WORDS = ("Fencing node", "is dead: fencing it")
 SELF_FENCE_WORDS = ("Self-fencing after",)
@@ -147,7 +169,14 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=600.0, help="how long the load lasts")
     ap.add_argument("--quiet-seconds", type=float, default=60.0,
                     help="the quiet baseline measured first")
+    ap.add_argument("--stress", default="cpu",
+                    help=f"the kinds of load, comma-separated: {', '.join(STRESSORS)}")
     args = ap.parse_args()
+    kinds = [k.strip() for k in args.stress.split(",") if k.strip()]
+    unknown = sorted(set(kinds) - set(STRESSORS))
+    if unknown or not kinds:
+        raise SystemExit(f"--stress: unknown kind(s) {', '.join(unknown) or '(none)'}; "
+                         f"use {', '.join(STRESSORS)}")
     stress = shutil.which("stress-ng")
     if stress is None:
         raise SystemExit("stress-ng is not installed (./pvc-dev installs it)")
@@ -162,11 +191,11 @@ def main() -> None:
             with SilenceSampler(spec, store) as quiet:
                 time.sleep(args.quiet_seconds)
             say(f"quiet: longest keepalive silence {quiet.longest:.2f} s ({quiet.who})")
-            workers = WORKERS_PER_CORE * (os.cpu_count() or 1)
-            proc = subprocess.Popen([stress, "--cpu", str(workers), "--timeout",
-                                     f"{int(args.seconds)}s", "--quiet"],
-                                    start_new_session=True)
-            say(f"stress-ng: {workers} CPU workers for {args.seconds:.0f} s")
+            workdir = spec.state_dir / "load"
+            workdir.mkdir(parents=True, exist_ok=True)
+            command = stress_command(stress, kinds, args.seconds, str(workdir))
+            proc = subprocess.Popen(command, start_new_session=True, cwd=workdir)
+            say(f"stress-ng for {args.seconds:.0f} s: {' '.join(command[5:])}")
             cycles: list[float] = []
             errors: list[str] = []
             victim = spec.node_names[-1]
@@ -182,7 +211,8 @@ def main() -> None:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
             cluster.close(store)
-    print(f"load: {workers} CPU workers on {os.cpu_count()} cores for {args.seconds:.0f} s, "
+    print(f"load: {', '.join(kinds)} ({' '.join(command[5:])}) on {os.cpu_count()} cores "
+          f"for {args.seconds:.0f} s, "
           f"{len(cycles)} flush/ready cycles of {victim} (median "
           f"{sorted(cycles)[len(cycles) // 2] if cycles else 0:.1f} s), "
           f"{len(errors)} refused")

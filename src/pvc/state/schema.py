@@ -230,6 +230,16 @@ def _v5() -> list[Key]:
     ]
 
 
+def _v6() -> list[Key]:
+    return [
+        *_bump(_v5(), 6),
+        # An OSD add in progress on the node: {"device", "uuid", "since"} (the OSD's uuid,
+        # chosen before `osd new` allocates its id), {} when none. A worker that died
+        # mid-way leaves it; the node's next OSD task finishes or undoes that add first.
+        Key("node.osd_add", "/nodes/{node}/osd_add", codec.JSON, {}),
+    ]
+
+
 @dataclass(frozen=True)
 class Schema:
     version: int
@@ -267,6 +277,7 @@ SCHEMAS: dict[int, Schema] = {
     3: Schema(3, {k.name: k for k in _v3()}, {}),
     4: Schema(4, {k.name: k for k in _v4()}, {}),
     5: Schema(5, {k.name: k for k in _v5()}, {}),
+    6: Schema(6, {k.name: k for k in _v6()}, {}),
 }
 LATEST = max(SCHEMAS)
 

@@ -89,6 +89,14 @@ def ping(app: Celery) -> None:
         raise broker_unavailable(app, exc) from exc
 
 
+def mark_begun(app: Celery, task_id: str, found: Mapping[str, Any]) -> dict[str, Any]:
+    """Count a run of the task's body in its record `found` (`runs`); the record as
+    written. A count above 1 tells a body that an earlier run was cut short."""
+    updated = {**found, "runs": int(found.get("runs", 0) or 0) + 1}
+    client_of(app).set(record_key(task_id), json.dumps(updated), xx=True, keepttl=True)
+    return updated
+
+
 def mark_finished(app: Celery, task_id: str, found: Mapping[str, Any],
                   result: Mapping[str, Any]) -> None:
     """Keep the result of a body that finished in its record `found` (as `lookup` read

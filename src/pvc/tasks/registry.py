@@ -20,7 +20,8 @@ delivers at least once) returns that result without running the body again. A de
 that arrives while the first still runs (kombu hands back a running task's message when
 its broker connection drops) waits for it, then returns its result. A task whose worker
 died in the middle is run again from the start: each body must then reach the same end
-without doing twice what the first run did (its own checks and locks).
+without doing twice what the first run did (its own checks and locks); the record counts
+the runs, and `is_rerun(task)` tells a body that it is such a second run.
 """
 
 from __future__ import annotations
@@ -112,6 +113,16 @@ def once_per_id(body: F) -> F:
     return run  # type: ignore[return-value]
 
 
+# Set on the request of a body whose task ran before without finishing (its worker died).
+RERUN_ATTR = "pvc_rerun"
+
+
+def is_rerun(task: Any) -> bool:
+    """Whether an earlier run of this task was cut short (so a body may find its work
+    partly or wholly done: an OSD it removes may be gone already)."""
+    return getattr(getattr(task, "request", None), RERUN_ATTR, False) is True
+
+
 # Seconds between two tries for a task id that another process runs.
 ALONE_POLL = 0.2
 
@@ -152,6 +163,15 @@ def _once(body: Callable[..., Any], task: Any, task_id: str, *args: Any,
         log.info("Task %s (%s) finished before: its result stands, not run again",
                  task_id, task.name)
         return done
+    if found is not None:
+        try:
+            found = records.mark_begun(task.app, task_id, found)
+        except records.BROKER_ERRORS as exc:  # type: ignore[misc]
+            log.warning("Task %s: its run could not be counted: %s", task_id, exc)
+        if int(found.get("runs", 1) or 1) > 1:
+            log.warning("Task %s (%s) runs again: an earlier run was cut short", task_id,
+                        task.name)
+            setattr(task.request, RERUN_ATTR, True)
     result = body(task, *args, **kwargs)
     if found is not None and isinstance(result, dict):
         try:

@@ -168,3 +168,19 @@ def test_migration_to_v3_adds_the_vm_name_index(zk: KazooClient) -> None:
     assert migrations.migrate(new, 3) == 3
     assert new.children("root.indexes.domain_names") == []
     assert new.read("node.coordinator_state", node="hv1") == "client"
+
+
+def test_migration_to_v6_gives_every_node_an_empty_osd_add_marker(zk: KazooClient) -> None:
+    old = Store(zk, SCHEMAS[5])
+    tree.initialize(old, schema=SCHEMAS[5])
+    for node in ("hv1", "hv2"):
+        txn = old.txn()
+        for key in SCHEMAS[5].object_keys("node"):
+            txn.create(key.name, key.default, node=node)
+        txn.commit()
+    old.write("node.daemon_state", "run", node="hv2")
+    new = Store(zk, SCHEMAS[6])
+    assert migrations.migrate(new, 6) == 6
+    assert [new.read("node.osd_add", node=n) for n in ("hv1", "hv2")] == [{}, {}]
+    assert new.read("node.daemon_state", node="hv2") == "run"
+    assert new.read("schema.version") == 6

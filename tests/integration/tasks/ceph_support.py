@@ -5,9 +5,10 @@ pvc.conf pointing at the test Ceph and is told the chroot, and the API on top.""
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +43,7 @@ class TaskCluster:
     storage: CephStorage
     ceph: CephTestCluster
     workdir: Path
+    new_worker: Callable[[], Worker]  # another pvcworkerd for hv1, as the first was started
 
     def pvc(self, *args: str) -> Result:
         """The `pvc` CLI against this API (a stored connection "t")."""
@@ -89,12 +91,16 @@ def task_cluster(zk_server: str, ceph: CephTestCluster, workdir: Path) -> Iterat
         store = Store(zk)
         standard_cluster(store)
         config = write_config(workdir, redis.port, ceph)
-        worker = start_worker(redis.url, config, zk_server + chroot, workdir)
+        new_worker = functools.partial(start_worker, redis.url, config, zk_server + chroot,
+                                       workdir)
+        worker = new_worker()
         from pvc.common import config as pvcconfig
 
         app = create_app(pvcconfig.load(config), store)
         api = TestClient(app, headers=HEADERS, raise_server_exceptions=False)
-        yield TaskCluster(store, redis, worker, api, storage, ceph, workdir)
+        cluster = TaskCluster(store, redis, worker, api, storage, ceph, workdir, new_worker)
+        yield cluster
+        worker = cluster.worker  # a test may have replaced it
     finally:
         if worker is not None:
             worker.stop()

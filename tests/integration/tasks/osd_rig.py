@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ class Rig:
     redis: RedisServer
     services: DirectServices
     workdir: Path
+    new_worker: Callable[[], Worker]  # another pvcworkerd for hv1, as the first was started
 
     def admin(self) -> CephAdmin:
         return self.ceph.admin()

@@ -163,3 +163,29 @@ def test_a_crashed_fio_fails_the_job_and_its_volume_goes(tc: TaskCluster) -> Non
     assert "fio test seq_write failed (exit -9)" in body["status"]
     assert "crashing" not in jobs(tc)
     assert bench_volumes(tc) == []
+
+
+def test_a_job_whose_worker_died_is_run_again_to_one_result(tc: TaskCluster) -> None:
+    """The worker dies (with its fio) in the middle of a test: the task, delivered again
+    to the next worker, runs under the same job name, first removes the volume the dead
+    run left (its lock broken), and ends with one job and no volume."""
+    response = tc.api.post(BENCH, params={"pool": POOL, "name": "reborn"})
+    assert response.status_code == 202, response.text
+    task_id = response.json()["task_id"]
+    try:
+        poll_task(tc.api, task_id, lambda b: "Running test" in b["status"], timeout=30)
+        deadline = time.monotonic() + 10
+        while not tc.storage.lock_list(POOL, f"pvcbench_{task_id}"):
+            assert time.monotonic() < deadline, "fio did not write"
+            time.sleep(0.05)
+    finally:
+        tc.worker.crash()
+    assert bench_volumes(tc) == [f"pvcbench_{task_id}"] and "reborn" in jobs(tc)
+    tc.worker = tc.new_worker()
+    body = poll_task(tc.api, task_id, lambda b: b["state"] in FINAL, timeout=90)
+    assert body["state"] == "SUCCESS", (body, tc.worker.output()[-3000:])
+    assert body["status"].startswith('Storage benchmark job "reborn" of pool')
+    assert "runs again: an earlier run was cut short" in tc.worker.output()
+    assert bench_volumes(tc) == []
+    (job,) = [j for j in tc.api.get(BENCH).json() if j["job"] == "reborn"]
+    assert job["id"] == task_id and set(job["benchmark_result"]) == set(TESTS)

@@ -6,6 +6,7 @@ session's `ceph_cluster` is left alone."""
 from __future__ import annotations
 
 import functools
+import json
 import os
 import re
 import uuid
@@ -32,6 +33,7 @@ from tests.integration.tasks.osd_rig import Rig
 from tests.integration.tasks.support import (
     RedisServer,
     Worker,
+    poll_task,
     start_redis,
 )
 
@@ -73,10 +75,14 @@ def rig(zk_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ri
         )
         config = workdir / "pvc.conf"
         config.write_text(yaml.safe_dump(raw))
-        worker = start_worker(redis.url, config, zk_server + chroot, workdir)
+        new_worker = functools.partial(start_worker, redis.url, config, zk_server + chroot,
+                                       workdir)
+        worker = new_worker()
         api = TestClient(create_app(pvcconfig.load(config), store), headers=HEADERS,
                          raise_server_exceptions=False)
-        yield Rig(ceph, store, api, worker, redis, services, workdir)
+        rig = Rig(ceph, store, api, worker, redis, services, workdir, new_worker)
+        yield rig
+        worker = rig.worker  # the tests may have replaced it
     finally:
         cleanups: list[Callable[[], object]] = []
         if worker is not None:
@@ -328,3 +334,98 @@ def test_force_removes_an_osd_whose_device_is_gone(rig: Rig) -> None:
     assert rig.osd_ids() == {0} and rig.records() == []
     assert not rig.services.is_active(f"ceph-osd@{osd}")
     assert not (rig.ceph.workdir / "osd" / f"ceph-{osd}").exists()
+
+
+def test_an_add_cut_short_by_a_worker_crash_reaches_the_same_end(rig: Rig) -> None:
+    """The worker and its pool die once the new OSD has its id, key, BlueStore and a
+    running daemon (as in a node crash): the task, delivered again to the next worker,
+    undoes those leftovers and adds the OSD once, with no stray id, key, directory,
+    daemon or marker."""
+    device = rig.device("disk4.img")
+    with rig.admin() as admin:
+        admin.command("osd set", key="noup")  # the new OSD cannot come up: the task waits
+    try:
+        task = start_add(rig, device=str(device))
+        try:
+            body = poll_task(rig.api, task["task_id"], lambda b: b["state"] != "RUNNING" or (
+                b.get("current", 0) >= 6), timeout=120)
+        finally:
+            rig.worker.crash()
+    finally:
+        with rig.admin() as admin:
+            admin.command("osd unset", key="noup")
+    assert body["state"] == "RUNNING" and body["status"].startswith("Waiting for OSD"), body
+    marker = rig.store.read("node.osd_add", node=NODE)
+    assert marker["device"] == str(device), marker
+    (leftover,) = rig.osd_ids() - {0}
+    assert device.read_bytes()[:len(BLUESTORE_MAGIC)] == BLUESTORE_MAGIC
+    assert rig.services.is_active(f"ceph-osd@{leftover}")  # its daemon outlived the worker
+
+    rig.worker = rig.new_worker()
+    body, _ = rig.wait_task(task["task_id"], timeout=240)
+    assert body["state"] == "SUCCESS", (body, rig.worker.output()[-3000:])
+    assert "runs again: an earlier run was cut short" in rig.worker.output()
+    (osd,) = rig.osd_ids() - {0}
+    assert body["status"] == f"Added OSD {osd} on {device} of node {NODE}"
+    record = rig.store.read("osd", osd=str(osd))
+    assert record["device"] == str(device) and record["uuid"] != marker["uuid"]
+    assert rig.store.read("node.osd_add", node=NODE) == {}
+    with rig.admin() as admin:
+        assert admin.osd_states()[osd] == (True, True)
+        keys = {e["entity"] for e in admin.command("auth ls")["auth_dump"]}
+        tree = admin.command("osd tree")["nodes"]
+    assert {k for k in keys if k.startswith("osd.")} == {"osd.0", f"osd.{osd}"}
+    assert next(n for n in tree if n["name"] == NODE)["children"] == [osd]
+    assert rig.data_dirs() == sorted(["ceph-0", f"ceph-{osd}"])
+    assert rig.records() == [str(osd)]
+    # one daemon of that id: the dead run's was stopped before the new one started
+    running = [p for p in Path("/proc").iterdir() if p.name.isdigit()
+               and _osd_daemon_of(p, osd, rig.ceph.conf_path)]
+    assert len(running) == 1, (leftover, running)
+
+    response = rig.api.delete(f"{OSD_URL}/{osd}",
+                              params={"yes-i-really-mean-it": "yes", "force": "True"})
+    body, _ = rig.wait_task(response.json()["task_id"])
+    assert body["state"] == "SUCCESS", (body, rig.worker.output()[-3000:])
+    assert rig.osd_ids() == {0} and rig.records() == []
+
+
+def _osd_daemon_of(proc: Path, osd: int, conf: Path) -> bool:
+    try:
+        argv = (proc / "cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return (bool(argv) and argv[0].endswith(b"ceph-osd") and str(conf).encode() in argv
+            and b"--id" in argv and argv[argv.index(b"--id") + 1] == str(osd).encode())
+
+
+def test_a_remove_run_again_after_its_worker_died_finishes_the_removal(rig: Rig) -> None:
+    """An earlier run of the remove got as far as the purge (the OSD is gone from Ceph,
+    its record, directory and label are still there) when its worker died: the run
+    that follows finishes the removal instead of failing on the missing OSD."""
+    device = rig.device("disk5.img")
+    body, _ = rig.wait_task(start_add(rig, device=str(device))["task_id"])
+    assert body["state"] == "SUCCESS", (body, rig.worker.output()[-3000:])
+    (osd,) = rig.osd_ids() - {0}
+    rig.worker.stop()
+    try:
+        response = rig.api.delete(f"{OSD_URL}/{osd}", params={"yes-i-really-mean-it": "yes"})
+        assert response.status_code == 202, response.text
+        task_id = response.json()["task_id"]
+        # what the dead run did: the daemon stopped, the OSD purged, one run counted
+        rig.services.stop(f"ceph-osd@{osd}")
+        with rig.admin() as admin:
+            admin.command("osd down", ids=[str(osd)])
+            admin.command("osd purge-actual", id=osd, yes_i_really_mean_it=True)
+        key = f"pvc:task:{task_id}"
+        client = rig.redis.client()
+        client.set(key, json.dumps({**json.loads(client.get(key) or "{}"), "runs": 1}), keepttl=True)
+        assert rig.records() == [str(osd)]
+    finally:
+        rig.worker = rig.new_worker()
+    body, _ = rig.wait_task(task_id)
+    assert body["state"] == "SUCCESS", (body, rig.worker.output()[-3000:])
+    assert body["status"] == f"Removed OSD {osd}"
+    assert rig.osd_ids() == {0} and rig.records() == []
+    assert not (rig.ceph.workdir / "osd" / f"ceph-{osd}").exists()
+    assert device.read_bytes()[:4096] == bytes(4096)

@@ -203,6 +203,9 @@ def test_a_crashed_worker_does_not_lose_its_task(api: TestClient, redis_server: 
         body = poll_task(api, task["task_id"], lambda b: b["state"] == "SUCCESS")
         assert body["status"] == f"Passed the gate {gate}"
         assert "Gave back 1 unfinished task(s) of a previous run to queue hv3" in hv3.output()
+        record = json.loads(redis_server.client().get(f"pvc:task:{task['task_id']}") or "{}")
+        assert record["runs"] == 2  # the body was told that it runs again
+        assert "runs again: an earlier run was cut short" in hv3.output()
         assert not redis_server.client().hvals("unacked")
     finally:
         assert hv3.stop() == 0

@@ -47,6 +47,7 @@ class VmController:
                  self.domain_type, config.domain_type)
         self._lock = threading.Lock()
         self._status: dict[str, dict[str, Any]] = {}  # last status seen by the watches
+        self._version: dict[str, int] = {}  # its ZooKeeper version
         self._watched: set[str] = set()
         self._specs: dict[str, tuple[str, vmxml.DomainSpec]] = {}
         self._running: set[str] = set()  # running here, as the last keepalive listed it
@@ -79,6 +80,7 @@ class VmController:
             self._watched -= gone
             for uuid in gone:
                 self._status.pop(uuid, None)
+                self._version.pop(uuid, None)
         for uuid in new:
             self.store.zk.DataWatch(self.store.path("domain.status", domain=uuid),
                                     self._status_watcher(uuid))
@@ -93,12 +95,15 @@ class VmController:
                     return False  # the VM is gone: end this watch
                 if data is None:
                     self._status.pop(uuid, None)
+                    self._version.pop(uuid, None)
                 else:
                     try:
                         self._status[uuid] = vm.status_of(
                             self.store.schema.key("domain.status").codec.decode(data))
+                        self._version[uuid] = stat.version
                     except ValueError:
                         self._status.pop(uuid, None)
+                        self._version.pop(uuid, None)
             self.queue.add(uuid)
             with self.changed:
                 self.changes += 1
@@ -146,6 +151,11 @@ class VmController:
             mine = [u for u, s in self._status.items() if s["node"] == self.node]
             specs = dict(self._specs)
         return sum(specs[u][1].memory_mib for u in mine if u in specs)
+
+    def seen_version(self, uuid: str) -> int:
+        """The ZooKeeper version of the VM's status the watches saw last (-1: none)."""
+        with self._lock:
+            return self._version.get(uuid, -1)
 
     def specs(self) -> dict[str, vmxml.DomainSpec]:
         with self._lock:

@@ -23,9 +23,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("pvcnoded")
 PER_VM_TIMEOUT = 120.0
+CHANGE_ATTEMPTS = 20  # compare-and-set tries of one VM's status
 JOB_ATTEMPTS = 10  # runs of a flush/ready job that ZooKeeper failures interrupted
 RETRY_WAIT = 30.0  # seconds to wait for the ZooKeeper connection before a new run
 Done = Callable[[], bool]
+Changes = Callable[[dict[str, Any]], dict[str, Any] | None]
 Job = Callable[[], Done]
 
 
@@ -112,30 +114,38 @@ class FlushController:
         specs = self.vms.specs()
         return specs[uuid].memory_mib if uuid in specs else 0
 
-    def _change(self, uuid: str, **changes: Any) -> dict[str, Any] | None:
-        """CAS the VM's status; None if it is gone."""
-        for _ in range(5):
+    def _change(self, uuid: str, make: Changes) -> int | None:
+        """CAS the VM's status with the changes `make` derives from its current status
+        (read afresh, not the watch cache); the ZooKeeper version written, None if the
+        VM is gone or `make` says no change is due any more."""
+        for attempt in range(CHANGE_ATTEMPTS):
             try:
                 status, version = self.store.read_versioned("domain.status", domain=uuid)
-                new = {**vm.status_of(status), **changes}
+                current = vm.status_of(status)
+                changes = make(current)
+                if changes is None:
+                    return None
+                new = {**current, **changes}
                 self.store.write("domain.status", new, version=version, domain=uuid)
-                return new
-            except Conflict:
-                time.sleep(0.1)
+                return version + 1
+            except Conflict:  # a node wrote an outcome meanwhile: change the newer one
+                time.sleep(min(0.1 * (attempt + 1), 1.0))
             except NotFound:
                 return None
-        return None
+        raise BackendError(f"The status of VM {uuid} kept changing: "
+                           f"{CHANGE_ATTEMPTS} tries to change it failed")
 
-    def _outcome(self, uuid: str, written: dict[str, Any] | None) -> Done:
+    def _outcome(self, uuid: str, written: int | None) -> Done:
         """A check that is true once the VM's status shows an outcome of the intent we
-        wrote: running somewhere (migrated, or back here after a failed migration),
-        stopped, or failed. The watch cache may lag our own write: it must differ from it."""
+        wrote (version `written`): running somewhere (migrated, or back here after a
+        failed migration), stopped, or failed. The watch cache may still show the status
+        from before our write, or our write itself: only a newer version is an outcome."""
         def done() -> bool:
             if written is None:
                 return True
             current = self._statuses().get(uuid)
-            return current is None or (current != written and current["state"] not in (
-                "migrate", "unmigrate", "shutdown", "restart"))
+            return current is None or (self.vms.seen_version(uuid) > written and current[
+                "state"] not in ("migrate", "unmigrate", "shutdown", "restart"))
         return done
 
     def _run_bounded(self, gen: int, state: str, jobs: list[Job]) -> None:
@@ -201,18 +211,22 @@ class FlushController:
                 memory = self._memory(uuid)
                 target = placement.choose(self._loads(), selector, memory, [self.node],
                                           meta["node_limit"], reserved)
-                status = self._statuses().get(uuid) or {}
+                def still_here(s: dict[str, Any]) -> bool:
+                    return bool(s["node"] == self.node and s["state"] == "start")
+
                 if target is None:
                     log.warning("No node can take VM %s: shutting it down until ready", uuid)
                     self.store.write("domain.meta", {**meta, "node_autostart": True},
                                      domain=uuid)
-                    return self._outcome(uuid, self._change(uuid, state="shutdown", intent={}))
+                    return self._outcome(uuid, self._change(uuid, lambda s: {
+                        "state": "shutdown", "intent": {}} if still_here(s) else None))
                 reserved[target] = reserved.get(target, 0) + memory
-                return self._outcome(uuid, self._change(
-                    uuid, state="migrate", node=target, last_node=self.node,
-                    intent={"source": self.node, "force_live": False,
-                            "previous": {"node": self.node,
-                                         "last_node": status.get("last_node", "")}}))
+                return self._outcome(uuid, self._change(uuid, lambda s: {
+                    "state": "migrate", "node": target, "last_node": self.node,
+                    "intent": {"source": self.node, "force_live": False,
+                               "previous": {"node": self.node,
+                                            "last_node": s["last_node"]}},
+                } if still_here(s) else None))
             return job
 
         self._run_bounded(gen, state, [away(u) for u in mine])
@@ -229,12 +243,12 @@ class FlushController:
 
         def home(uuid: str) -> Job:
             def job() -> Done:
-                status = self._statuses().get(uuid) or {}
-                return self._outcome(uuid, self._change(
-                    uuid, state="migrate", node=self.node, last_node="",
-                    intent={"source": status.get("node", ""), "force_live": False,
-                            "previous": {"node": status.get("node", ""),
-                                         "last_node": self.node}}))
+                return self._outcome(uuid, self._change(uuid, lambda s: {
+                    "state": "migrate", "node": self.node, "last_node": "",
+                    "intent": {"source": s["node"], "force_live": False,
+                               "previous": {"node": s["node"], "last_node": self.node}},
+                } if s["last_node"] == self.node and s["node"] != self.node
+                    and s["state"] == "start" else None))
             return job
 
         self._run_bounded(gen, state, [home(u) for u in back])
@@ -243,7 +257,8 @@ class FlushController:
                 continue
             meta = vm.meta_of(self.store.read("domain.meta", default={}, domain=uuid))
             if meta["node_autostart"]:
-                self._change(uuid, state="start", intent={})
+                self._change(uuid, lambda s: {"state": "start", "intent": {}} if s[
+                    "node"] == self.node and s["state"] in ("stop", "shutdown") else None)
                 self.store.write("domain.meta", {**meta, "node_autostart": False}, domain=uuid)
                 log.info("Starting VM %s, marked to start when %s is ready", uuid, self.node)
         self._finish(gen, state, "ready")

@@ -108,6 +108,17 @@ def list_benchmarks(store: Store, job: str | None = None) -> list[dict[str, Any]
     return found
 
 
+def job_of_task(store: Store, task_id: str) -> tuple[str, dict[str, Any]] | None:
+    """The job (name, record) that the task `task_id` started, if any (an earlier run of
+    the same task that was cut short left it)."""
+    jobs = sorted(store.children_of(store.path("root.ceph.benchmarks")) or [])
+    records = store.read_many(("benchmark", {"job": j}) for j in jobs)
+    for job, record in zip(jobs, records, strict=True):
+        if isinstance(record, dict) and record.get("id") == task_id:
+            return job, record
+    return None
+
+
 def start_record(store: Store, job: str, task_id: str, pool: str) -> None:
     """The record of a job that starts (AlreadyExists if the name is taken)."""
     try:

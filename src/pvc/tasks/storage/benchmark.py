@@ -135,10 +135,19 @@ def benchmark(task: Any, pool: str, name: str | None = None, runtime: int = 60,
     total = len(tests) + 2
     progress.start(task, total, f"Preparing the benchmark of pool {pool}")
     store, storage, config = context.store(), context.storage(), context.config()
-    job = jobs.job_name(name)
     task_id = str(task.request.id)
     volume = volume_for(task_id)
-    jobs.start_record(store, job, task_id, pool)
+    earlier = jobs.job_of_task(store, task_id)
+    if earlier is None:
+        job = jobs.job_name(name)
+        jobs.start_record(store, job, task_id, pool)
+    else:  # an earlier run of this task was cut short (its worker died): its job
+        job, record = earlier
+        if record.get("benchmark_result", jobs.RUNNING) != jobs.RUNNING:
+            return progress.finish(task, _finished(job, pool))
+        progress.update(task, 0, total, f"Removing the test volume {pool}/{volume} that "
+                                        "an earlier run of this task left")
+        remove_volume(storage, pool, volume)
     results: dict[str, Any] = {}
     created = False
     try:
@@ -158,5 +167,9 @@ def benchmark(task: Any, pool: str, name: str | None = None, runtime: int = 60,
         if created:
             remove_volume(storage, pool, volume)
     jobs.finish_record(store, job, results)
-    return progress.finish(task, f'Storage benchmark job "{job}" of pool {pool} finished; '
-                                 f"see `pvc storage benchmark info {job}`")
+    return progress.finish(task, _finished(job, pool))
+
+
+def _finished(job: str, pool: str) -> str:
+    return (f'Storage benchmark job "{job}" of pool {pool} finished; '
+            f"see `pvc storage benchmark info {job}`")

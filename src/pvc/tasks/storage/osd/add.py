@@ -30,7 +30,8 @@ from pvc.ops.storage.osds import (
 from pvc.tasks import catalogue, progress
 from pvc.tasks.progress import ProgressTask
 from pvc.tasks.registry import register
-from pvc.tasks.storage.osd.ceph import DOWN_TIMEOUT, UP_TIMEOUT
+from pvc.tasks.storage.osd import pending
+from pvc.tasks.storage.osd.ceph import UP_TIMEOUT
 from pvc.tasks.storage.osd.device import check_device, wipe_label
 from pvc.tasks.storage.osd.env import OsdEnv, Steps, chown_tree, this_node, worker_env
 
@@ -38,16 +39,22 @@ ADD_STEPS = 8
 
 
 def add_osd(env: OsdEnv, steps: Steps, device: str, weight: float) -> int:
-    """Make, start and record an OSD on `device` of this node; its id."""
+    """Make, start and record an OSD on `device` of this node; its id. An add that a
+    dead worker left is settled first (`pvc.tasks.storage.osd.pending`): if it was this
+    same add and it had finished, its OSD is the answer."""
+    settled = pending.settle(env, steps)
+    if settled is not None and settled[0] == device:
+        return settled[1]
     path = check_device(device, env.node)
     if recorded_device(env.store, env.node, device) is not None:
         raise AlreadyExists(f"Device {device} of node {env.node} is already an OSD")
     osd_uuid = str(uuidlib.uuid4())
     undo: list[tuple[str, Callable[[], None]]] = []
+    pending.mark(env, device, osd_uuid)
     try:
         steps.next(f"Allocating an OSD id for {device}")
         osd = env.ceph.new_osd(osd_uuid)
-        undo.append(("purge the OSD id", lambda: purge_stopped(env, osd)))
+        undo.append(("purge the OSD id", lambda: env.ceph.purge_stopped(osd)))
         steps.next(f"Creating the data directory and key of OSD {osd}")
         data_dir = env.ceph.data_dir(osd)
         if data_dir.exists() and any(data_dir.iterdir()):
@@ -90,7 +97,10 @@ def add_osd(env: OsdEnv, steps: Steps, device: str, weight: float) -> int:
                 failures.append(f"could not {what}: {undo_exc}")
         if failures and isinstance(exc, PVCError):
             raise type(exc)(f"{exc.message} (and undoing it: {'; '.join(failures)})") from exc
+        if not failures:
+            pending.clear(env)
         raise
+    pending.clear(env)
     return osd
 
 
@@ -100,14 +110,6 @@ def _came_up(env: OsdEnv, osd: int, service: str) -> bool:
     if not env.services.is_active(service):
         raise BackendError(f"OSD {osd} stopped while starting ({service} is not running)")
     return False
-
-
-def purge_stopped(env: OsdEnv, osd: int) -> None:
-    """Purge an OSD whose daemon is stopped (Ceph purges only an OSD that is down)."""
-    env.ceph.mark(osd, "down")
-    env.ceph.wait(f"OSD {osd} to be down",
-                  lambda: not env.ceph.states().get(osd, (False, False))[0], DOWN_TIMEOUT)
-    env.ceph.purge(osd)
 
 
 def first_stats(env: OsdEnv, osd: int, osd_uuid: str) -> dict[str, Any]:

@@ -69,6 +69,14 @@ class OsdCeph:
         dump = self._json({"prefix": "osd dump"}, "read the OSD map")
         return {int(o["osd"]): (bool(o["up"]), bool(o["in"])) for o in dump.get("osds", [])}
 
+    def id_of(self, osd_uuid: str) -> int | None:
+        """The id of the OSD with this uuid, if Ceph has one."""
+        dump = self._json({"prefix": "osd dump"}, "read the OSD map")
+        for o in dump.get("osds", []):
+            if str(o.get("uuid", "")) == osd_uuid:
+                return int(o["osd"])
+        return None
+
     def mark(self, osd: int, verb: str) -> None:
         self.conn.command({"prefix": f"osd {verb}", "ids": [str(osd)]},
                           f"mark OSD {osd} {verb}")
@@ -88,6 +96,13 @@ class OsdCeph:
     def purge(self, osd: int) -> None:
         self.conn.command({"prefix": "osd purge", "id": osd, "yes_i_really_mean_it": True},
                           f"purge OSD {osd}", mgr=True)
+
+    def purge_stopped(self, osd: int) -> None:
+        """Purge an OSD whose daemon is stopped (Ceph purges only an OSD that is down)."""
+        self.mark(osd, "down")
+        self.wait(f"OSD {osd} to be down",
+                  lambda: not self.states().get(osd, (False, False))[0], DOWN_TIMEOUT)
+        self.purge(osd)
 
     def data_dir(self, osd: int) -> Path:
         """The OSD's data directory as ceph.conf sets it (`osd_data`)."""

@@ -20,7 +20,8 @@ from pvc.node.services import osd_service
 from pvc.state.store import Store
 from pvc.tasks import catalogue, progress
 from pvc.tasks.progress import ProgressTask
-from pvc.tasks.registry import register
+from pvc.tasks.registry import is_rerun, register
+from pvc.tasks.storage.osd import pending
 from pvc.tasks.storage.osd.ceph import DOWN_TIMEOUT
 from pvc.tasks.storage.osd.device import wipe_label
 from pvc.tasks.storage.osd.env import OsdEnv, Steps, worker_env
@@ -31,16 +32,20 @@ SAFE_TIMEOUT = 4 * 3600.0
 REMOVE_STEPS = 7
 
 
-def remove_osd(env: OsdEnv, steps: Steps, osd_text: str, force: bool) -> None:
+def remove_osd(env: OsdEnv, steps: Steps, osd_text: str, force: bool,
+               rerun: bool = False) -> None:
+    """Remove OSD `osd_text` of this node. On a `rerun` (an earlier run of the same task
+    was cut short) an OSD that is gone from Ceph or from the cluster state is what that
+    run did: the rest is finished as with force."""
     osd = int(names.osd_id(osd_text))
     record = env.store.read("osd", default=None, osd=str(osd))
-    if record is None and not force:
+    if record is None and not (force or rerun):
         raise NotFound(f"OSD {osd} not found")
     owner = record.get("node") if isinstance(record, dict) else None
     if owner and owner != env.node:
         raise InvalidState(f"OSD {osd} is on node {owner}, not {env.node}")
     exists = osd in env.ceph.states()
-    if not exists and not force:
+    if not exists and not (force or rerun):
         raise NotFound(f"OSD {osd} does not exist in the Ceph cluster (use force to remove "
                        "its record)")
     service = osd_service(osd)
@@ -65,7 +70,7 @@ def _remove(env: OsdEnv, steps: Steps, osd: int, exists: bool, force: bool,
             if not force:
                 _wait_safe(env, steps, osd)
             steps.next(f"Stopping OSD {osd}")
-            stack.enter_context(env.locked(steps))
+            _lock(env, steps, stack)
             env.services.stop(service)
         except BaseException:
             with contextlib.suppress(PVCError):
@@ -79,9 +84,16 @@ def _remove(env: OsdEnv, steps: Steps, osd: int, exists: bool, force: bool,
     else:
         steps.done = 3
         steps.next(f"Stopping OSD {osd} (it is not in the Ceph cluster)")
-        stack.enter_context(env.locked(steps))
+        _lock(env, steps, stack)
         env.services.stop(service)
         steps.next(f"OSD {osd} is not in the Ceph cluster: nothing to purge")
+
+
+def _lock(env: OsdEnv, steps: Steps, stack: contextlib.ExitStack) -> None:
+    """Take the node's OSD lock (held to the end), then settle an add that a dead
+    worker left (`pvc.tasks.storage.osd.pending`)."""
+    stack.enter_context(env.locked(steps))
+    pending.settle(env, steps)
 
 
 def _remove_files(env: OsdEnv, steps: Steps, osd: int, force: bool, data_dir: Path,
@@ -140,6 +152,6 @@ def osd_remove(task: ProgressTask, osd: str, force: bool = False) -> dict[str, A
     """Remove OSD `osd` of this worker's node."""
     steps = Steps(task, REMOVE_STEPS, f"Checking OSD {osd}")
     with worker_env() as env:
-        remove_osd(env, steps, str(osd), bool(force))
+        remove_osd(env, steps, str(osd), bool(force), is_rerun(task))
     return progress.finish(task, f"Removed OSD {osd}")
 
