@@ -192,10 +192,15 @@ def ceph_settled(dc: DevCluster) -> None:
         a.wait("the vms pool clean", lambda: a.pool_clean("vms"), 180)
 
 
-def node_is(dc: DevCluster, node: str, daemon: str, domain: str | None = None) -> bool:
+def states(dc: DevCluster, node: str) -> tuple[str, str]:
+    """The node's (daemon state, domain state)."""
     values = dc.store.read_many([("node.daemon_state", {"node": node}),
                                  ("node.domain_state", {"node": node})])
-    return values[0] == daemon and (domain is None or values[1] == domain)
+    return str(values[0]), str(values[1])
+
+
+def node_is(dc: DevCluster, node: str, daemon: str) -> bool:
+    return states(dc, node)[0] == daemon
 
 
 def rbd_vms(dc: DevCluster, prefix: str, node: str, count: int) -> list[str]:
@@ -242,7 +247,7 @@ def test_a_node_powered_off_is_fenced_and_its_vms_run_on_the_survivors(
     # the fence powered the node back on: it boots into run but stays out of service
     dc.wait_for(f"{victim} back in run", lambda: node_is(dc, victim, "run"), timeout=120)
     assert power.init_pid(dc.spec, victim) != boot_pid
-    assert node_is(dc, victim, "run", "flushed")
+    assert states(dc, victim) == ("run", "flushed")
     ceph_settled(dc)
     for uuid in uuids:
         status = dc.store.read("domain.status", domain=uuid)
@@ -250,7 +255,7 @@ def test_a_node_powered_off_is_fenced_and_its_vms_run_on_the_survivors(
         assert status["node"] == w.seen[uuid][0]
         assert running_on(dc, uuid) == [status["node"]]
     dc.pvc("node", "ready", victim, "--wait", timeout=300)
-    assert node_is(dc, victim, "run", "ready")
+    assert states(dc, victim) == ("run", "ready")
     for uuid in uuids:  # readied: its VMs come back to it
         wait_running_on(dc, uuid, [victim], timeout=120)
 
@@ -275,7 +280,7 @@ def test_a_bmc_that_does_not_answer_means_no_vm_moves_and_a_fault(
               f"{fault['message']}")
         assert not w.seen, w.seen  # no VM started anywhere else
         assert not w.doubles
-        assert node_is(dc, node, "dead", "ready")
+        assert states(dc, node) == ("dead", "ready")
         assert dc.store.read("domain.status", domain=uuids[0])["node"] == node
         assert "daemon:fenced" not in w.zk_times
     finally:  # the node comes back even when an assertion failed: the next test needs it
@@ -295,7 +300,7 @@ def test_maintenance_mode_means_no_fencing(devcluster_3: DevCluster,
         power_cut(dc, node)
         dc.wait_for(f"{node} dead", lambda: node_is(dc, node, "dead"), timeout=60)
         time.sleep(FENCE_AFTER + 5)
-        assert node_is(dc, node, "dead", "ready")  # not fenced, not flushed
+        assert states(dc, node) == ("dead", "ready")  # not fenced, not flushed
         assert bmc_of(dc, node).power_status() == "off"  # never power-cycled
         bmc_of(dc, node).power_on()
         dc.wait_for(f"{node} back in run", lambda: node_is(dc, node, "run"), timeout=120)
@@ -321,5 +326,5 @@ def test_the_primary_powered_off_is_replaced_then_fenced(
     assert w.zk_times[f"primary:{new}"] < w.zk_times["daemon:fenced"]
     assert w.zk_times["daemon:fenced"] <= min(at for _, at in w.seen.values())
     dc.wait_for(f"{primary} back in run", lambda: node_is(dc, primary, "run"), timeout=120)
-    assert node_is(dc, primary, "run", "flushed")
+    assert states(dc, primary) == ("run", "flushed")
     assert dc.store.read("node.coordinator_state", node=primary) == "secondary"
