@@ -195,7 +195,7 @@ def main() -> None:
             workdir.mkdir(parents=True, exist_ok=True)
             command = stress_command(stress, kinds, args.seconds, str(workdir))
             proc = subprocess.Popen(command, start_new_session=True, cwd=workdir)
-            say(f"stress-ng for {args.seconds:.0f} s: {' '.join(command[5:])}")
+            say(f"stress-ng for {args.seconds:.0f} s: {' '.join(command[6:])}")
             cycles: list[float] = []
             errors: list[str] = []
             victim = spec.node_names[-1]
@@ -211,7 +211,7 @@ def main() -> None:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
             cluster.close(store)
-    print(f"load: {', '.join(kinds)} ({' '.join(command[5:])}) on {os.cpu_count()} cores "
+    print(f"load: {', '.join(kinds)} ({' '.join(command[6:])}) on {os.cpu_count()} cores "
           f"for {args.seconds:.0f} s, "
           f"{len(cycles)} flush/ready cycles of {victim} (median "
           f"{sorted(cycles)[len(cycles) // 2] if cycles else 0:.1f} s), "
