@@ -14,20 +14,27 @@
 * Nothing is half-written: the volume is snapshotted first, rolled back to that snapshot
   when the write fails (a cut-off upload, a qemu-img error), and the snapshot is removed
   in every case. On success the volume's figures in ZooKeeper are refreshed.
+* An upload whose API process ended mid-way (the primary lost, a kill) left its snapshot
+  and maybe a half-written volume: the next upload to the volume first rolls it back to
+  that snapshot and removes it, and the next spooling upload removes spool files that no
+  upload of this process holds. Two uploads to one volume at once: the second is refused
+  (Conflict) while the first runs.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import tempfile
+import threading
 import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, Final
 
 from pvc.common.config import Config
-from pvc.common.errors import BackendError, InvalidArgument, InvalidState, PVCError
+from pvc.common.errors import BackendError, Conflict, InvalidArgument, InvalidState, PVCError
 from pvc.common.sizes import human
 from pvc.common.vm import RUNNING_STATES
 from pvc.drivers.storage import qemu_img
@@ -39,6 +46,12 @@ from pvc.state.store import Store
 
 IMAGE_FORMATS: Final = ("raw", "vmdk", "qcow2", "qed", "vdi", "vpc")
 DEFAULT_UPLOAD_DIRECTORY: Final = Path("/var/tmp")
+log = logging.getLogger(__name__)
+
+# What the uploads of this process hold: volumes ("pool/volume") and spool files.
+_held_lock = threading.Lock()
+_held_volumes: set[str] = set()
+_held_spools: set[Path] = set()
 SNAPSHOT_PREFIX: Final = "pvc-upload-"
 
 
@@ -88,9 +101,51 @@ def prepare(store: Store, storage: Storage, pool: str, volume: str, image_format
 
 
 @contextlib.contextmanager
+def _one_at_a_time(pool: str, volume: str) -> Iterator[None]:
+    """Hold the volume for this upload; Conflict while another upload holds it."""
+    key = f"{pool}/{volume}"
+    with _held_lock:
+        if key in _held_volumes:
+            raise Conflict(f'An upload to volume "{key}" is in progress; try again once it '
+                           "has ended")
+        _held_volumes.add(key)
+    try:
+        yield
+    finally:
+        with _held_lock:
+            _held_volumes.discard(key)
+
+
+def _undo_cut_short(storage: Storage, pool: str, volume: str) -> None:
+    """Roll the volume back to the snapshot of an upload that was cut short (the oldest,
+    if several: the content before any of them), and remove those snapshots."""
+    stale = sorted((s for s in storage.snapshot_list(pool, volume)
+                    if str(s["name"]).startswith(SNAPSHOT_PREFIX)), key=lambda s: int(s["id"]))
+    if not stale:
+        return
+    log.warning("Volume %s/%s holds the snapshot(s) of %d upload(s) cut short: rolling it "
+                "back to %s", pool, volume, len(stale), stale[0]["name"])
+    storage.snapshot_rollback(pool, volume, str(stale[0]["name"]))
+    for snap in stale:
+        storage.snapshot_remove(pool, volume, str(snap["name"]))
+
+
+def _sweep_spools(spool_dir: Path) -> None:
+    """Remove the spool files that no upload of this process holds (a killed API's)."""
+    with _held_lock:
+        held = set(_held_spools)
+    for path in spool_dir.glob(f"{SNAPSHOT_PREFIX}*"):
+        if path not in held:
+            with contextlib.suppress(OSError):
+                path.unlink()
+                log.warning("Removed %s, left by an upload that was cut short", path)
+
+
+@contextlib.contextmanager
 def _undo_on_failure(storage: Storage, pool: str, volume: str) -> Iterator[None]:
     """Run the block with a safety snapshot of the volume: roll back to it on failure;
-    remove it in every case."""
+    remove it in every case. An earlier upload's leftovers are undone first."""
+    _undo_cut_short(storage, pool, volume)
     snap = f"{SNAPSHOT_PREFIX}{uuid.uuid4().hex[:12]}"
     storage.snapshot_create(pool, volume, snap)
     try:
@@ -130,10 +185,24 @@ def _write_converted(storage: Storage, ceph: CephFiles, pool: str, volume: str,
                      spool_dir: Path) -> int:
     try:
         spool_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _sweep_spools(spool_dir)
         spool = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed below, always)
-            dir=spool_dir, prefix="pvc-upload-", suffix=f".{image_format}")
+            dir=spool_dir, prefix=SNAPSHOT_PREFIX, suffix=f".{image_format}")
     except OSError as exc:
         raise BackendError(f"Cannot spool the upload in {spool_dir}: {exc.strerror}") from exc
+    with _held_lock:
+        _held_spools.add(Path(spool.name))
+    try:
+        return _convert_spooled(storage, ceph, pool, volume, size, image_format, data,
+                                file_size, spool_dir, spool)
+    finally:
+        with _held_lock:
+            _held_spools.discard(Path(spool.name))
+
+
+def _convert_spooled(storage: Storage, ceph: CephFiles, pool: str, volume: str, size: int,
+                     image_format: str, data: Iterable[bytes], file_size: int,
+                     spool_dir: Path, spool: Any) -> int:
     with spool:
         try:
             received = _spool(data, file_size, spool)
@@ -161,6 +230,14 @@ def upload(store: Store, storage: Storage, ceph: CephFiles, pool: str, volume: s
            spool_dir: Path = DEFAULT_UPLOAD_DIRECTORY, size: int | None = None) -> str:
     """Write the image whose bytes `data` yields into pool/volume (see the module doc).
     `size` is the volume's size when `prepare` has already been called."""
+    with _one_at_a_time(pool, volume):
+        return _upload(store, storage, ceph, pool, volume, image_format, file_size, data,
+                       spool_dir, size)
+
+
+def _upload(store: Store, storage: Storage, ceph: CephFiles, pool: str, volume: str,
+            image_format: str, file_size: int | None, data: Iterable[bytes],
+            spool_dir: Path, size: int | None) -> str:
     if size is None:
         size = prepare(store, storage, pool, volume, image_format, file_size)
     if image_format == "raw":

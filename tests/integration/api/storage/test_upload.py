@@ -22,6 +22,7 @@ from pvc.client import ApiClient, Connection
 from pvc.client.storage.api import StorageApi
 from pvc.common.errors import InvalidArgument, NotFound
 from pvc.drivers.storage.ceph import CephStorage
+from pvc.ops.storage import upload
 from pvc.state import tree
 from pvc.state.store import Store
 from tests.integration.api.support import HEADERS, TOKEN, make_config, standard_cluster
@@ -155,6 +156,80 @@ def test_qcow2_upload_is_converted_into_the_volume(api: TestClient, storage: Cep
     content = _content(storage, pool, name)
     assert content[:len(disk)] == disk  # the unallocated parts are zeros now
     assert content[len(disk):] == FILL * (VOLUME_SIZE - len(disk))
+    _assert_clean(storage, pool, name, spool)
+
+
+def test_an_upload_cut_short_by_its_api_is_undone_by_the_next(
+        api: TestClient, storage: CephStorage, volume: tuple[str, str], tmp_path: Path,
+        spool: Path) -> None:
+    """A killed API left its safety snapshot, a half-written volume and a spool file:
+    the next upload rolls the volume back to that snapshot before writing, removes the
+    snapshot, and (spooling) removes the stale file; a refused upload ends the same."""
+    pool, name = volume
+    storage.snapshot_create(pool, name, "pvc-upload-0123456789ab")  # the dead upload's
+    storage.volume_write(pool, name, iter([b"HALF-WRITTEN" * 1000]))
+    spool.mkdir(mode=0o700)
+    stale = spool / "pvc-upload-k1ll3d.qcow2"
+    stale.write_bytes(b"x" * 4096)
+    # a refused upload (its write cut off) leaves the content from before the dead one
+    raw = _raw_image(tmp_path / "r.raw")
+    r = _upload(api, pool, name, raw[:50], "raw", 100)
+    assert r.status_code == 400, r.text
+    assert _content(storage, pool, name) == FILL * VOLUME_SIZE
+    assert storage.snapshot_list(pool, name) == []
+    # a spooling upload sweeps the dead one's spool file and lands byte for byte
+    storage.snapshot_create(pool, name, "pvc-upload-ba9876543210")
+    storage.volume_write(pool, name, iter([b"HALF-WRITTEN" * 1000]))
+    qcow2, disk = _qcow2_image(tmp_path)
+    r = _upload(api, pool, name, qcow2.read_bytes(), "qcow2", qcow2.stat().st_size)
+    assert r.status_code == 200, r.text
+    content = _content(storage, pool, name)
+    assert content[:len(disk)] == disk and content[len(disk):] == FILL * (
+        VOLUME_SIZE - len(disk))
+    assert not stale.exists()
+    _assert_clean(storage, pool, name, spool)
+
+
+def test_a_second_upload_to_a_volume_waits_its_turn(
+        api: TestClient, storage: CephStorage, store: Store, volume: tuple[str, str],
+        tmp_path: Path, spool: Path) -> None:
+    """While an upload to a volume runs, another one to it is refused (400) and
+    touches nothing; once the first ended, the volume is free again."""
+    pool, name = volume
+    raw = _raw_image(tmp_path / "r.raw")
+    gate = threading.Event()
+    answers: list[Any] = []
+
+    def slow_body() -> Iterator[bytes]:
+        yield raw[:MiB]
+        gate.wait(30)
+        yield raw[MiB:]
+
+    def first() -> None:  # in this process, as the API's own uploads run
+        try:
+            answers.append(upload.upload(store, storage, None, pool, name,  # type: ignore[arg-type]
+                                         "raw", len(raw), slow_body(), spool))
+        except Exception as exc:
+            answers.append(exc)
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 20
+        while not any(s["name"].startswith("pvc-upload-")
+                      for s in storage.snapshot_list(pool, name)):
+            assert time.monotonic() < deadline, "the first upload did not start writing"
+            time.sleep(0.05)
+        second = _upload(api, pool, name, raw, "raw", len(raw))
+        assert second.status_code == 400, second.text  # a refusal, as PVC answers it
+        assert "in progress" in second.json()["message"]
+    finally:
+        gate.set()
+        thread.join(30)
+    assert answers == [f'Wrote 4.0M of raw data to volume "{pool}/{name}".'], answers
+    third = _upload(api, pool, name, raw, "raw", len(raw))
+    assert third.status_code == 200, third.text
+    assert _content(storage, pool, name)[:len(raw)] == raw
     _assert_clean(storage, pool, name, spool)
 
 
