@@ -58,6 +58,10 @@ class ServiceControl(Protocol):
     def is_active(self, name: str) -> bool:
         """Whether `name` runs now."""
 
+    def crashed(self, name: str) -> bool:
+        """Whether `name` was started and has exited since without being stopped (a
+        service manager that restarts crashed daemons itself answers False)."""
+
 
 def service_name(name: str) -> str:
     if not isinstance(name, str) or not SERVICE_NAME.match(name):
@@ -99,6 +103,9 @@ class SystemdServices:
 
     def is_active(self, name: str) -> bool:
         return self._run("is-active", "--quiet", service_name(name)).returncode == 0
+
+    def crashed(self, name: str) -> bool:
+        return False  # the units' Restart= brings a crashed daemon back
 
 
 # -- direct processes ---------------------------------------------------------------
@@ -175,6 +182,10 @@ class DirectServices:
     def is_active(self, name: str) -> bool:
         return self.pid(name) is not None
 
+    def crashed(self, name: str) -> bool:
+        """Its pid file is there (a stop takes it away first) but its process is gone."""
+        return self.pid_file(name).exists() and self.pid(name) is None
+
     def start(self, name: str) -> None:
         if self.is_active(name):
             return
@@ -205,20 +216,32 @@ class DirectServices:
         return text.strip() or "(no output)"
 
     def stop(self, name: str, timeout: float = STOP_TIMEOUT) -> None:
-        pid = self.pid(name)
-        if pid is not None:
-            start = self.pid_file(name).read_text().split()[1]
-            for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 10.0)):
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, sig)
-                deadline = time.monotonic() + wait
-                while _alive(pid, start) and time.monotonic() < deadline:
-                    time.sleep(POLL)
-                if not _alive(pid, start):
-                    break
-            else:
-                raise BackendError(f"{name} (pid {pid}) did not stop, even on SIGKILL")
-        self.pid_file(name).unlink(missing_ok=True)
+        """The pid file is moved aside first, so that the daemon going away is no crash
+        to anybody who looks meanwhile (`crashed`)."""
+        pid_file = self.pid_file(name)
+        stopping = pid_file.with_name(pid_file.name + ".stopping")
+        try:
+            os.replace(pid_file, stopping)
+        except FileNotFoundError:
+            return
+        try:
+            pid_text, start = stopping.read_text().split()
+            pid = int(pid_text)
+        except (OSError, ValueError):
+            stopping.unlink(missing_ok=True)
+            return
+        for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 10.0)):
+            if not _alive(pid, start):
+                break
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+            deadline = time.monotonic() + wait
+            while _alive(pid, start) and time.monotonic() < deadline:
+                time.sleep(POLL)
+        if _alive(pid, start):
+            os.replace(stopping, pid_file)  # it still runs: it is still ours to stop
+            raise BackendError(f"{name} (pid {pid}) did not stop, even on SIGKILL")
+        stopping.unlink(missing_ok=True)
 
 
 def from_config(config: Config) -> ServiceControl:

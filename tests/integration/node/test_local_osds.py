@@ -4,6 +4,8 @@ them when it shuts down."""
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -98,5 +100,36 @@ def test_an_osd_recorded_before_it_was_placed_starts_once_placed(
         store.write("osd", {"node": "hv1", "device": "/dev/osd2", "db_device": "",
                             "is_split": False}, osd="2")
         wait_for("osd.2 started", lambda: services.is_active("ceph-osd@2"), timeout=5)
+    finally:
+        osds.stop()
+
+
+def test_a_crashed_osd_is_started_again_until_it_crashes_too_often(
+        store: Store, services: DirectServices, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(osds_module, "RECHECK", 0.1)
+    tree.initialize(store)
+    record(store, 0, "hv1")
+    record(store, 1, "hv1")
+    osds = LocalOsds(store, "hv1", services)
+    osds.start()
+    try:
+        wait_for("both OSDs started", lambda: services.is_active("ceph-osd@0")
+                 and services.is_active("ceph-osd@1"))
+        services.stop("ceph-osd@1")  # on purpose: no crash, left stopped
+        pids = []
+        for _ in range(osds_module.RESTART_BURST):
+            pid = services.pid("ceph-osd@0")
+            assert pid is not None
+            pids.append(pid)
+            os.kill(pid, signal.SIGKILL)  # the stand-in daemon this test's control started
+            wait_for("osd.0 started again", lambda pid=pid: services.pid("ceph-osd@0")
+                     not in (None, pid))
+        assert len(set(pids)) == osds_module.RESTART_BURST
+        last = services.pid("ceph-osd@0")
+        assert last is not None
+        os.kill(last, signal.SIGKILL)  # one crash too many within the window: left down
+        time.sleep(1.0)
+        assert services.crashed("ceph-osd@0") and not services.is_active("ceph-osd@0")
+        assert not services.is_active("ceph-osd@1") and not services.crashed("ceph-osd@1")
     finally:
         osds.stop()

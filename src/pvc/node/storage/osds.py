@@ -5,14 +5,17 @@ daemon shuts down.
 
 An OSD is started once per daemon life, never again behind an operator's back: one that
 was stopped on purpose (`systemctl stop`, `pvc-dev service ... stop`, or `osd.remove`,
-which stops it before it purges it) stays stopped until the daemon starts again. Keeping a
-crashed daemon running is the service manager's work (systemd's `Restart=`).
+which stops it before it purges it) stays stopped until the daemon starts again. One that
+crashed is started again: by systemd's `Restart=` under systemd, here under direct
+service control (`ServiceControl.crashed`), at most `RESTART_BURST` times in
+`RESTART_WINDOW` seconds (as systemd's start limit), then left down with an error.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from pvc.common.errors import PVCError
 from pvc.node.services import ServiceControl, osd_service
@@ -21,6 +24,8 @@ from pvc.state.store import Store
 log = logging.getLogger("pvcnoded")
 
 RECHECK = 5.0  # seconds between looks without a change
+RESTART_BURST = 3  # restarts of one crashed OSD ...
+RESTART_WINDOW = 1800.0  # ... within this many seconds, then it is left down
 
 
 class LocalOsds:
@@ -33,6 +38,7 @@ class LocalOsds:
         self._changed = threading.Event()
         self._stop = threading.Event()
         self._lock = threading.Lock()
+        self._restarts: dict[str, list[float]] = {}  # OSD id -> when it was restarted
         self._thread = threading.Thread(target=self._run, name="local-osds", daemon=True)
 
     def start(self) -> None:
@@ -55,6 +61,7 @@ class LocalOsds:
                 break
             try:
                 self.start_new()
+                self.restart_crashed()
             except PVCError as exc:
                 log.warning("Could not look at the OSDs of this node: %s", exc)
                 self._changed.set()  # look again
@@ -89,6 +96,35 @@ class LocalOsds:
                         started.append(osd)
                 except PVCError as exc:
                     log.error("Could not start OSD %s: %s", osd, exc)
+        return started
+
+    def restart_crashed(self) -> list[str]:
+        """Start again each OSD of this node whose daemon crashed; the ids started."""
+        started = []
+        with self._lock:
+            for osd in sorted(self.mine, key=int):
+                if self._stop.is_set():
+                    break
+                service = osd_service(int(osd))
+                if not self.services.crashed(service):
+                    continue
+                now = time.monotonic()
+                recent = [t for t in self._restarts.get(osd, []) if now - t < RESTART_WINDOW]
+                self._restarts[osd] = recent
+                if len(recent) >= RESTART_BURST:
+                    if len(recent) == RESTART_BURST:  # say it once
+                        log.error("OSD %s (%s) crashed %d times in %.0f min: leaving it down",
+                                  osd, service, RESTART_BURST + 1, RESTART_WINDOW / 60)
+                        recent.append(now)
+                    continue
+                recent.append(now)
+                log.warning("OSD %s (%s) exited without being stopped: starting it again",
+                            osd, service)
+                try:
+                    self.services.start(service)
+                    started.append(osd)
+                except PVCError as exc:
+                    log.error("Could not start OSD %s again: %s", osd, exc)
         return started
 
     def stop(self) -> None:
