@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pvc.common.errors import Conflict, InvalidArgument, NotFound
+from pvc.common.errors import Conflict, InvalidArgument, InvalidState, NotFound
 from pvc.ops.cluster import status as cluster
 from pvc.ops.node import coordinator, logs
 from pvc.state import tree
@@ -26,22 +26,48 @@ class RacingStore(Store):
 
 
 @pytest.mark.parametrize(
-    ("key", "value", "params"),
+    ("key", "value", "params", "error"),
     [
-        ("config.primary_node", "hv3", {}),
-        ("node.daemon_state", "shutdown", {"node": "hv2"}),
-        ("config.primary_request", {"relinquish": "hv1", "target": "hv3", "expires": 1.0}, {}),
+        ("config.primary_node", "hv3", {}, Conflict),
+        # read again after the lost race: the node is no longer in run
+        ("node.daemon_state", "shutdown", {"node": "hv2"}, InvalidState),
+        ("config.primary_request", {"relinquish": "hv1", "target": "hv3", "expires": 1.0}, {},
+         Conflict),
     ],
 )
 def test_handover_request_is_compare_and_set(
-    store: Store, key: str, value: object, params: dict[str, str]
+    store: Store, key: str, value: object, params: dict[str, str], error: type[Exception]
 ) -> None:
     standard_cluster(store)
     racing = RacingStore(store, key, value, **params)
-    with pytest.raises(Conflict):
+    with pytest.raises(error):
         coordinator.set_coordinator_state(racing, "hv2", "primary")
     request = store.read("config.primary_request")
     assert request == ({} if key != "config.primary_request" else value)
+
+
+class KeepaliveStore(Store):
+    """A store where the node's keepalives rewrite its daemon state (the same value, a
+    new version) between our reads and our first `beats` commits."""
+
+    def __init__(self, store: Store, beats: int) -> None:
+        super().__init__(store.zk, store.schema)
+        self.beats = beats
+
+    def txn(self) -> Txn:
+        if self.beats:
+            self.beats -= 1
+            Store(self.zk).write("node.daemon_state", "run", node="hv2")
+        return super().txn()
+
+
+def test_a_keepalive_in_between_does_not_refuse_a_handover_request(store: Store) -> None:
+    standard_cluster(store)
+    beating = KeepaliveStore(store, beats=2)
+    message = coordinator.set_coordinator_state(beating, "hv2", "primary", now=1000.0)
+    assert message == "Setting node hv2 in primary coordinator state."
+    assert store.read("config.primary_request") == {
+        "relinquish": "hv1", "target": "hv2", "expires": 1030.0}
 
 
 def test_a_lost_race_answers_400_on_the_coordinator_route(store: Store) -> None:

@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 from pvc.common import names
-from pvc.common.errors import InvalidArgument, InvalidState, NotFound
+from pvc.common.errors import Conflict, InvalidArgument, InvalidState, NotFound
 from pvc.ops.node.records import node_names
 from pvc.state.store import Store
 
@@ -37,13 +37,32 @@ def _other_running_coordinators(store: Store, node: str) -> list[str]:
     ]
 
 
+# Read-check-write rounds of one request: every keepalive rewrites the node's daemon
+# state (its version moves each second), which the request's transaction checks.
+ATTEMPTS = 5
+
+
 def set_coordinator_state(store: Store, node: str, state: str, now: float | None = None) -> str:
-    """Ask for `node` to become primary or secondary. Returns the operator message."""
+    """Ask for `node` to become primary or secondary. Returns the operator message.
+
+    The request is written only if the node is still in run and the primary unchanged
+    when it commits; a keepalive that rewrote the same state meanwhile is no reason to
+    refuse: the request is read and checked again."""
     names.node_name(node)
     if state not in COORDINATOR_ACTIONS:
         raise InvalidArgument(
             f"Invalid coordinator state {state!r}: use one of {', '.join(COORDINATOR_ACTIONS)}"
         )
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            return _request(store, node, state, now)
+        except Conflict:
+            if attempt == ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _request(store: Store, node: str, state: str, now: float | None) -> str:
     try:
         mode = store.read("node", node=node)
         daemon = store.read_versioned("node.daemon_state", node=node)
