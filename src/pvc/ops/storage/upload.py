@@ -130,15 +130,20 @@ def _undo_cut_short(storage: Storage, pool: str, volume: str) -> None:
         storage.snapshot_remove(pool, volume, str(snap["name"]))
 
 
-def _sweep_spools(spool_dir: Path) -> None:
-    """Remove the spool files that no upload of this process holds (a killed API's)."""
+def _new_spool(spool_dir: Path, image_format: str) -> Any:
+    """A new spool file, held by this upload; first the spool files that no upload of
+    this process holds (a killed API's) go. Under the lock: no other upload's new file
+    can be taken for a stale one."""
     with _held_lock:
-        held = set(_held_spools)
-    for path in spool_dir.glob(f"{SNAPSHOT_PREFIX}*"):
-        if path not in held:
-            with contextlib.suppress(OSError):
-                path.unlink()
-                log.warning("Removed %s, left by an upload that was cut short", path)
+        for path in spool_dir.glob(f"{SNAPSHOT_PREFIX}*"):
+            if path not in _held_spools:
+                with contextlib.suppress(OSError):
+                    path.unlink()
+                    log.warning("Removed %s, left by an upload that was cut short", path)
+        spool = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed by the caller, always)
+            dir=spool_dir, prefix=SNAPSHOT_PREFIX, suffix=f".{image_format}")
+        _held_spools.add(Path(spool.name))
+        return spool
 
 
 @contextlib.contextmanager
@@ -185,13 +190,9 @@ def _write_converted(storage: Storage, ceph: CephFiles, pool: str, volume: str,
                      spool_dir: Path) -> int:
     try:
         spool_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        _sweep_spools(spool_dir)
-        spool = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed below, always)
-            dir=spool_dir, prefix=SNAPSHOT_PREFIX, suffix=f".{image_format}")
+        spool = _new_spool(spool_dir, image_format)
     except OSError as exc:
         raise BackendError(f"Cannot spool the upload in {spool_dir}: {exc.strerror}") from exc
-    with _held_lock:
-        _held_spools.add(Path(spool.name))
     try:
         return _convert_spooled(storage, ceph, pool, volume, size, image_format, data,
                                 file_size, spool_dir, spool)
