@@ -83,9 +83,21 @@ class CopySampler:
             self.samples += 1
             if not self.seen or self.seen[-1][1] != now:
                 self.seen.append((time.monotonic(), now))
-            if any(len(nodes) > 1 for nodes in now.values()):
+            if any(len(nodes) > 1 for nodes in now.values()) and self.confirmed(now):
                 self.doubles.append(now)
             self._stop.wait(0.1)
+
+    def confirmed(self, sample: dict[str, list[str]]) -> bool:
+        """Whether a VM that `sample` shows on two nodes runs on both when they are asked
+        again, in the opposite order. A sample asks the nodes one after another, so a
+        live migration that switched over between two of those questions shows the VM
+        on its source (asked before) and on its target (asked after); asked again, the
+        source no longer runs it. A real second copy still runs on both."""
+        for uuid, nodes in sample.items():
+            if len(nodes) > 1 and sum(
+                    uuid in (domains_on(self.dc, node) or set()) for node in reversed(nodes)) > 1:
+                return True
+        return False
 
     def __enter__(self) -> CopySampler:
         self._thread.start()
