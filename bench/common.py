@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import itertools
+import os
+import shutil
 import signal
 import statistics
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 import httpx
@@ -68,6 +70,36 @@ def define_and_start(c: httpx.Client, name: str, node: str, xml: str) -> str:
     if r.status_code != 200:
         raise BackendError(f"start {name}: {r.text}")
     return uuid_of(c, name)
+
+
+# Kinds of host load for stress-ng (`stress_load`).
+STRESSORS = ("cpu", "memory", "io")
+WORKERS_PER_CORE = 4  # CPU workers: several times the core count
+MEMORY_SHARE = "40%"  # of the host's memory, split among the vm workers
+IO_WORKERS = 2
+IO_BYTES = "1g"  # per hdd worker
+
+
+def stress_ng() -> str:
+    path = shutil.which("stress-ng")
+    if path is None:
+        raise BackendError("stress-ng is not installed (./pvc-dev installs it)")
+    return path
+
+
+def stress_load(kinds: Sequence[str]) -> list[str]:
+    """stress-ng's arguments for the kinds of load: `cpu` (four workers a core),
+    `memory` (a vm worker a core re-dirtying MEMORY_SHARE of the memory), `io` (hdd
+    workers writing and syncing files in stress-ng's --temp-path)."""
+    cores = os.cpu_count() or 1
+    args: list[str] = []
+    if "cpu" in kinds:
+        args += ["--cpu", str(WORKERS_PER_CORE * cores)]
+    if "memory" in kinds:
+        args += ["--vm", str(cores), "--vm-bytes", MEMORY_SHARE, "--vm-keep"]
+    if "io" in kinds:
+        args += ["--hdd", str(IO_WORKERS), "--hdd-bytes", IO_BYTES]
+    return args
 
 
 def say(msg: str) -> None:

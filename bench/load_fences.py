@@ -5,7 +5,7 @@ how close the nodes came to being judged dead: the longest keepalive silence the
 saw, against the same figure for a quiet minute measured first in the same run.
 
 `--stress cpu,memory,io` adds memory pressure (stress-ng's vm workers touching
-`MEMORY_SHARE` of the host's memory over and over) and disk pressure (hdd workers writing
+`bench.common.MEMORY_SHARE` of the host's memory over and over) and disk pressure (hdd workers writing
 and syncing files in the bench cluster's own directory, which goes with it).
 
 Run: sudo .venv/bin/python -m bench.load_fences [--seconds 600] [--quiet-seconds 60]
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import signal
 import subprocess
 import threading
@@ -24,31 +23,22 @@ import time
 
 import httpx
 
-from bench.common import api, bench_cluster, define_and_start, say
+from bench.common import (
+    STRESSORS,
+    api,
+    bench_cluster,
+    define_and_start,
+    say,
+    stress_load,
+    stress_ng,
+)
+from pvc.common.errors import BackendError
 from pvc.devcluster import cluster, demo
 from pvc.devcluster.layout import ClusterSpec
 from pvc.ops.node import logs
 from pvc.state.store import Store
 
 VMS = 3
-WORKERS_PER_CORE = 4
-STRESSORS = ("cpu", "memory", "io")
-MEMORY_SHARE = "40%"  # of the host's memory, split among the vm workers
-IO_WORKERS = 2
-IO_BYTES = "1g"  # per hdd worker
-
-
-def stress_command(stress: str, kinds: list[str], seconds: float, workdir: str) -> list[str]:
-    """The stress-ng command line of the chosen kinds of load."""
-    cores = os.cpu_count() or 1
-    cmd = [stress, "--timeout", f"{int(seconds)}s", "--quiet", "--temp-path", workdir]
-    if "cpu" in kinds:
-        cmd += ["--cpu", str(WORKERS_PER_CORE * cores)]
-    if "memory" in kinds:
-        cmd += ["--vm", str(cores), "--vm-bytes", MEMORY_SHARE, "--vm-keep"]
-    if "io" in kinds:
-        cmd += ["--hdd", str(IO_WORKERS), "--hdd-bytes", IO_BYTES]
-    return cmd
 # what the nodes' logs say when it happens (pvc.node.ha.fencing, .self_fence)
 FENCE_WORDS = ("Fencing node", "is dead: fencing it")
 SELF_FENCE_WORDS = ("Self-fencing after",)
@@ -177,9 +167,11 @@ def main() -> None:
     if unknown or not kinds:
         raise SystemExit(f"--stress: unknown kind(s) {', '.join(unknown) or '(none)'}; "
                          f"use {', '.join(STRESSORS)}")
-    stress = shutil.which("stress-ng")
-    if stress is None:
-        raise SystemExit("stress-ng is not installed (./pvc-dev installs it)")
+    try:
+        stress = stress_ng()
+    except BackendError as exc:
+        raise SystemExit(str(exc)) from None
+    load = stress_load(kinds)
     with bench_cluster() as spec:
         store = cluster.zk_store(spec)
         proc: subprocess.Popen[bytes] | None = None
@@ -193,9 +185,10 @@ def main() -> None:
             say(f"quiet: longest keepalive silence {quiet.longest:.2f} s ({quiet.who})")
             workdir = spec.state_dir / "load"
             workdir.mkdir(parents=True, exist_ok=True)
-            command = stress_command(stress, kinds, args.seconds, str(workdir))
-            proc = subprocess.Popen(command, start_new_session=True, cwd=workdir)
-            say(f"stress-ng for {args.seconds:.0f} s: {' '.join(command[6:])}")
+            proc = subprocess.Popen([stress, *load, "--timeout", f"{int(args.seconds)}s",
+                                     "--quiet", "--temp-path", str(workdir)],
+                                    start_new_session=True, cwd=workdir)
+            say(f"stress-ng for {args.seconds:.0f} s: {' '.join(load)}")
             cycles: list[float] = []
             errors: list[str] = []
             victim = spec.node_names[-1]
@@ -211,7 +204,7 @@ def main() -> None:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
             cluster.close(store)
-    print(f"load: {', '.join(kinds)} ({' '.join(command[6:])}) on {os.cpu_count()} cores "
+    print(f"load: {', '.join(kinds)} ({' '.join(load)}) on {os.cpu_count()} cores "
           f"for {args.seconds:.0f} s, "
           f"{len(cycles)} flush/ready cycles of {victim} (median "
           f"{sorted(cycles)[len(cycles) // 2] if cycles else 0:.1f} s), "

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import random
-import shutil
 import signal
 import subprocess
 import time
@@ -14,6 +13,7 @@ from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
 
+from bench.common import stress_load, stress_ng
 from bench.fault_campaign.outside import dev
 from bench.fault_campaign.settings import CUT_HOLD, LIGHT_KINDS, LOAD_SECONDS, RESTART_SEC
 from pvc.common.errors import BackendError
@@ -108,14 +108,11 @@ def kill_all(spec: ClusterSpec, node: str, what: str,
 
 def saturate_cpus(seconds: float) -> str:
     """Every CPU of the host busy (four stress-ng workers a core) for `seconds`; a note."""
-    stress = shutil.which("stress-ng")
-    if stress is None:
-        raise BackendError("stress-ng is not installed (./pvc-dev installs it)")
-    workers = 4 * (os.cpu_count() or 1)
+    load = stress_load(["cpu"])
     _LOADS.append(subprocess.Popen(
-        [stress, "--cpu", str(workers), "--timeout", f"{int(seconds)}s", "--quiet"],
+        [stress_ng(), *load, "--timeout", f"{int(seconds)}s", "--quiet"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-    return f"CPUs saturated for {seconds:.0f} s ({workers} workers)"
+    return f"CPUs saturated for {seconds:.0f} s ({' '.join(load)})"
 
 
 def stop_load() -> None:

@@ -8,7 +8,6 @@ the measured failover times."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import threading
 import time
@@ -26,10 +25,9 @@ from pvc.devcluster.ceph.admin import CephAdmin
 from pvc.devcluster.node import bmc, power
 from pvc.drivers.fencing.ipmi import IpmiTool
 from pvc.node.ha import fencing
-from pvc.ops.node import logs
 from tests.system.conftest import DevCluster
 from tests.system.test_rbd_vms import add_volume, define_rbd_vm, disk_reads
-from tests.system.vmhelpers import running_on, wait_running_on
+from tests.system.vmhelpers import log_lines, running_on, wait_running_on
 
 pytestmark = pytest.mark.system
 
@@ -173,12 +171,8 @@ def fence_log(dc: DevCluster, victim: str) -> str:
     words = ("ence", "dead", "OSD", "lock", "Started VM", "primary", "starts on")
     out = []
     for node in dc.spec.node_names:
-        if node == victim:
-            continue
-        with contextlib.suppress(Exception):
-            text = logs.node_log(dc.store, node, 400, 2000)
-            out += [f"  {node}: {line}" for line in text.splitlines()[-400:]
-                    if any(w in line for w in words)]
+        if node != victim:
+            out += log_lines(dc, node, lambda line: any(w in line for w in words), 400)
     return "\n".join(out[-40:])
 
 

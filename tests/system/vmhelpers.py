@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import re
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -114,11 +115,20 @@ def vm_story(dc: DevCluster, uuid: str) -> str:
         found = re.search(r"<name>([^<]+)</name>", dc.store.read("domain.xml", domain=uuid))
         name = found.group(1) if found else uuid
     for node in dc.spec.node_names:
-        with contextlib.suppress(Exception):
-            text = logs.node_log(dc.store, node, 1000, 2000)
-            out += [f"  {node}: {line}" for line in text.splitlines()
-                    if name in line or uuid in line or "eady" in line][-25:]
+        out += log_lines(dc, node, lambda line: name in line or uuid in line
+                         or "eady" in line, 1000)[-25:]
     return "\n".join(out)
+
+
+def log_lines(dc: DevCluster, node: str, wanted: Callable[[str], bool],
+              lines: int) -> list[str]:
+    """The node's wanted lines among the last `lines` of its log (from ZooKeeper), each
+    marked with the node; none if it cannot be read (for a failed test's report)."""
+    try:
+        text = logs.node_log(dc.store, node, lines, 2000)
+    except Exception:  # the cluster may be what failed: the report goes on without it
+        return []
+    return [f"  {node}: {line}" for line in text.splitlines() if wanted(line)]
 
 
 def post(dc: DevCluster, path: str, **params: Any) -> httpx.Response:

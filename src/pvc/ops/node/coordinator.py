@@ -8,6 +8,7 @@ coordinator that may take over while the request is unexpired (empty: any coordi
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Any
 
@@ -53,13 +54,10 @@ def set_coordinator_state(store: Store, node: str, state: str, now: float | None
         raise InvalidArgument(
             f"Invalid coordinator state {state!r}: use one of {', '.join(COORDINATOR_ACTIONS)}"
         )
-    for attempt in range(1, ATTEMPTS + 1):
-        try:
+    for _ in range(ATTEMPTS - 1):
+        with contextlib.suppress(Conflict):
             return _request(store, node, state, now)
-        except Conflict:
-            if attempt == ATTEMPTS:
-                raise
-    raise AssertionError("unreachable")
+    return _request(store, node, state, now)  # the last: its Conflict is the answer
 
 
 def _request(store: Store, node: str, state: str, now: float | None) -> str:

@@ -100,23 +100,24 @@ def list_benchmarks(store: Store, job: str | None = None) -> list[dict[str, Any]
         if record is None:
             raise NotFound(f'Benchmark job "{job}" not found')
         return [view(job, record)]
-    jobs = sorted(store.children_of(store.path("root.ceph.benchmarks")) or [])
-    records = store.read_many(("benchmark", {"job": j}) for j in jobs)
-    found = [view(j, r) for j, r in zip(jobs, records, strict=True) if r is not None]
+    found = [view(j, r) for j, r in _records(store)]
     if not found:
         raise NotFound("No benchmark found.")
     return found
 
 
+def _records(store: Store) -> list[tuple[str, Any]]:
+    """(job, record) of every job, by name (one pipelined read)."""
+    jobs = sorted(store.children_of(store.path("root.ceph.benchmarks")) or [])
+    records = store.read_many(("benchmark", {"job": j}) for j in jobs)
+    return [(j, r) for j, r in zip(jobs, records, strict=True) if r is not None]
+
+
 def job_of_task(store: Store, task_id: str) -> tuple[str, dict[str, Any]] | None:
     """The job (name, record) that the task `task_id` started, if any (an earlier run of
     the same task that was cut short left it)."""
-    jobs = sorted(store.children_of(store.path("root.ceph.benchmarks")) or [])
-    records = store.read_many(("benchmark", {"job": j}) for j in jobs)
-    for job, record in zip(jobs, records, strict=True):
-        if isinstance(record, dict) and record.get("id") == task_id:
-            return job, record
-    return None
+    return next(((j, r) for j, r in _records(store)
+                 if isinstance(r, dict) and r.get("id") == task_id), None)
 
 
 def start_record(store: Store, job: str, task_id: str, pool: str) -> None:

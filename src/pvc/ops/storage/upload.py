@@ -46,13 +46,14 @@ from pvc.state.store import Store
 
 IMAGE_FORMATS: Final = ("raw", "vmdk", "qcow2", "qed", "vdi", "vpc")
 DEFAULT_UPLOAD_DIRECTORY: Final = Path("/var/tmp")
+SNAPSHOT_PREFIX: Final = "pvc-upload-"
+SPOOL_PREFIX: Final = "pvc-upload-"
 log = logging.getLogger(__name__)
 
 # What the uploads of this process hold: volumes ("pool/volume") and spool files.
 _held_lock = threading.Lock()
 _held_volumes: set[str] = set()
 _held_spools: set[Path] = set()
-SNAPSHOT_PREFIX: Final = "pvc-upload-"
 
 
 def upload_directory(config: Config) -> Path:
@@ -130,20 +131,30 @@ def _undo_cut_short(storage: Storage, pool: str, volume: str) -> None:
         storage.snapshot_remove(pool, volume, str(snap["name"]))
 
 
-def _new_spool(spool_dir: Path, image_format: str) -> Any:
-    """A new spool file, held by this upload; first the spool files that no upload of
-    this process holds (a killed API's) go. Under the lock: no other upload's new file
-    can be taken for a stale one."""
-    with _held_lock:
-        for path in spool_dir.glob(f"{SNAPSHOT_PREFIX}*"):
-            if path not in _held_spools:
-                with contextlib.suppress(OSError):
-                    path.unlink()
-                    log.warning("Removed %s, left by an upload that was cut short", path)
-        spool = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed by the caller, always)
-            dir=spool_dir, prefix=SNAPSHOT_PREFIX, suffix=f".{image_format}")
-        _held_spools.add(Path(spool.name))
-        return spool
+@contextlib.contextmanager
+def _spool_file(spool_dir: Path, image_format: str) -> Iterator[Any]:
+    """A new spool file held by this upload; closed (which removes it) and let go at the
+    end. First the spool files that no upload of this process holds (a killed API's) go,
+    under the lock, so that no other upload's new file is taken for a stale one."""
+    try:
+        spool_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with _held_lock:
+            for path in spool_dir.glob(f"{SPOOL_PREFIX}*"):
+                if path not in _held_spools:
+                    with contextlib.suppress(OSError):
+                        path.unlink()
+                        log.warning("Removed %s, left by an upload that was cut short", path)
+            spool = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed below, always)
+                dir=spool_dir, prefix=SPOOL_PREFIX, suffix=f".{image_format}")
+            _held_spools.add(Path(spool.name))
+    except OSError as exc:
+        raise BackendError(f"Cannot spool the upload in {spool_dir}: {exc.strerror}") from exc
+    try:
+        with spool:
+            yield spool
+    finally:
+        with _held_lock:
+            _held_spools.discard(Path(spool.name))
 
 
 @contextlib.contextmanager
@@ -188,23 +199,7 @@ def _spool(data: Iterable[bytes], limit: int, spool: Any) -> int:
 def _write_converted(storage: Storage, ceph: CephFiles, pool: str, volume: str,
                      size: int, image_format: str, data: Iterable[bytes], file_size: int,
                      spool_dir: Path) -> int:
-    try:
-        spool_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        spool = _new_spool(spool_dir, image_format)
-    except OSError as exc:
-        raise BackendError(f"Cannot spool the upload in {spool_dir}: {exc.strerror}") from exc
-    try:
-        return _convert_spooled(storage, ceph, pool, volume, size, image_format, data,
-                                file_size, spool_dir, spool)
-    finally:
-        with _held_lock:
-            _held_spools.discard(Path(spool.name))
-
-
-def _convert_spooled(storage: Storage, ceph: CephFiles, pool: str, volume: str, size: int,
-                     image_format: str, data: Iterable[bytes], file_size: int,
-                     spool_dir: Path, spool: Any) -> int:
-    with spool:
+    with _spool_file(spool_dir, image_format) as spool:
         try:
             received = _spool(data, file_size, spool)
         except OSError as exc:
@@ -231,25 +226,18 @@ def upload(store: Store, storage: Storage, ceph: CephFiles, pool: str, volume: s
            spool_dir: Path = DEFAULT_UPLOAD_DIRECTORY, size: int | None = None) -> str:
     """Write the image whose bytes `data` yields into pool/volume (see the module doc).
     `size` is the volume's size when `prepare` has already been called."""
-    with _one_at_a_time(pool, volume):
-        return _upload(store, storage, ceph, pool, volume, image_format, file_size, data,
-                       spool_dir, size)
-
-
-def _upload(store: Store, storage: Storage, ceph: CephFiles, pool: str, volume: str,
-            image_format: str, file_size: int | None, data: Iterable[bytes],
-            spool_dir: Path, size: int | None) -> str:
     if size is None:
         size = prepare(store, storage, pool, volume, image_format, file_size)
-    if image_format == "raw":
-        with _undo_on_failure(storage, pool, volume):
-            written = _write_raw(storage, pool, volume, data, file_size)
-        what = f"{human(written)} of raw data"
-    else:
-        assert file_size is not None  # prepare() refused it otherwise
-        disk = _write_converted(storage, ceph, pool, volume, size, image_format, data,
-                                file_size, spool_dir)
-        what = f"the {human(disk)} disk of a {image_format} image"
+    with _one_at_a_time(pool, volume):
+        if image_format == "raw":
+            with _undo_on_failure(storage, pool, volume):
+                written = _write_raw(storage, pool, volume, data, file_size)
+            what = f"{human(written)} of raw data"
+        else:
+            assert file_size is not None  # prepare() refused it otherwise
+            disk = _write_converted(storage, ceph, pool, volume, size, image_format, data,
+                                    file_size, spool_dir)
+            what = f"the {human(disk)} disk of a {image_format} image"
     store.write("volume.stats", dict(storage.volume_info(pool, volume)), pool=pool,
                 volume=volume)
     return f'Wrote {what} to volume "{pool}/{volume}".'

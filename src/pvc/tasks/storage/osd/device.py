@@ -89,9 +89,7 @@ def check_device(device: str, node: str) -> Path:
         busy = _block_in_use(path, st)
         if busy:
             raise InvalidState(f"Device {device} cannot become an OSD: {busy}")
-    with open(path, "rb") as f:
-        head = f.read(len(BLUESTORE_MAGIC))
-    if head == BLUESTORE_MAGIC:
+    if has_label(path):
         raise AlreadyExists(f"Device {device} already holds a Ceph OSD (a BlueStore label); "
                             "remove that OSD first")
     found = _signature(path)
@@ -99,6 +97,12 @@ def check_device(device: str, node: str) -> Path:
         raise InvalidState(f"Device {device} holds data ({found}); wipe it first "
                            "(e.g. wipefs -a) if it may be destroyed")
     return path
+
+
+def has_label(device: Path) -> bool:
+    """Whether the device starts with a BlueStore label (OSError if it cannot be read)."""
+    with open(device, "rb") as f:
+        return f.read(len(BLUESTORE_MAGIC)) == BLUESTORE_MAGIC
 
 
 def wipe_label(device: Path) -> None:

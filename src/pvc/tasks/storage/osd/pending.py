@@ -22,8 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from pvc.node.services import osd_service
-from pvc.ops.storage.osds import recorded_device
-from pvc.tasks.storage.osd.device import BLUESTORE_MAGIC, wipe_label
+from pvc.tasks.storage.osd.device import has_label, wipe_label
 from pvc.tasks.storage.osd.env import OsdEnv, Steps
 
 KEY = "node.osd_add"
@@ -76,10 +75,10 @@ def settle(env: OsdEnv, steps: Steps) -> tuple[str, int] | None:
 
 
 def _recorded(env: OsdEnv, device: str, osd: int, osd_uuid: str) -> bool:
-    if recorded_device(env.store, env.node, device) != str(osd):
-        return False
+    """Whether the cluster state records OSD `osd` as this add's (node, device, uuid)."""
     record = env.store.read("osd", default={}, osd=str(osd))
-    return isinstance(record, dict) and record.get("uuid") == osd_uuid
+    return isinstance(record, dict) and (record.get("node"), record.get("device"),
+                                         record.get("uuid")) == (env.node, device, osd_uuid)
 
 
 def _remove_data_dir(data_dir: Path, osd_uuid: str) -> None:
@@ -99,8 +98,7 @@ def _remove_data_dir(data_dir: Path, osd_uuid: str) -> None:
 
 def _wipe_our_label(device: Path) -> None:
     try:
-        with open(device, "rb") as f:
-            labelled = f.read(len(BLUESTORE_MAGIC)) == BLUESTORE_MAGIC
+        labelled = has_label(device)
     except OSError:
         return  # gone, or not readable: nothing of ours to wipe
     if labelled:
