@@ -12,6 +12,8 @@ from pvc.api.cluster import faults as fault_routes
 from pvc.api.cluster import router as cluster
 from pvc.api.forms import FormToQuery
 from pvc.api.metrics import router as metrics
+from pvc.api.network import router as network
+from pvc.api.network import sriov
 from pvc.api.node import router as node
 from pvc.api.shutdown import AnswerCutShort
 from pvc.api.storage import benchmark as storage_benchmark
@@ -59,6 +61,8 @@ def create_app(config: Config, store: Store, storage: Storage | None = None,
     app.include_router(vm_control.router, prefix=PREFIX, dependencies=authenticated)
     app.include_router(vm_locks.router, prefix=PREFIX, dependencies=authenticated)
     app.include_router(task_routes.router, prefix=PREFIX, dependencies=authenticated)
+    app.include_router(network.router, prefix=PREFIX, dependencies=authenticated)
+    app.include_router(sriov.router, prefix=PREFIX, dependencies=authenticated)
     app.include_router(storage_routes.router, prefix=PREFIX, dependencies=authenticated)
     app.include_router(storage_volume.router, prefix=PREFIX, dependencies=authenticated)
     app.include_router(storage_benchmark.router, prefix=PREFIX, dependencies=authenticated)

@@ -18,6 +18,7 @@ from pvc.cli.cluster.fault import cluster_fault
 from pvc.cli.cluster.tasks import cluster_task
 from pvc.cli.connection import connection_group
 from pvc.cli.context import CliState
+from pvc.cli.network.commands import network_group
 from pvc.cli.node.commands import node_group
 from pvc.cli.output import PvcGroup
 from pvc.cli.storage.commands import storage_group
@@ -113,6 +114,7 @@ cluster_group.add_command(cluster_task)
 cluster_group.add_command(cluster_fault)
 cli.add_command(node_group)
 cli.add_command(vm_group)
+cli.add_command(network_group)
 cli.add_command(storage_group)
 cli.add_command(connection_group)
 

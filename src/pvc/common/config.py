@@ -121,6 +121,11 @@ class Config:
     keydb_path: str = "/0"
     keydb_sentinel_port: int = 26379  # 0: no Sentinel
     keydb_master_name: str = "pvc"
+    # Client networks (pvc.node.network): managed networks' VXLANs ride the cluster network;
+    # bridged networks are VLANs of guest_networking.bridge_device.
+    enable_networking: bool = True
+    bridge_device: str = ""
+    bridge_mtu: int = 1500
     source: Path | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -299,7 +304,15 @@ def parse(raw: dict[str, Any], source: Path | None = None) -> Config:
         keydb_sentinel_port=_port(raw, "database.keydb.sentinel_port", 26379, allow_zero=True),
         keydb_master_name=_master_name(str(_get(raw, "database.keydb.master_name", "pvc")
                                            or "pvc")),
+        enable_networking=_bool(_get(raw, "subsystem.enable_networking", True)),
+        bridge_device=_bridge_device(raw),
+        bridge_mtu=int(_get(raw, "guest_networking.bridge_mtu", 1500)),
     )
+
+
+def _bridge_device(raw: dict[str, Any]) -> str:
+    value = str(_get(raw, "guest_networking.bridge_device", "") or "")
+    return names.interface_name(value) if value else ""
 
 
 MASTER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")

@@ -11,6 +11,9 @@ Version history (see `pvc.state.migrations` for the steps):
   3  VM records (`domain.*`) and the VM name index (`/indexes/domain_names/<name>`)
   4  Ceph records: cluster status text, OSDs, pools, volumes, snapshots, benchmarks
   5  cluster faults (`/faults/<id>`, one JSON record each)
+  6  `node.osd_add`: an OSD add in progress on a node
+  7  client networks (`/networks/<vni>` with leases, reservations and ACLs) and the
+     network description index
 """
 
 from __future__ import annotations
@@ -54,6 +57,24 @@ def _uuid(value: str) -> str:
     return canonical
 
 
+_MAC = re.compile(r"^[0-9a-f]{2}(?::[0-9a-f]{2}){5}$")
+
+
+def _vni(value: str) -> str:
+    if not re.fullmatch(r"[0-9]{1,8}", value) or not 1 <= int(value) <= MAX_VNI:
+        raise InvalidArgument(f"Invalid VNI {value!r}: use a number from 1 to {MAX_VNI}")
+    return str(int(value))
+
+
+def _mac(value: str) -> str:
+    if not _MAC.match(value):
+        raise InvalidArgument(f"Invalid MAC address {value!r}: use six lowercase hex pairs "
+                              "separated by ':' (e.g. 52:54:00:12:34:56)")
+    return value
+
+
+MAX_VNI = 16777215
+
 _VALIDATORS: dict[str, Callable[[str], str]] = {
     "node": names.node_name,
     "domain": _uuid,
@@ -64,6 +85,10 @@ _VALIDATORS: dict[str, Callable[[str], str]] = {
     "osd": names.osd_id,
     "job": lambda v: names.storage_name(v, "benchmark job name"),
     "fault": _fault_id,
+    "vni": _vni,
+    "mac": _mac,
+    "description": lambda v: names.object_name(v, "network description"),
+    "acl": lambda v: names.object_name(v, "ACL description"),
 }
 
 
@@ -240,6 +265,31 @@ def _v6() -> list[Key]:
     ]
 
 
+def _v7() -> list[Key]:
+    return [
+        *_bump(_v6(), 7),
+        # A client network, by VNI: {"description", "type" (managed|bridged), "mtu" (None:
+        # the default of its type), "domain", "name_servers", "ip4": {"network", "gateway",
+        # "dhcp", "dhcp_start", "dhcp_end"}, "ip6": {"network", "gateway", "dhcp"}} (None
+        # where unset). Written by `pvc.ops.network` only.
+        Key("network", "/networks/{vni}", codec.JSON, {}),
+        # DHCP leases as dnsmasq hands them out: {"ip4", "hostname", "expiry", "client_id"}
+        Key("network.leases", "/networks/{vni}/leases", codec.STR, ""),
+        Key("lease", "/networks/{vni}/leases/{mac}", codec.JSON, {}),
+        # Static reservations: {"ip4", "hostname"}
+        Key("network.reservations", "/networks/{vni}/reservations", codec.STR, ""),
+        Key("reservation", "/networks/{vni}/reservations/{mac}", codec.JSON, {}),
+        # The firewall rules: {"in": [{"description", "rule"}], "out": [..]}, in order (a
+        # rule's order is its position), one key so that a renumbering is one write.
+        Key("network.acls", "/networks/{vni}/acls", codec.JSON, {"in": [], "out": []}),
+        # Descriptions are unique: the index entry (value: the VNI) is created and removed
+        # in the same transaction as the network.
+        Key("root.indexes.network_descriptions", "/indexes/network_descriptions"),
+        Key("index.network_description", "/indexes/network_descriptions/{description}",
+            codec.STR, ""),
+    ]
+
+
 @dataclass(frozen=True)
 class Schema:
     version: int
@@ -278,6 +328,7 @@ SCHEMAS: dict[int, Schema] = {
     4: Schema(4, {k.name: k for k in _v4()}, {}),
     5: Schema(5, {k.name: k for k in _v5()}, {}),
     6: Schema(6, {k.name: k for k in _v6()}, {}),
+    7: Schema(7, {k.name: k for k in _v7()}, {}),
 }
 LATEST = max(SCHEMAS)
 

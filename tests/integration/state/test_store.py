@@ -184,3 +184,14 @@ def test_migration_to_v6_gives_every_node_an_empty_osd_add_marker(zk: KazooClien
     assert [new.read("node.osd_add", node=n) for n in ("hv1", "hv2")] == [{}, {}]
     assert new.read("node.daemon_state", node="hv2") == "run"
     assert new.read("schema.version") == 6
+
+
+def test_migration_to_v7_adds_the_network_description_index(zk: KazooClient) -> None:
+    old = Store(zk, SCHEMAS[6])
+    tree.initialize(old, schema=SCHEMAS[6])
+    assert not zk.exists("/indexes/network_descriptions")
+    new = Store(zk, SCHEMAS[7])
+    assert migrations.migrate(new, 7) == 7
+    assert new.children("root.indexes.network_descriptions") == []
+    assert new.children("root.networks") == []
+    assert new.read("schema.version") == 7

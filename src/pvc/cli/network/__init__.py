@@ -1,0 +1,1 @@
+"""`pvc network ...`: client networks, DHCP reservations, firewall ACLs, SR-IOV devices."""

@@ -1,0 +1,1 @@
+"""Client network endpoints of the API client (`/network/...`, `/sriov/...`)."""
