@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 
 from pvc.common import config as configmod
-from pvc.devcluster import zookeeper
+from pvc.devcluster import frr, zookeeper
 from pvc.devcluster.guest import xml as guest_xml
 from pvc.devcluster.layout import (
     NETWORKS,
@@ -34,6 +34,8 @@ PRIVATE_DIRS = {
     "/etc/ceph": "etc/ceph",
     "/var/lib/ceph": "var/lib/ceph",
     "/var/log/ceph": "var/log/ceph",
+    # FRR keeps per-process files here by pid, and pids repeat across node pid namespaces
+    "/var/tmp/frr": "var/tmp/frr",
 }
 REDIS_PORT = 6379
 SENTINEL_PORT = 26379
@@ -210,3 +212,4 @@ def write_node(spec: ClusterSpec, node: str) -> None:
     if node in spec.coordinator_names:
         zk_server(spec, node).write_config()
         write_redis(spec, node)
+    frr.write(spec, node)

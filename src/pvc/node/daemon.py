@@ -21,12 +21,14 @@ from pvc.common.config import Config
 from pvc.common.errors import BackendError
 from pvc.drivers.hypervisor import secrets
 from pvc.drivers.hypervisor.vms import LibvirtVms
+from pvc.drivers.network.links import NetlinkLinks
 from pvc.node import figures
 from pvc.node.ha.bmc_check import BmcCheck, check_own_bmc
 from pvc.node.ha.fault_monitor import FaultMonitor
 from pvc.node.ha.fencing import FenceMonitor
 from pvc.node.ha.self_fence import SelfFence
 from pvc.node.keepalive import Keepalive
+from pvc.node.network.datapath import NetworkLinks
 from pvc.node.primary.election import Coordinator
 from pvc.node.primary.services import PrimaryServices
 from pvc.node.services import from_config as services_from_config
@@ -78,6 +80,7 @@ class Daemon:
         self.fence_monitor: FenceMonitor | None = None
         self.bmc: BmcCheck | None = None
         self.osds: LocalOsds | None = None
+        self.network_links: NetworkLinks | None = None
 
     # -- start ----------------------------------------------------------
     def start(self) -> None:
@@ -114,6 +117,15 @@ class Daemon:
             on_domains=self.vms.observe,
             provisioned=self.vms.provisioned_mib,
         )
+        if self.config.enable_networking:
+            # every client network exists here before a VM starts or the node reports run
+            self.network_links = NetworkLinks(self.store, self.node, self.config,
+                                              NetlinkLinks())
+            failed = self.network_links.sync()
+            if failed:
+                log.error("Client networks %s could not be built on this node",
+                          ", ".join(map(str, failed)))
+            self.network_links.start()
         self.vms.start()
         self.observer.start()
         self.flush.start()
@@ -239,6 +251,8 @@ class Daemon:
             self.fence_monitor.stop()
         self.observer.stop()
         self.vms.stop()
+        if self.network_links:
+            self.network_links.stop()
         if self.osds:
             self.osds.stop()
         self.services.stop(urgent=False)

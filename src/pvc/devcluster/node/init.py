@@ -16,8 +16,10 @@ ends a PID namespace with its first process.
 from __future__ import annotations
 
 import contextlib
+import grp
 import json
 import os
+import pwd
 import signal
 import socket
 import subprocess
@@ -28,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pvc.devcluster import configs
+from pvc.devcluster import configs, frr
 from pvc.devcluster.ceph import cluster as cephdev
 from pvc.devcluster.layout import ClusterSpec, load_spec
 
@@ -63,6 +65,10 @@ def setup_namespaces(spec: ClusterSpec, node: str) -> None:
         configs.write_redis(spec, node)  # a node made by an older pvc-dev
     for target, rel in configs.PRIVATE_FILES.items():
         mount("--bind", str(base / rel), target)
+    if frr.available():
+        frr.prepare_run_dir()
+        tmp = base / "var/tmp/frr"
+        os.chown(tmp, pwd.getpwnam(frr.USER).pw_uid, grp.getgrnam(frr.USER).gr_gid)
     socket.sethostname(node)
 
 
@@ -74,6 +80,8 @@ def services_for(spec: ClusterSpec, node: str) -> list[Service]:
         out.append(Service("redis", configs.redis_command(spec, node), restart=True))
         out.append(Service("sentinel", configs.sentinel_command(spec, node), restart=True))
     out += [Service(name, cmd, restart=True) for name, cmd in cephdev.services(spec, node)]
+    if frr.available():  # BGP EVPN for the VXLANs of managed networks
+        out += [Service(name, cmd, restart=True) for name, cmd in frr.commands(spec, node)]
     out.append(Service("virtlogd", ["/usr/sbin/virtlogd"], restart=True))
     out.append(Service("libvirtd", ["/usr/sbin/libvirtd", "--listen"], restart=True))
     out.append(Service("pvcnoded", [sys.executable, "-m", "pvc.node.main"], restart=False))

@@ -18,6 +18,7 @@ from pvc.common.errors import InvalidArgument
 
 TYPES = ("managed", "bridged")
 MAX_VNI = 16777215
+MAX_VLAN = 4094
 VXLAN_OVERHEAD = 50
 MIN_MTU = 576
 MIN_MTU_IP6 = 1280
@@ -326,6 +327,9 @@ def check(spec: NetworkSpec, limits: Limits) -> NetworkSpec:
                               f"{MIN_MTU}-{top} ({where})")
     ip4, ip6 = spec.ip4, spec.ip6
     if not spec.managed:
+        if spec.vni > MAX_VLAN:
+            raise InvalidArgument(f"Invalid VNI {spec.vni} for a bridged network: it is the "
+                                  f"VLAN id, 1-{MAX_VLAN}")
         used = [n for n, v in (("ip4_network", ip4.network), ("dhcp4", ip4.dhcp or None),
                                ("ip6_network", ip6.network), ("domain", spec.domain),
                                ("name_servers", spec.name_servers or None)) if v is not None]
