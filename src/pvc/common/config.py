@@ -126,6 +126,9 @@ class Config:
     enable_networking: bool = True
     bridge_device: str = ""
     bridge_mtu: int = 1500
+    # the primary hides the managed networks behind its upstream address (for clusters
+    # without upstream BGP peers that route the client subnets)
+    guest_source_nat: bool = False
     source: Path | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -307,6 +310,7 @@ def parse(raw: dict[str, Any], source: Path | None = None) -> Config:
         enable_networking=_bool(_get(raw, "subsystem.enable_networking", True)),
         bridge_device=_bridge_device(raw),
         bridge_mtu=int(_get(raw, "guest_networking.bridge_mtu", 1500)),
+        guest_source_nat=_bool(_get(raw, "guest_networking.source_nat", False)),
     )
 
 

@@ -73,6 +73,14 @@ def ipv4_interface(value: str) -> ipaddress.IPv4Interface:
     return iface
 
 
+def ip_interface(value: str) -> ipaddress.IPv4Interface | ipaddress.IPv6Interface:
+    """An IPv4 or IPv6 address with prefix length, e.g. fd00::1/64."""
+    try:
+        return ipaddress.ip_interface(value)
+    except ValueError as exc:
+        raise InvalidArgument(f"Invalid address/prefix {value!r}") from exc
+
+
 def ipv4_address(value: str) -> ipaddress.IPv4Address:
     try:
         addr = ipaddress.ip_address(value)

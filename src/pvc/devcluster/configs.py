@@ -69,6 +69,8 @@ def pvc_conf(spec: ClusterSpec) -> dict[str, Any]:
     raw["ceph"]["secret_uuid"] = ceph_secret_uuid(spec)
     raw["ceph"]["service_control"] = "direct"  # the nodes have no systemd
     raw["subsystem"]["enable_worker"] = True
+    # no upstream router learns the client subnets here: the primary hides them
+    raw["guest_networking"]["source_nat"] = True
     raw["api"]["listen"]["address"] = str(spec.floating_address("upstream"))
     raw["api"]["authentication"]["secret_key"] = spec.api_key[::-1]
     raw["api"]["token"] = [{"description": "pvc-dev", "token": spec.api_key}]

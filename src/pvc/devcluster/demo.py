@@ -37,11 +37,12 @@ def rbd_disk(spec: ClusterSpec, volume: str, target: str = "vda") -> guest_xml.D
 def vm_xml(spec: ClusterSpec, name: str, memory_mib: int = 128, vcpus: int = 1,
            uuid: str | None = None, tick_ms: int = 0,
            disks: Sequence[guest_xml.Disk] = (), write_marker: str = "",
-           disk_probe: bool = False) -> str:
+           disk_probe: bool = False, nics: Sequence[guest_xml.Nic] = (),
+           net: guest_xml.GuestNet | None = None) -> str:
     return guest_xml.domain_xml(name, uuid or str(uuidlib.uuid4()), memory_mib, vcpus,
                                 image(spec), console_log=Path(f"/var/log/libvirt/{name}.log"),
                                 tick_ms=tick_ms, disks=disks, write_marker=write_marker,
-                                disk_probe=disk_probe)
+                                disk_probe=disk_probe, nics=nics, net=net)
 
 
 def _last_count(console: str) -> str | None:

@@ -21,6 +21,7 @@ from pvc.common.config import Config
 from pvc.common.errors import BackendError
 from pvc.drivers.hypervisor import secrets
 from pvc.drivers.hypervisor.vms import LibvirtVms
+from pvc.drivers.network.firewall import NftFirewall
 from pvc.drivers.network.links import NetlinkLinks
 from pvc.node import figures
 from pvc.node.ha.bmc_check import BmcCheck, check_own_bmc
@@ -29,6 +30,8 @@ from pvc.node.ha.fencing import FenceMonitor
 from pvc.node.ha.self_fence import SelfFence
 from pvc.node.keepalive import Keepalive
 from pvc.node.network.datapath import NetworkLinks
+from pvc.node.network.services import NetworkServices
+from pvc.node.network.watch import NetworkWatch
 from pvc.node.primary.election import Coordinator
 from pvc.node.primary.services import PrimaryServices
 from pvc.node.services import from_config as services_from_config
@@ -81,6 +84,8 @@ class Daemon:
         self.bmc: BmcCheck | None = None
         self.osds: LocalOsds | None = None
         self.network_links: NetworkLinks | None = None
+        self.network_services: NetworkServices | None = None
+        self.network_watch: NetworkWatch | None = None
 
     # -- start ----------------------------------------------------------
     def start(self) -> None:
@@ -118,14 +123,7 @@ class Daemon:
             provisioned=self.vms.provisioned_mib,
         )
         if self.config.enable_networking:
-            # every client network exists here before a VM starts or the node reports run
-            self.network_links = NetworkLinks(self.store, self.node, self.config,
-                                              NetlinkLinks())
-            failed = self.network_links.sync()
-            if failed:
-                log.error("Client networks %s could not be built on this node",
-                          ", ".join(map(str, failed)))
-            self.network_links.start()
+            self._start_networks()
         self.vms.start()
         self.observer.start()
         self.flush.start()
@@ -150,6 +148,25 @@ class Daemon:
                     self.store, self.storage, lambda: self.coordinator_state() == "primary")
                 self.publisher.start()
         log.info("Node %s is in run state", self.node)
+
+    def _start_networks(self) -> None:
+        """Every client network exists here before a VM starts or the node reports run;
+        a coordinator also runs their firewall and, as primary, their gateways and DHCP."""
+        watch = NetworkWatch(self.store)
+        self.network_watch = watch
+        self.network_links = NetworkLinks(self.store, self.node, self.config, NetlinkLinks())
+        failed = self.network_links.sync()
+        if failed:
+            log.error("Client networks %s could not be built on this node",
+                      ", ".join(map(str, failed)))
+        self.network_links.start(watch)
+        if self.is_coordinator:
+            self.network_services = NetworkServices(self.store, self.node, self.config,
+                                                    self.services, NetlinkLinks(),
+                                                    NftFirewall())
+            self.network_links.after_sync.append(self.network_services.wake)
+            self.network_services.start(watch)
+        watch.start()
 
     def _ensure_ceph_secret(self) -> None:
         if not (self.config.enable_storage and self.config.ceph_secret_uuid):
@@ -251,8 +268,12 @@ class Daemon:
             self.fence_monitor.stop()
         self.observer.stop()
         self.vms.stop()
+        if self.network_watch:
+            self.network_watch.stop()
         if self.network_links:
             self.network_links.stop()
+        if self.network_services:
+            self.network_services.stop()
         if self.osds:
             self.osds.stop()
         self.services.stop(urgent=False)

@@ -19,6 +19,16 @@ disk and an /init that prints on the serial console:
     PVC-GUEST-SHUTDOWN <name>             when the ACPI power button is pressed, just
                                           before the guest powers itself off
 
+With `pvc.net=1` the guest uses its NICs (virtio, hot-plugged ones too):
+    PVC-NET-NIC <eth> <mac>               a NIC appeared; udhcpc asks for a lease on it
+    PVC-NET-LEASE <eth> <ip> <router> <dns> <mtu> <event>
+                                          a lease was bound or renewed and applied
+and answers HTTP with its name on port 80 (and the ports of `pvc.http=P1,P2`). With
+`pvc.probe=KIND:HOST[:PORT],...` (KIND ping or http; HOST a name, resolved through the
+DNS server of the lease, or an address) it tries each target every `pvc.probe_ms` ms
+(default 200) and prints
+    pvc-probe <probe> <address> ok|fail|noaddr <round>
+
 The guest's name comes from `pvc.name=<name>` on the kernel command line.
 """
 
@@ -45,7 +55,7 @@ KERNEL_META_PACKAGE = "linux-image-cloud-amd64"
 BUSYBOX_PACKAGE = "busybox-static"
 # What a virtio disk on a PCI bus needs, and the ACPI power button as an input device
 # (graceful shutdown); their dependencies are added from .modinfo.
-ROOT_MODULES = ("virtio_pci", "virtio_blk", "button", "evdev")
+ROOT_MODULES = ("virtio_pci", "virtio_blk", "virtio_net", "button", "evdev")
 CMDLINE = "console=ttyS0 quiet panic=-1"
 MANIFEST = "guest.json"
 APT_TIMEOUT = 600
@@ -66,6 +76,10 @@ for arg in $(cat /proc/cmdline); do
     pvc.tick_ms=*) tick="${arg#pvc.tick_ms=}" ;;
     pvc.write=*) write="${arg#pvc.write=}" ;;
     pvc.disk=*) disk="${arg#pvc.disk=}" ;;
+    pvc.net=*) net="${arg#pvc.net=}" ;;
+    pvc.http=*) http="${arg#pvc.http=}" ;;
+    pvc.probe=*) probe="${arg#pvc.probe=}" ;;
+    pvc.probe_ms=*) probe_ms="${arg#pvc.probe_ms=}" ;;
   esac
 done
 hostname "$name"
@@ -88,6 +102,62 @@ for dev in /sys/class/input/event*; do
       echo "PVC-GUEST-SHUTDOWN $name"; sync; poweroff -f ) &
   fi
 done
+if [ "$net" = 1 ]; then
+  mkdir -p /etc /var/run /www
+  echo "$name" > /www/index.html
+  cat > /bin/pvc-dhcp <<'EOS'
+#!/bin/sh
+case "$1" in
+  bound|renew)
+    [ -n "$mtu" ] && ip link set "$interface" mtu "$mtu"
+    ip addr flush dev "$interface"
+    ip addr add "$ip/$mask" dev "$interface"
+    [ -n "$router" ] && ip route replace default via "${router%% *}" dev "$interface"
+    [ -n "$dns" ] && echo "nameserver ${dns%% *}" > /etc/resolv.conf
+    echo "PVC-NET-LEASE $interface $ip ${router%% *} ${dns%% *} ${mtu:-none} $1" > /dev/console
+    ;;
+  deconfig) ip addr flush dev "$interface"; ip link set "$interface" up ;;
+esac
+EOS
+  chmod 755 /bin/pvc-dhcp
+  httpd -p 80 -h /www
+  for port in $(echo "$http" | tr ',' ' '); do httpd -p "$port" -h /www; done
+  ( while true; do
+      for d in /sys/class/net/eth*; do
+        [ -e "$d" ] || continue
+        i=${d##*/}
+        [ -e "/var/run/nic.$i" ] && continue
+        touch "/var/run/nic.$i"
+        ip link set "$i" up
+        echo "PVC-NET-NIC $i $(cat "$d/address")"
+        udhcpc -b -t 30 -T 1 -i "$i" -s /bin/pvc-dhcp -x "hostname:$name" -O mtu \
+          >/dev/null 2>&1 &
+      done
+      sleep 1
+    done ) &
+  if [ -n "$probe" ]; then
+    ( round=0
+      while true; do
+        for p in $(echo "$probe" | tr ',' ' '); do
+          kind=${p%%:*}; rest=${p#*:}; host=${rest%%:*}; port=${rest#*:}
+          [ "$port" = "$rest" ] && port=80
+          case "$host" in
+            *[!0-9.]*) addr=$(nslookup "$host" 2>/dev/null \
+                         | awk '/^Name:/ {f=1; next} f && /^Address/ {print $NF; exit}') ;;
+            *) addr=$host ;;
+          esac
+          if [ -z "$addr" ]; then r=noaddr
+          elif [ "$kind" = ping ]; then
+            if ping -c 1 -W 1 "$addr" >/dev/null 2>&1; then r=ok; else r=fail; fi
+          elif wget -q -T 1 -O /dev/null "http://$addr:$port/" 2>/dev/null; then r=ok
+          else r=fail; fi
+          echo "pvc-probe $p ${addr:-none} $r $round"
+        done
+        round=$((round+1))
+        usleep $(( ${probe_ms:-200} * 1000 ))
+      done ) &
+  fi
+fi
 n=0
 if [ "$tick" -gt 0 ]; then
   while true; do

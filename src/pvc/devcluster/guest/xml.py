@@ -3,7 +3,8 @@ the development nodes need to run and live-migrate it.
 
 The guest is a transient TCG domain (`<domain type='qemu'>`: nested KVM does not work
 on the build machines) booted straight from a kernel and initramfs, with one serial port
-whose output virtlogd copies into a log file, and no network, graphics, USB or balloon.
+whose output virtlogd copies into a log file, virtio NICs on client networks if asked,
+and no graphics, USB or balloon.
 Its CPU is the named model qemu64 on the i440fx machine: with TCG `host-passthrough`
 does not exist, and a named model on a versioned machine type is what two identical
 QEMUs agree on for live migration.
@@ -37,6 +38,9 @@ TARGET_RE = re.compile(r"^vd[a-z]$")
 RBD_NAME_RE = re.compile(r"^[A-Za-z0-9._-]+/[A-Za-z0-9._-]+$")
 HOST_RE = re.compile(r"^[A-Za-z0-9.:-]+$")
 MARKER_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+PROBE_RE = re.compile(r"^(ping|http):[A-Za-z0-9.-]{1,100}(:[0-9]{1,5})?$")
+BRIDGE_RE = re.compile(r"^vmbr[0-9]{1,8}$")
+MAC_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 MACHINE = "pc"  # libvirt expands it to the versioned pc-i440fx-X.Y, which migration keeps
 CPU_MODEL = "qemu64"
 MIN_MEMORY_MIB = 96  # the Debian cloud kernel stops while decompressing itself in 64 MiB
@@ -63,6 +67,49 @@ class Disk:
     auth_user: str = ""
     secret_uuid: str = ""
     readonly: bool = False
+
+
+@dataclass(frozen=True)
+class Nic:
+    """A virtio NIC on a client network's bridge (`vmbr<vni>`)."""
+
+    bridge: str
+    mac: str
+
+
+@dataclass(frozen=True)
+class GuestNet:
+    """What the guest does on its network (see `pvc.devcluster.guest.image`): serve HTTP on
+    `http_ports` besides 80, and probe `probes` (`ping:HOST`, `http:HOST[:PORT]`)."""
+
+    http_ports: tuple[int, ...] = ()
+    probes: tuple[str, ...] = ()
+    probe_ms: int = 200
+
+    def cmdline(self) -> str:
+        for probe in self.probes:
+            if not PROBE_RE.match(probe):
+                raise InvalidArgument(f"Invalid probe {probe!r}: use ping:HOST or "
+                                      "http:HOST[:PORT]")
+        if not all(1 <= p <= 65535 for p in self.http_ports):
+            raise InvalidArgument("HTTP ports must be 1-65535")
+        if not 50 <= self.probe_ms <= 10_000:
+            raise InvalidArgument("probe_ms must be 50-10000")
+        return (" pvc.net=1" + (f" pvc.http={','.join(map(str, self.http_ports))}"
+                                if self.http_ports else "")
+                + (f" pvc.probe={','.join(self.probes)} pvc.probe_ms={self.probe_ms}"
+                   if self.probes else ""))
+
+
+def nic_xml(nic: Nic) -> ET.Element:
+    """The `<interface>` of a NIC, as PVC writes a bridged one."""
+    if not BRIDGE_RE.match(nic.bridge) or not MAC_RE.match(nic.mac):
+        raise InvalidArgument(f"Invalid NIC {nic}: bridge vmbr<vni>, lowercase MAC")
+    el = ET.Element("interface", type="bridge")
+    _sub(el, "mac", address=nic.mac)
+    _sub(el, "source", bridge=nic.bridge)
+    _sub(el, "model", type="virtio")
+    return el
 
 
 def _check_name(name: str) -> None:
@@ -111,7 +158,8 @@ def _disk(devices: ET.Element, disk: Disk) -> None:
 
 def domain_xml(name: str, uuid: str, memory_mib: int, vcpus: int, image: GuestImage,
                console_log: Path | None = None, disks: Sequence[Disk] = (),
-               tick_ms: int = 0, write_marker: str = "", disk_probe: bool = False) -> str:
+               tick_ms: int = 0, write_marker: str = "", disk_probe: bool = False,
+               nics: Sequence[Nic] = (), net: GuestNet | None = None) -> str:
     """The XML of the guest, for `virConnect.createXML` (a transient domain). With
     `tick_ms` the guest prints `pvc-tick N` that often instead of its counter (to see
     how long it stops, e.g. during a live migration). With `write_marker` it writes that
@@ -148,7 +196,8 @@ def domain_xml(name: str, uuid: str, memory_mib: int, vcpus: int, image: GuestIm
     _sub(os_el, "cmdline", f"{image.cmdline} pvc.name={name}"
                            + (f" pvc.tick_ms={tick_ms}" if tick_ms else "")
                            + (f" pvc.write={write_marker}" if write_marker else "")
-                           + (" pvc.disk=1" if disk_probe else ""))
+                           + (" pvc.disk=1" if disk_probe else "")
+                           + (net.cmdline() if net is not None else ""))
     features = _sub(dom, "features")
     _sub(features, "acpi")
     cpu = _sub(dom, "cpu", mode="custom", match="exact", check="none")
@@ -161,6 +210,8 @@ def domain_xml(name: str, uuid: str, memory_mib: int, vcpus: int, image: GuestIm
     devices = _sub(dom, "devices")
     for disk in disks:
         _disk(devices, disk)
+    for nic in nics:
+        devices.append(nic_xml(nic))
     serial = _sub(devices, "serial", type="pty")
     if console_log is not None:
         _sub(serial, "log", file=str(console_log), append="off")

@@ -124,8 +124,31 @@ class NetlinkLinks:
             if current is None:
                 ipr.link("add", ifname=name, kind="bridge")
             self._set_ipv6(name, ipv6)
+            self._full_checksums(name)
             if current is None or current.mtu != mtu or not current.up:
                 ipr.link("set", index=self._index(ipr, name), mtu=mtu, state="up")
+
+    def _full_checksums(self, name: str) -> None:
+        """No checksum offload on the bridge: what the node itself sends to a guest (DHCP
+        answers, DNS) then has a complete UDP checksum. Otherwise a guest on this node
+        reading with a raw socket (a DHCP client before it has an address) sees a partial
+        checksum, drops the answer and asks again, for many seconds."""
+        if self.netns is not None:
+            return  # ethtool requests reach only this process's own namespace
+        from pyroute2.ethtool import Ethtool
+
+        feature = "tx-checksum-ip-generic"
+        tool = Ethtool()
+        try:
+            features = tool.get_features(name)
+            found = features.features.get(feature)
+            if found is not None and found.enable:
+                found.enable = False
+                tool.set_features(name, features)
+        except Exception as exc:  # pyroute2 raises its own errors (or OSError)
+            raise BackendError(f"Cannot turn off checksum offload on {name}: {exc}") from exc
+        finally:
+            tool.close()
 
     def _set_ipv6(self, name: str, enabled: bool) -> None:
         """Bridged networks carry no host addresses of ours: no IPv6 link-local either."""

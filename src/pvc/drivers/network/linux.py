@@ -17,12 +17,15 @@ IP = "/usr/bin/ip"
 ARPING = "/usr/bin/arping"
 
 
+Interface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
+
+
 class AddressControl(Protocol):
-    def addresses(self, device: str) -> list[ipaddress.IPv4Interface]: ...
+    def addresses(self, device: str) -> list[Interface]: ...
 
-    def add_address(self, device: str, address: ipaddress.IPv4Interface) -> None: ...
+    def add_address(self, device: str, address: Interface) -> None: ...
 
-    def remove_address(self, device: str, address: ipaddress.IPv4Interface) -> None: ...
+    def remove_address(self, device: str, address: Interface) -> None: ...
 
     def announce(self, device: str, address: ipaddress.IPv4Address) -> subprocess.Popen[bytes]: ...
 
@@ -40,22 +43,28 @@ def _run(args: list[str], timeout: float = 5.0) -> str:
 class IpRoute:
     """AddressControl on the current network namespace."""
 
-    def addresses(self, device: str) -> list[ipaddress.IPv4Interface]:
-        out = _run([IP, "-j", "-4", "addr", "show", "dev", names.interface_name(device)])
+    def addresses(self, device: str) -> list[Interface]:
+        """The global addresses of a device, IPv4 and IPv6."""
+        out = _run([IP, "-j", "addr", "show", "dev", names.interface_name(device),
+                    "scope", "global"])
         data: list[dict[str, Any]] = json.loads(out or "[]")
-        found = []
+        found: list[Interface] = []
         for link in data:
             for info in link.get("addr_info", []):
-                found.append(ipaddress.IPv4Interface(f"{info['local']}/{info['prefixlen']}"))
+                if "local" in info:  # (`ip -j` lists the addresses its filter left out as {})
+                    found.append(ipaddress.ip_interface(f"{info['local']}/{info['prefixlen']}"))
         return found
 
-    def add_address(self, device: str, address: ipaddress.IPv4Interface) -> None:
+    def add_address(self, device: str, address: Interface) -> None:
         dev = names.interface_name(device)
         if address in self.addresses(dev):
             return
-        _run([IP, "addr", "add", str(address), "dev", dev])
+        # IPv6: no duplicate address detection, so the address answers at once (it moves
+        # with the primary role; the old holder has dropped it)
+        extra = ["nodad"] if address.version == 6 else []
+        _run([IP, "addr", "add", str(address), "dev", dev, *extra])
 
-    def remove_address(self, device: str, address: ipaddress.IPv4Interface) -> None:
+    def remove_address(self, device: str, address: Interface) -> None:
         dev = names.interface_name(device)
         if address not in self.addresses(dev):
             return

@@ -21,11 +21,11 @@ import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from pvc.common.config import Config
 from pvc.common.errors import InvalidArgument, PVCError
 from pvc.drivers.network.links import Links
+from pvc.node.network.watch import NetworkWatch
 from pvc.ops.network.records import read_all
 from pvc.ops.network.spec import Limits, NetworkSpec, limits_of
 from pvc.state.store import Store
@@ -73,38 +73,14 @@ class NetworkLinks:
         self.bridge_device = config.bridge_device
         self._changed = threading.Event()
         self._stop = threading.Event()
-        self._watched: set[str] = set()
-        self._lock = threading.Lock()
+        self.after_sync: list[Callable[[], None]] = []  # told after each pass
         self._failures: dict[int, str] = {}  # vni -> the last error said about it
         self._thread = threading.Thread(target=self._run, name="network-links", daemon=True)
 
-    # -- watching -------------------------------------------------------------------
-    def start(self) -> None:
-        self.store.zk.ChildrenWatch(self.store.path("root.networks"), self._on_children)
+    # -- following the cluster state -----------------------------------------------
+    def start(self, watch: NetworkWatch) -> None:
+        watch.subscribe(self._changed.set)
         self._thread.start()
-
-    def _on_children(self, children: list[str]) -> bool | None:  # kazoo thread
-        if self._stop.is_set():
-            return False
-        with self._lock:
-            for vni in set(children) - self._watched:
-                self._watched.add(vni)
-                self.store.zk.DataWatch(self.store.path("network", vni=vni),
-                                        self._data_watch(vni))
-        self._changed.set()
-        return None
-
-    def _data_watch(self, vni: str) -> Callable[[bytes | None, Any], bool | None]:
-        def changed(data: bytes | None, stat: Any) -> bool | None:  # kazoo thread
-            if self._stop.is_set():
-                return False
-            self._changed.set()
-            if data is None:  # removed: a new network with this VNI gets a new watch
-                with self._lock:
-                    self._watched.discard(vni)
-                return False
-            return None
-        return changed
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -118,6 +94,8 @@ class NetworkLinks:
                 log.warning("Could not bring the client networks up to date: %s", exc)
                 self._stop.wait(1.0)
                 self._changed.set()
+            for hook in self.after_sync:
+                hook()
 
     def stop(self) -> None:
         self._stop.set()

@@ -1,6 +1,11 @@
 """What only the primary runs: the floating addresses (held by the keeper process) and
 pvcapid. Both children get a pipe on stdin and exit when it closes, so neither can
-outlive this daemon, however it dies."""
+outlive this daemon, however it dies.
+
+Other parts of the daemon that serve only on the primary (the client networks' gateways
+and DHCP) register a listener: it is told `True` once the addresses are held and the API
+answers, and `False` before they are given back. Their extra addresses (`set_extra`) are
+held by the same keeper, so they go with the floating addresses, whatever happens."""
 
 from __future__ import annotations
 
@@ -11,12 +16,14 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from pvc.common.config import Config
 from pvc.common.errors import BackendError
-from pvc.drivers.network.linux import IpRoute
+from pvc.drivers.network.linux import Interface, IpRoute
 
 log = logging.getLogger("pvcnoded")
 
@@ -43,6 +50,9 @@ class PrimaryServices:
         self.ip = IpRoute()
         self.keeper: subprocess.Popen[bytes] | None = None
         self.api: subprocess.Popen[bytes] | None = None
+        self.listeners: list[Callable[[bool], None]] = []
+        self._keeper_lock = threading.Lock()
+        self.extra: set[tuple[str, Interface]] = set()  # held by the keeper besides floating
 
     def floating(self) -> list[tuple[str, ipaddress.IPv4Interface]]:
         out = []
@@ -72,6 +82,47 @@ class PrimaryServices:
         except BackendError:
             self.stop(urgent=True)
             raise
+        self._tell(True)
+
+    def _tell(self, primary: bool) -> None:
+        for listener in self.listeners:
+            try:
+                listener(primary)
+            except Exception:
+                log.exception("A primary-role listener failed")
+
+    def set_extra(self, wanted: set[tuple[str, Interface]]) -> list[str]:
+        """Hold exactly these addresses besides the floating ones (only while the keeper
+        runs); the errors met, one per address that could not be changed."""
+        errors = []
+        with self._keeper_lock:
+            keeper = self.keeper
+            if keeper is None or keeper.poll() is not None:
+                self.extra = set()
+                return ["no address keeper runs (this node is not primary)"]
+            changes = [("del", a) for a in sorted(self.extra - wanted, key=str)] + [
+                ("add", a) for a in sorted(wanted - self.extra, key=str)]
+            for verb, (dev, addr) in changes:
+                reply = self._ask_keeper(keeper, f"{verb} {dev}={addr}")
+                if reply == "ok":
+                    if verb == "add":
+                        self.extra.add((dev, addr))
+                    else:
+                        self.extra.discard((dev, addr))
+                else:
+                    errors.append(f"{verb} {addr} on {dev}: {reply}")
+        return errors
+
+    @staticmethod
+    def _ask_keeper(keeper: subprocess.Popen[bytes], line: str) -> str:
+        assert keeper.stdin is not None and keeper.stdout is not None
+        try:
+            keeper.stdin.write(line.encode() + b"\n")
+            keeper.stdin.flush()
+        except OSError as exc:
+            return f"the keeper is gone ({exc})"
+        ready, _, _ = select.select([keeper.stdout], [], [], 10)
+        return keeper.stdout.readline().decode().strip() if ready else "no answer in 10 s"
 
     def _start_keeper(self) -> None:
         args = [f"{dev}={addr}" for dev, addr in self.floating()]
@@ -112,8 +163,12 @@ class PrimaryServices:
         """Stop the API and give the addresses back. `urgent` (session trouble) drops the
         addresses first; a planned handover stops the API first so clients are refused
         cleanly rather than left hanging."""
+        was_running = self.running
         if urgent:
             self._release_addresses()
+        if was_running:
+            self._tell(False)
+        if urgent:
             _stop_child(self.api, 1.0, close_stdin=False)
         else:
             _stop_child(self.api, 2.0, close_stdin=False)
@@ -121,8 +176,10 @@ class PrimaryServices:
         self.api = None
 
     def _release_addresses(self) -> None:
-        _stop_child(self.keeper, 3.0, close_stdin=True)
-        self.keeper = None
+        with self._keeper_lock:
+            _stop_child(self.keeper, 3.0, close_stdin=True)
+            self.keeper = None
+            self.extra = set()
         self.remove_stray_addresses()
 
     def remove_stray_addresses(self) -> None:

@@ -14,6 +14,7 @@ import pytest
 from pvc.common.errors import BackendError
 from pvc.drivers.network.links import NetlinkLinks
 from pvc.node.network.datapath import NetworkLinks
+from pvc.node.network.watch import NetworkWatch
 from pvc.ops.network import networks
 from pvc.ops.network.spec import limits_of
 from pvc.state import tree
@@ -123,7 +124,9 @@ def test_a_bridged_network_is_a_vlan_of_the_bridge_device(
 
 def test_watches_apply_a_new_network_within_moments(links: NetworkLinks, store: Store,
                                                     netns: str) -> None:
-    links.start()
+    watch = NetworkWatch(store)
+    links.start(watch)
+    watch.start()
     try:
         networks.add(store, LIMITS, 300, "net300", "managed", ip4_network="10.30.0.0/24")
         deadline = time.monotonic() + 5
@@ -136,4 +139,5 @@ def test_watches_apply_a_new_network_within_moments(links: NetworkLinks, store: 
             assert time.monotonic() < deadline, "the network did not go within 5 s"
             time.sleep(0.05)
     finally:
+        watch.stop()
         links.stop()

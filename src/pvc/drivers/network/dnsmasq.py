@@ -1,0 +1,151 @@
+"""dnsmasq as the DHCP and DNS server of one managed network, on the primary.
+
+`command()` builds its command line from a `DhcpConfig` whose every value was checked
+(addresses are `ipaddress` objects, names are validated): no shell, nothing pasted.
+It runs in the foreground as a child of the node daemon, dies with it (parent-death
+signal), keeps no lease file of its own (`--leasefile-ro`): its lease hook records every
+lease in the cluster state and, when dnsmasq starts, hands it the leases recorded there,
+so a new primary's dnsmasq knows every lease the old one gave. Static reservations are
+files of `--dhcp-hostsdir` (`<mac>,<ip>[,<hostname>]`), read as they change.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ipaddress
+import os
+import signal
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from pvc.common import names
+from pvc.common.errors import BackendError
+
+DNSMASQ = "/usr/sbin/dnsmasq"
+LEASE_TIME = "48h"
+LEASE_TIME_V6 = "24h"
+_PR_SET_PDEATHSIG = 1
+
+
+@dataclass(frozen=True)
+class DhcpConfig:
+    vni: int
+    bridge: str
+    domain: str
+    mtu: int
+    ip4_gateway: ipaddress.IPv4Address | None
+    ip4_network: ipaddress.IPv4Network | None
+    dhcp4_range: tuple[ipaddress.IPv4Address, ipaddress.IPv4Address] | None
+    ip6_network: ipaddress.IPv6Network | None
+    ip6_gateway: ipaddress.IPv6Address | None
+    upstream_servers: tuple[str, ...]  # where names outside the domain are asked
+    workdir: Path  # pid file, hosts directory
+    hook: Path  # the lease hook (an executable file)
+    log_file: Path
+
+
+def hosts_dir(workdir: Path) -> Path:
+    return workdir / "hosts"
+
+
+def command(cfg: DhcpConfig) -> list[str]:
+    bridge = names.interface_name(cfg.bridge)
+    domain = cfg.domain
+    args = [
+        DNSMASQ, "--conf-file=/dev/null", "--keep-in-foreground", "--user=root",
+        "--bind-interfaces", f"--interface={bridge}", "--except-interface=lo",
+        f"--pid-file={cfg.workdir / 'dnsmasq.pid'}", "--leasefile-ro",
+        f"--dhcp-script={cfg.hook}", f"--dhcp-hostsdir={hosts_dir(cfg.workdir)}",
+        f"--log-facility={cfg.log_file}", "--log-dhcp",
+        f"--domain={domain}", f"--local=/{domain}/", "--expand-hosts", "--no-hosts",
+        "--dhcp-authoritative",
+    ]
+    # names outside the domain: only the network's name servers, never the node's resolver
+    args.append("--no-resolv")
+    args += [f"--server={ipaddress.ip_address(s)}" for s in cfg.upstream_servers]
+    if cfg.ip4_gateway is not None and cfg.ip4_network is not None:
+        gw = cfg.ip4_gateway
+        if cfg.dhcp4_range is not None:
+            start, end = cfg.dhcp4_range
+            args.append(f"--dhcp-range={start},{end},{cfg.ip4_network.netmask},{LEASE_TIME}")
+        args += [f"--dhcp-option=option:router,{gw}", f"--dhcp-option=option:dns-server,{gw}",
+                 f"--dhcp-option=option:ntp-server,{gw}", f"--dhcp-option=option:mtu,{cfg.mtu}"]
+    if cfg.ip6_network is not None:
+        args.append("--enable-ra")
+        if cfg.ip4_network is not None:  # dual stack: addresses from SLAAC, names from RA
+            args.append(f"--dhcp-range=::,constructor:{bridge},ra-stateless,ra-names")
+        else:  # IPv6 only: stateful DHCPv6
+            args.append(f"--dhcp-range=::1000,::ffff,constructor:{bridge},64,{LEASE_TIME_V6}")
+        if cfg.ip6_gateway is not None:
+            args.append(f"--dhcp-option=option6:dns-server,[{cfg.ip6_gateway}]")
+    return args
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM when the node daemon (its parent) dies."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+
+
+class Dnsmasq:
+    """One network's dnsmasq process."""
+
+    def __init__(self, cfg: DhcpConfig) -> None:
+        self.cfg = cfg
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        hosts_dir(self.cfg.workdir).mkdir(parents=True, exist_ok=True)
+        self.cfg.log_file.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.proc = subprocess.Popen(
+                command(self.cfg), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=open(self.cfg.log_file, "ab"),  # noqa: SIM115 - the child's
+                preexec_fn=_die_with_parent, close_fds=True)
+        except OSError as exc:
+            raise BackendError(f"Cannot start dnsmasq for network {self.cfg.vni}: {exc}") from exc
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def exit_code(self) -> int | None:
+        return None if self.proc is None else self.proc.poll()
+
+    def reload(self) -> None:
+        """Read the hosts directory again (a reservation was removed)."""
+        if self.alive() and self.proc is not None:
+            self.proc.send_signal(signal.SIGHUP)
+
+    def stop(self, grace: float = 3.0) -> None:
+        proc, self.proc = self.proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.terminate()
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def write_reservations(workdir: Path, wanted: dict[str, tuple[str, str]]) -> bool:
+    """Make the hosts directory hold exactly `wanted` (mac -> (ip, hostname)); whether a
+    file was removed (dnsmasq notices new and changed files, but not removals)."""
+    where = hosts_dir(workdir)
+    where.mkdir(parents=True, exist_ok=True)
+    removed = False
+    present = {p.name: p for p in where.iterdir()}
+    for name, path in present.items():
+        if name.replace("-", ":") not in wanted:
+            path.unlink(missing_ok=True)
+            removed = True
+    for mac, (ip, hostname) in wanted.items():
+        line = f"{mac},{ipaddress.IPv4Address(ip)}" + (
+            f",{names.object_name(hostname, 'hostname')}" if hostname else "") + "\n"
+        path = where / mac.replace(":", "-")
+        if not path.exists() or path.read_text() != line:
+            tmp = workdir / f".{path.name}.new"  # outside the directory dnsmasq reads
+            tmp.write_text(line)
+            os.replace(tmp, path)
+    return removed
