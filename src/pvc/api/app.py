@@ -21,6 +21,7 @@ from pvc.api.storage import router as storage_routes
 from pvc.api.storage import volumes as storage_volume
 from pvc.api.tasks import router as task_routes
 from pvc.api.vm import control as vm_control
+from pvc.api.vm import devices as vm_devices
 from pvc.api.vm import listing as vm_listing
 from pvc.api.vm import locks as vm_locks
 from pvc.api.vm import router as vm
@@ -60,6 +61,7 @@ def create_app(config: Config, store: Store, storage: Storage | None = None,
     app.include_router(vm.router, prefix=PREFIX, dependencies=authenticated)
     app.include_router(vm_control.router, prefix=PREFIX, dependencies=authenticated)
     app.include_router(vm_locks.router, prefix=PREFIX, dependencies=authenticated)
+    app.include_router(vm_devices.router, prefix=PREFIX, dependencies=authenticated)
     app.include_router(task_routes.router, prefix=PREFIX, dependencies=authenticated)
     app.include_router(network.router, prefix=PREFIX, dependencies=authenticated)
     app.include_router(sriov.router, prefix=PREFIX, dependencies=authenticated)

@@ -51,6 +51,7 @@ NAMES: frozenset[str] = frozenset(
 # Modules of task bodies, imported by every worker. Add yours here.
 MODULES: tuple[str, ...] = (
     "pvc.tasks.vm.locks",  # vm.flush_locks
+    "pvc.tasks.vm.devices",  # vm.device_attach, vm.device_detach
     "pvc.tasks.storage.benchmark",  # storage.benchmark
     "pvc.tasks.storage.osd.add",  # osd.add
     "pvc.tasks.storage.osd.remove",  # osd.remove

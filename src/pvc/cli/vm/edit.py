@@ -9,12 +9,14 @@ from typing import Any
 import click
 from rich.text import Text
 
+from pvc.cli.cluster.tasks import wait_task
 from pvc.cli.context import CliState, pass_state
 from pvc.cli.output import PvcGroup, echo, emit, format_option
 from pvc.cli.render import Column, cell, table
 from pvc.cli.vm import format as vm_format
 from pvc.cli.vm import xml as vm_xml
 from pvc.cli.vm.common import RESTART, wants_restart
+from pvc.client.vm.devices import VmDevicesApi
 from pvc.common import vmxml, vmxml_disks
 from pvc.common.errors import InvalidArgument
 
@@ -160,6 +162,21 @@ def network_get(state: CliState, vm: str, output_format: str) -> None:
     emit(vmxml.parse(_xml(state, vm)).networks(), output_format, _nets_pretty)
 
 
+LIVE = click.option(
+    "-l/-L", "--live/--no-live", "live", default=True, show_default=True,
+    help="Hot-plug the change into the running VM at once (it is stored too); with "
+         "--no-live it is stored for the next start.")
+
+
+def _device(state: CliState, vm: str, device_xml: str, attach: bool) -> None:
+    """Attach or detach one device through `/vm/{vm}/device`, waiting for the hot-plug."""
+    answer = VmDevicesApi(state.api()).vm_device(vm, device_xml, attach)
+    if answer.get("task_id"):
+        wait_task(state.api(), answer)
+    else:
+        echo(str(answer.get("message", "")))
+
+
 @network_group.command(name="add")
 @click.argument("vm")
 @click.argument("net")
@@ -167,12 +184,15 @@ def network_get(state: CliState, vm: str, output_format: str) -> None:
               help="The MAC address (default: a random 52:54:00:xx:xx:xx).")
 @click.option("-m", "--model", "model", default="virtio", show_default=True,
               help="The NIC model.")
+@LIVE
 @RESTART
 @pass_state
 def network_add(state: CliState, vm: str, net: str, mac: str | None, model: str,
-                restart: bool | None) -> None:
+                live: bool, restart: bool | None) -> None:
     """Add an interface on network NET (a VNI, or cluster/storage/upstream) to VM."""
-    vm_xml.bridge_for(net)
+    if live and not restart:
+        _device(state, vm, vm_xml.dump(vm_xml.interface(net, mac, model)), attach=True)
+        return
     _edit(state, vm, lambda xml: vm_xml.add_network(xml, net, mac, model), restart)
 
 
@@ -181,10 +201,15 @@ def network_add(state: CliState, vm: str, net: str, mac: str | None, model: str,
 @click.argument("net")
 @click.option("-m", "--macaddr", "mac", default=None,
               help="Only the interface with this MAC address.")
+@LIVE
 @RESTART
 @pass_state
-def network_remove(state: CliState, vm: str, net: str, mac: str | None,
+def network_remove(state: CliState, vm: str, net: str, mac: str | None, live: bool,
                    restart: bool | None) -> None:
     """Remove the interfaces on network NET from VM."""
     vm_xml.bridge_for(net)
+    if live and not restart:
+        for iface in vm_xml.network_interfaces(_xml(state, vm), net, mac):
+            _device(state, vm, iface, attach=False)
+        return
     _edit(state, vm, lambda xml: vm_xml.remove_network(xml, net, mac), restart)

@@ -119,22 +119,29 @@ def _mac_of(iface: ET.Element) -> str:
     return (mac.get("address") or "").lower() if mac is not None else ""
 
 
-def add_network(xml: str, net: str, mac: str | None = None, model: str = "virtio") -> str:
-    """A bridged interface on vmbr<net>, after the last interface (or the emulator)."""
+def interface(net: str, mac: str | None = None, model: str = "virtio") -> ET.Element:
+    """A bridged interface on vmbr<net> (a random MAC unless one is given)."""
     bridge = bridge_for(net)
     mac = check_mac(mac) if mac else random_mac()
     if not _MODEL.match(model):
         raise InvalidArgument(f"Invalid NIC model {model!r}")
+    iface = ET.Element("interface", {"type": "bridge"})
+    ET.SubElement(iface, "mac", {"address": mac})
+    ET.SubElement(iface, "source", {"bridge": bridge})
+    ET.SubElement(iface, "model", {"type": model})
+    return iface
+
+
+def add_network(xml: str, net: str, mac: str | None = None, model: str = "virtio") -> str:
+    """A bridged interface on vmbr<net>, after the last interface (or the emulator)."""
+    iface = interface(net, mac, model)
+    mac = _mac_of(iface)
     root = parse(xml)
     devices = root.find("devices")
     if devices is None:
         raise InvalidArgument("The VM's XML has no <devices>")
     if any(_mac_of(i) == mac for i in interfaces(root)):
         raise InvalidArgument(f"The VM already has an interface with MAC address {mac}")
-    iface = ET.Element("interface", {"type": "bridge"})
-    ET.SubElement(iface, "mac", {"address": mac})
-    ET.SubElement(iface, "source", {"bridge": bridge})
-    ET.SubElement(iface, "model", {"type": model})
     children = list(devices)
     anchors = [i for i, el in enumerate(children) if el.tag == "interface"] or [
         i for i, el in enumerate(children) if el.tag == "emulator"]
@@ -142,17 +149,29 @@ def add_network(xml: str, net: str, mac: str | None = None, model: str = "virtio
     return dump(root)
 
 
-def remove_network(xml: str, net: str, mac: str | None = None) -> str:
-    """Without `mac`, every interface on the network; with it, only that interface."""
+def _on_network(root: ET.Element, net: str, mac: str | None) -> list[ET.Element]:
     bridge_for(net)
     wanted = check_mac(mac) if mac else None
-    root = parse(xml)
-    devices = root.find("devices")
     gone = [i for i in interfaces(root)
             if _net_of(i) == net and (wanted is None or _mac_of(i) == wanted)]
-    if devices is None or not gone:
+    if not gone:
         raise NotFound(f"The VM has no interface on network {net}"
                        + (f" with MAC address {wanted}" if wanted else ""))
+    return gone
+
+
+def network_interfaces(xml: str, net: str, mac: str | None = None) -> list[str]:
+    """The XML of each interface on the network (only the one with `mac`, if given)."""
+    return [dump(i) for i in _on_network(parse(xml), net, mac)]
+
+
+def remove_network(xml: str, net: str, mac: str | None = None) -> str:
+    """Without `mac`, every interface on the network; with it, only that interface."""
+    root = parse(xml)
+    devices = root.find("devices")
+    gone = _on_network(root, net, mac)
+    if devices is None:
+        raise NotFound(f"The VM has no interface on network {net}")
     for iface in gone:
         devices.remove(iface)
     return dump(root)

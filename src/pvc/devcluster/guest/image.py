@@ -20,14 +20,14 @@ disk and an /init that prints on the serial console:
                                           before the guest powers itself off
 
 With `pvc.net=1` the guest uses its NICs (virtio, hot-plugged ones too):
-    PVC-NET-NIC <eth> <mac>               a NIC appeared; udhcpc asks for a lease on it
-    PVC-NET-LEASE <eth> <ip> <router> <dns> <mtu> <event>
+    PVC-NET-NIC <eth> <mac> <uptime>      a NIC appeared; udhcpc asks for a lease on it
+    PVC-NET-LEASE <eth> <ip> <router> <dns> <mtu> <event> <uptime>
                                           a lease was bound or renewed and applied
 and answers HTTP with its name on port 80 (and the ports of `pvc.http=P1,P2`). With
 `pvc.probe=KIND:HOST[:PORT],...` (KIND ping or http; HOST a name, resolved through the
 DNS server of the lease, or an address) it tries each target every `pvc.probe_ms` ms
 (default 200) and prints
-    pvc-probe <probe> <address> ok|fail|noaddr <round>
+    pvc-probe <probe> <address> ok|fail|noaddr <round> <uptime, seconds>
 
 The guest's name comes from `pvc.name=<name>` on the kernel command line.
 """
@@ -114,14 +114,17 @@ case "$1" in
     ip addr add "$ip/$mask" dev "$interface"
     [ -n "$router" ] && ip route replace default via "${router%% *}" dev "$interface"
     [ -n "$dns" ] && echo "nameserver ${dns%% *}" > /etc/resolv.conf
-    echo "PVC-NET-LEASE $interface $ip ${router%% *} ${dns%% *} ${mtu:-none} $1" > /dev/console
+    echo "PVC-NET-LEASE $interface $ip ${router%% *} ${dns%% *} ${mtu:-none} $1" \
+      "$(cut -d' ' -f1 /proc/uptime)" > /dev/console
     ;;
   deconfig) ip addr flush dev "$interface"; ip link set "$interface" up ;;
 esac
 EOS
   chmod 755 /bin/pvc-dhcp
-  httpd -p 80 -h /www
-  for port in $(echo "$http" | tr ',' ' '); do httpd -p "$port" -h /www; done
+  ip link set lo up
+  for port in 80 $(echo "$http" | tr ',' ' '); do
+    httpd -p "$port" -h /www || echo "pvc-guest: httpd on port $port failed"
+  done
   ( while true; do
       for d in /sys/class/net/eth*; do
         [ -e "$d" ] || continue
@@ -129,7 +132,7 @@ EOS
         [ -e "/var/run/nic.$i" ] && continue
         touch "/var/run/nic.$i"
         ip link set "$i" up
-        echo "PVC-NET-NIC $i $(cat "$d/address")"
+        echo "PVC-NET-NIC $i $(cat "$d/address") $(cut -d' ' -f1 /proc/uptime)"
         udhcpc -b -t 30 -T 1 -i "$i" -s /bin/pvc-dhcp -x "hostname:$name" -O mtu \
           >/dev/null 2>&1 &
       done
@@ -149,9 +152,9 @@ EOS
           if [ -z "$addr" ]; then r=noaddr
           elif [ "$kind" = ping ]; then
             if ping -c 1 -W 1 "$addr" >/dev/null 2>&1; then r=ok; else r=fail; fi
-          elif wget -q -T 1 -O /dev/null "http://$addr:$port/" 2>/dev/null; then r=ok
+          elif timeout 1 wget -q -O /dev/null "http://$addr:$port/" 2>/dev/null; then r=ok
           else r=fail; fi
-          echo "pvc-probe $p ${addr:-none} $r $round"
+          echo "pvc-probe $p ${addr:-none} $r $round $(cut -d' ' -f1 /proc/uptime)"
         done
         round=$((round+1))
         usleep $(( ${probe_ms:-200} * 1000 ))

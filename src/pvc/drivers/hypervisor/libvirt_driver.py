@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -59,6 +60,13 @@ class Libvirt:
         """The shared connection (opened or reopened as needed)."""
         with self._lock:
             return self._connect()
+
+    def close(self) -> None:
+        with self._lock:
+            conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(libvirt.libvirtError):
+                conn.close()
 
     def ping(self) -> None:
         with self._lock:

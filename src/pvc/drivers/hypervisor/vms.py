@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 import libvirt
 
-from pvc.common.errors import BackendError
+from pvc.common.errors import BackendError, InvalidState
 from pvc.drivers.hypervisor.libvirt_driver import Libvirt
 
 RUNNING = {libvirt.VIR_DOMAIN_RUNNING, libvirt.VIR_DOMAIN_PAUSED, libvirt.VIR_DOMAIN_BLOCKED,
@@ -87,6 +87,30 @@ class LibvirtVms(Libvirt):
         except libvirt.libvirtError as exc:
             if not _no_domain(exc) and self.is_running(uuid):
                 raise BackendError(f"libvirt shutdown of {uuid} failed: {exc}") from exc
+
+    def change_device(self, uuid: str, device_xml: str, attach: bool) -> None:
+        """Plug a device into (or out of) the running domain, as it runs: the stored
+        definition is ZooKeeper's, so only the live domain changes here."""
+        dom = self._domain(uuid)
+        if dom is None or not self.is_running(uuid):
+            raise InvalidState(f"The domain {uuid} does not run on this node")
+        try:
+            if attach:
+                dom.attachDeviceFlags(device_xml, libvirt.VIR_DOMAIN_AFFECT_LIVE)
+            else:
+                dom.detachDeviceFlags(device_xml, libvirt.VIR_DOMAIN_AFFECT_LIVE)
+        except libvirt.libvirtError as exc:
+            raise BackendError(f"libvirt could not {'attach' if attach else 'detach'} the "
+                               f"device of {uuid}: {exc}") from exc
+
+    def live_xml(self, uuid: str) -> str:
+        dom = self._domain(uuid)
+        if dom is None:
+            raise InvalidState(f"The domain {uuid} does not run on this node")
+        try:
+            return str(dom.XMLDesc(0))
+        except libvirt.libvirtError as exc:
+            raise BackendError(f"libvirt could not describe {uuid}: {exc}") from exc
 
     def destroy(self, uuid: str) -> None:
         dom = self._domain(uuid)

@@ -10,7 +10,7 @@ from pvc.common.config import Config
 from pvc.common.errors import AlreadyExists, InvalidArgument, InvalidState
 from pvc.ops.vm import placement
 from pvc.ops.vm.records import get_vm
-from pvc.state.store import Store
+from pvc.state.store import Store, Txn
 
 STOPPED_STATES = ("stop", "disable", "fail", "mirror")
 
@@ -31,6 +31,24 @@ def _check_unique(store: Store, spec: vmxml.DomainSpec) -> None:
     if store.exists("domain", domain=spec.uuid):
         existing = store.read("domain", default="?", domain=spec.uuid)
         raise AlreadyExists(f'A VM with UUID {spec.uuid} already exists (named "{existing}")')
+
+
+def client_networks(store: Store, spec: vmxml.DomainSpec) -> dict[str, int]:
+    """The versions of the client networks the VM's NICs are on (a NIC on a network
+    that does not exist is refused); the commit checks them, so a network removed
+    meanwhile fails the change instead of leaving a NIC on nothing."""
+    wanted = sorted({n.vni for n in spec.nics if n.vni.isdigit()}, key=int)
+    found = store.fetch_many([store.path("network", vni=v) for v in wanted])
+    missing = [v for v, f in zip(wanted, found, strict=True) if f is None]
+    if missing:
+        raise InvalidArgument(f"The VM has a NIC on network(s) {', '.join(missing)}, which do "
+                              "not exist: create them first (pvc network add)")
+    return {v: f[1].version for v, f in zip(wanted, found, strict=True) if f is not None}
+
+
+def check_client_networks(txn: Txn, versions: dict[str, int]) -> None:
+    for vni, version in versions.items():
+        txn.check("network", version, vni=vni)
 
 
 def define(
@@ -57,10 +75,12 @@ def define(
     tags = _tags(user_tags, protected_tags)
     placement.check_fits(spec, records)
     _check_unique(store, spec)
+    networks = client_networks(store, spec)
     target = placement.pick_target(
         records, placement.selector_for(store, config, meta["node_selector"]),
         spec.memory_mib, node_limit, node, None, f'VM "{spec.name}"')
     txn = store.txn()
+    check_client_networks(txn, networks)
     txn.create("index.domain_name", spec.uuid, name=spec.name)
     txn.create("domain", spec.name, domain=spec.uuid)
     txn.create("domain.xml", xml, domain=spec.uuid)
@@ -82,9 +102,11 @@ def modify(store: Store, config: Config, ident: str, xml: str, restart: bool = F
         raise InvalidArgument(f"The XML's UUID {spec.uuid} is not the VM's ({rec.uuid}); "
                               "the UUID of a VM cannot change")
     placement.check_fits(spec, placement.node_records(store, config))
+    networks = client_networks(store, spec)
     xml_version = store.read_versioned("domain.xml", domain=rec.uuid).version
     status, status_version = store.read_versioned("domain.status", domain=rec.uuid)
     txn = store.txn().set("domain.xml", xml, version=xml_version, domain=rec.uuid)
+    check_client_networks(txn, networks)
     if spec.name != rec.name:
         if store.read("index.domain_name", default=None, name=spec.name):
             raise AlreadyExists(f'A VM named "{spec.name}" already exists')

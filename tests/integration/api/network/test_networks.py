@@ -164,3 +164,19 @@ def test_the_cluster_status_counts_networks(c: TestClient) -> None:
     add(c, vni="101", description="other", ip4_network="10.101.0.0/24", ip4_gateway=None,
         dhcp4="False", dhcp4_start=None, dhcp4_end=None)
     assert c.get(f"{API}/status").json()["networks"] == 2
+
+
+def test_a_vm_with_a_nic_on_a_network_that_does_not_exist_is_refused(c: TestClient,
+                                                                      store: Store) -> None:
+    before = tree.read_all(store)
+    xml = domain_xml("web9", nics=[("vmbr555", "52:54:00:00:00:09")])
+    r = c.post(f"{API}/vm", data={"xml": xml})
+    assert r.status_code == 400 and "555" in r.json()["message"]
+    assert tree.read_all(store) == before
+    add(c, vni="555", description="net555", ip4_network="10.55.0.0/24", ip4_gateway=None,
+        dhcp4="False", dhcp4_start=None, dhcp4_end=None)
+    define(c, "web9", xml=xml)
+    # changing the XML to a NIC on a missing network is refused the same way
+    other = domain_xml("web9", nics=[("vmbr556", "52:54:00:00:00:09")])
+    r = c.put(f"{API}/vm/web9", data={"xml": other})
+    assert r.status_code == 400 and "556" in r.json()["message"]

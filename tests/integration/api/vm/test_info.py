@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+from pvc.ops.network import networks
+from pvc.ops.network.spec import Limits
 from pvc.state import tree
 from pvc.state.store import Store
 from tests.integration.api.vm.support import (
@@ -44,6 +46,7 @@ STATS = {
 
 def rich_vm(store: Store) -> Any:
     c = vm_cluster(store)
+    networks.add(store, Limits(), 100, "net100", "managed")
     xml = domain_xml("rich", memory=512, vcpus=2, description="A rich VM",
                      nics=[("vmbr100", MAC), ("vmbrcluster", "52:54:00:00:00:01")],
                      disks=["vms/rich_sda"])

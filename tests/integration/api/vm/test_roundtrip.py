@@ -11,6 +11,8 @@ from click.testing import CliRunner, Result
 from pvc.cli.context import CliState
 from pvc.cli.main import cli
 from pvc.common import vmxml
+from pvc.ops.network import networks
+from pvc.ops.network.spec import Limits
 from pvc.state.store import Store
 from tests.integration.api.support import TOKEN, client, standard_cluster
 from tests.integration.api.vm.support import domain_xml, set_status, uuid_of
@@ -27,6 +29,8 @@ def pvc(store: Store, tmp_path: Path, *args: str) -> Result:
 
 def test_the_vm_commands_round_trip(store: Store, tmp_path: Path) -> None:
     standard_cluster(store)
+    networks.add(store, Limits(), 100, "net100", "managed")
+    networks.add(store, Limits(), 200, "net200", "managed")
     xml_file = tmp_path / "web1.xml"
     xml_file.write_text(domain_xml("web1", nics=[("vmbr100", "52:54:00:00:00:01")]))
     r = pvc(store, tmp_path, "vm", "define", str(xml_file), "-t", "hv1", "-l", "hv1,hv2",

@@ -14,7 +14,7 @@ from pvc.state.store import Store
 from tests.integration.api.support import client, standard_cluster
 
 SURFACE = Path("/work/shared/reference/pvc-api-v1-surface.json")
-LATER = re.compile(r"snapshot|mirror|backup|restore|receive|import|export|send|device")
+LATER = re.compile(r"snapshot|mirror|backup|restore|receive|import|export|send")
 
 
 def surface_ops() -> dict[tuple[str, str], set[str]]:

@@ -84,14 +84,14 @@ def test_network_get(tmp_path: Path) -> None:
 def test_network_add_after_the_last_interface(tmp_path: Path) -> None:
     api = edit_api()
     result = run(api, tmp_path, "vm", "network", "add", "web1", "200", "-a", "52:54:00:11:22:33",
-                 "-m", "e1000", "-R")
+                 "-m", "e1000", "-R", "-L")
     assert result.exit_code == 0, result.output
     nets = put_xml(api).networks()
     assert [(n["vni"], n["source"], n["mac"], n["model"]) for n in nets] == [
         ("100", "vmbr100", "52:54:00:aa:bb:cc", "virtio"),
         ("200", "vmbr200", "52:54:00:11:22:33", "e1000")]
     api = edit_api()
-    run(api, tmp_path, "vm", "network", "add", "web1", "cluster", "-R")
+    run(api, tmp_path, "vm", "network", "add", "web1", "cluster", "-R", "-L")
     added = put_xml(api).networks()[-1]
     assert added["vni"] == "cluster" and added["mac"].startswith("52:54:00:")
 
@@ -103,7 +103,7 @@ def test_network_add_after_the_last_interface(tmp_path: Path) -> None:
 ])
 def test_network_add_refusals_send_no_put(tmp_path: Path, args: list[str], error: str) -> None:
     api = edit_api()
-    result = run(api, tmp_path, "vm", "network", "add", "web1", *args, "-R")
+    result = run(api, tmp_path, "vm", "network", "add", "web1", *args, "-R", "-L")
     assert result.exit_code == 5
     assert error in result.stderr
     assert all(s.method == "GET" for s in api.seen)
@@ -111,12 +111,12 @@ def test_network_add_refusals_send_no_put(tmp_path: Path, args: list[str], error
 
 def test_network_remove(tmp_path: Path) -> None:
     api = edit_api()
-    result = run(api, tmp_path, "vm", "network", "remove", "web1", "100", "-R")
+    result = run(api, tmp_path, "vm", "network", "remove", "web1", "100", "-R", "-L")
     assert result.exit_code == 0, result.output
     assert put_xml(api).networks() == []
     api = edit_api()
     missing = run(api, tmp_path, "vm", "network", "remove", "web1", "100", "-m",
-                  "52:54:00:00:00:01", "-R")
+                  "52:54:00:00:00:01", "-R", "-L")
     assert missing.exit_code == 2
     assert "no interface on network 100 with MAC address 52:54:00:00:00:01" in missing.stderr
 
@@ -155,3 +155,22 @@ def test_flush_wait_times_out(tmp_path: Path) -> None:
     result = run(api, tmp_path, "node", "flush", "hv2", "-w")
     assert result.exit_code == 4
     assert "Timed out after 600 s" in result.stderr and "(it is flush)" in result.stderr
+
+
+def test_network_add_and_remove_go_live_through_the_device_endpoint(tmp_path: Path) -> None:
+    api = edit_api()
+    api.on("POST", "/vm/web1/device", {"message": 'Added interface. VM "web1" is not running.'})
+    api.on("DELETE", "/vm/web1/device", {"message": "Removed interface."})
+    added = run(api, tmp_path, "vm", "network", "add", "web1", "200", "-a", "52:54:00:11:22:33")
+    assert added.exit_code == 0, added.output
+    assert added.stdout == 'Added interface. VM "web1" is not running.\n'
+    posted = [s for s in api.seen if s.method == "POST"]
+    assert len(posted) == 1 and posted[0].form[0][0] == "xml"
+    assert posted[0].form[0][1] == (
+        '<interface type="bridge"><mac address="52:54:00:11:22:33" />'
+        '<source bridge="vmbr200" /><model type="virtio" /></interface>')
+    assert not [s for s in api.seen if s.method == "PUT"]
+    removed = run(api, tmp_path, "vm", "network", "remove", "web1", "100")
+    assert removed.exit_code == 0, removed.output
+    deleted = [s for s in api.seen if s.method == "DELETE"]
+    assert len(deleted) == 1 and "52:54:00:aa:bb:cc" in deleted[0].form[0][1]
