@@ -228,3 +228,11 @@ def remove_disk(xml: str, volume: str) -> str:
     for disk in gone:
         devices.remove(disk)
     return ET.tostring(root, encoding="unicode")
+
+
+def disk_xml(xml: str, volume: str) -> str:
+    """The `<disk>` element whose source is `volume`, alone (for `/vm/{vm}/device`)."""
+    found = [d for d in _devices(parse(xml)).findall("disk") if source_of(d)[1] == volume]
+    if not found:
+        raise NotFound(f"Volume {volume} is not a disk of the VM")
+    return ET.tostring(found[0], encoding="unicode")

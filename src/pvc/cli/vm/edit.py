@@ -9,14 +9,12 @@ from typing import Any
 import click
 from rich.text import Text
 
-from pvc.cli.cluster.tasks import wait_task
 from pvc.cli.context import CliState, pass_state
 from pvc.cli.output import PvcGroup, echo, emit, format_option
 from pvc.cli.render import Column, cell, table
 from pvc.cli.vm import format as vm_format
 from pvc.cli.vm import xml as vm_xml
-from pvc.cli.vm.common import RESTART, wants_restart
-from pvc.client.vm.devices import VmDevicesApi
+from pvc.cli.vm.common import RESTART, change_device, live_option, wants_restart
 from pvc.common import vmxml, vmxml_disks
 from pvc.common.errors import InvalidArgument
 
@@ -162,19 +160,7 @@ def network_get(state: CliState, vm: str, output_format: str) -> None:
     emit(vmxml.parse(_xml(state, vm)).networks(), output_format, _nets_pretty)
 
 
-LIVE = click.option(
-    "-l/-L", "--live/--no-live", "live", default=True, show_default=True,
-    help="Hot-plug the change into the running VM at once (it is stored too); with "
-         "--no-live it is stored for the next start.")
-
-
-def _device(state: CliState, vm: str, device_xml: str, attach: bool) -> None:
-    """Attach or detach one device through `/vm/{vm}/device`, waiting for the hot-plug."""
-    answer = VmDevicesApi(state.api()).vm_device(vm, device_xml, attach)
-    if answer.get("task_id"):
-        wait_task(state.api(), answer)
-    else:
-        echo(str(answer.get("message", "")))
+LIVE = live_option(default=True)
 
 
 @network_group.command(name="add")
@@ -191,7 +177,7 @@ def network_add(state: CliState, vm: str, net: str, mac: str | None, model: str,
                 live: bool, restart: bool | None) -> None:
     """Add an interface on network NET (a VNI, or cluster/storage/upstream) to VM."""
     if live and not restart:
-        _device(state, vm, vm_xml.dump(vm_xml.interface(net, mac, model)), attach=True)
+        change_device(state, vm, vm_xml.dump(vm_xml.interface(net, mac, model)), attach=True)
         return
     _edit(state, vm, lambda xml: vm_xml.add_network(xml, net, mac, model), restart)
 
@@ -210,6 +196,6 @@ def network_remove(state: CliState, vm: str, net: str, mac: str | None, live: bo
     vm_xml.bridge_for(net)
     if live and not restart:
         for iface in vm_xml.network_interfaces(_xml(state, vm), net, mac):
-            _device(state, vm, iface, attach=False)
+            change_device(state, vm, iface, attach=False)
         return
     _edit(state, vm, lambda xml: vm_xml.remove_network(xml, net, mac), restart)

@@ -15,7 +15,7 @@ from rich.text import Text
 from pvc.cli.context import CliState, pass_state
 from pvc.cli.output import PvcGroup, echo, emit, format_option
 from pvc.cli.render import Column, cell, table
-from pvc.cli.vm.common import RESTART, wants_restart
+from pvc.cli.vm.common import RESTART, change_device, live_option, wants_restart
 from pvc.client.api import ApiClient
 from pvc.client.storage.api import StorageApi
 from pvc.common import vmxml
@@ -84,10 +84,11 @@ def volume_list(state: CliState, vm: str, output_format: str) -> None:
 @click.option("-t", "--type", "disk_type", type=click.Choice(disks.DISK_TYPES), default="rbd",
               show_default=True,
               help="rbd: VOLUME is <pool>/<volume>; file: an image path on the hypervisors.")
+@live_option(default=False)
 @RESTART
 @pass_state
 def volume_add(state: CliState, vm: str, volume: str, disk_id: str | None, bus: str,
-               disk_type: str, restart: bool | None) -> None:
+               disk_type: str, live: bool, restart: bool | None) -> None:
     """Add VOLUME to VM as a new disk."""
     disks.check_request(volume, disk_type, bus, disk_id)
     api = state.api()
@@ -98,17 +99,26 @@ def volume_add(state: CliState, vm: str, volume: str, disk_id: str | None, bus: 
         StorageApi(api).volume_info(pool, name)  # NotFound if it does not exist
         access = disks.rbd_access_of(xml) or _cluster_access(api)
     new = disks.add_disk(xml, volume, disk_type, bus, disk_id, access)
+    if live and not restart:
+        change_device(state, vm, disks.disk_xml(new, volume), attach=True)
+        return
     echo(api.vm_modify(vm, new, wants_restart(state, vm, restart)))
 
 
 @volume_group.command(name="remove")
 @click.argument("vm")
 @click.argument("volume")
+@live_option(default=False)
 @RESTART
 @pass_state
-def volume_remove(state: CliState, vm: str, volume: str, restart: bool | None) -> None:
+def volume_remove(state: CliState, vm: str, volume: str, live: bool,
+                  restart: bool | None) -> None:
     """Remove the disk on VOLUME (<pool>/<volume>, or a file path) from VM; the volume
     itself is kept."""
     api = state.api()
-    new = disks.remove_disk(_xml(api, vm), volume)
+    xml = _xml(api, vm)
+    new = disks.remove_disk(xml, volume)
+    if live and not restart:
+        change_device(state, vm, disks.disk_xml(xml, volume), attach=False)
+        return
     echo(api.vm_modify(vm, new, wants_restart(state, vm, restart)))

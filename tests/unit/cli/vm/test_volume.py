@@ -134,3 +134,12 @@ def test_a_vm_without_rbd_disks_has_no_access_to_copy() -> None:
     given = disks.RbdAccess((("10.0.2.1", "6789"),), "admin", SECRET)
     new = disks.add_disk(domain(""), "vms/first", access=given)
     assert disks.rbd_access_of(new) == given
+
+
+def test_disk_xml_is_the_one_disk_alone() -> None:
+    new = disks.add_disk(domain(), "vms/data", access=disks.rbd_access_of(domain()))
+    alone = disks.disk_xml(new, "vms/data")
+    assert alone.startswith("<disk ") and "vms/data" in alone and "vms/web_sda" not in alone
+    assert "<target dev=\"sdb\"" in alone
+    with pytest.raises(NotFound):
+        disks.disk_xml(new, "vms/other")
