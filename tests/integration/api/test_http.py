@@ -77,6 +77,8 @@ ENDPOINTS = {
     ("get", "/api/v1/vm/{vm}/node"): set(),
     ("post", "/api/v1/vm/{vm}/node"): {"action", "force", "force_live", "node", "wait"},
     ("post", "/api/v1/vm/{vm}/locks"): set(),
+    ("post", "/api/v1/vm/{vm}/device"): {"xml"},
+    ("delete", "/api/v1/vm/{vm}/device"): {"xml"},
     ("post", "/api/v1/vm/{vm}/rename"): {"new_name"},
     ("get", "/api/v1/vm/{vm}/state"): set(),
     ("post", "/api/v1/vm/{vm}/state"): {"force", "state", "wait"},

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Depends, Path, Query
 
 from pvc.api import schemas
 from pvc.api.deps import ConfigDep, StoreDep
@@ -23,7 +23,6 @@ router = APIRouter(tags=["network"])
 _READ = {**schemas.AUTH_ERRORS, **schemas.BAD_REQUEST, **schemas.NOT_FOUND}
 Json = dict[str, Any]
 Vni = Annotated[str, Path(description="The network's VNI")]
-Text = Annotated[str | None, Query()]
 Limit = Annotated[str | None, Query(description="A regex on the VNI or description; matches "
                                                 "anywhere unless anchored with ^ or $")]
 Description = Annotated[str | None, Query(description="A unique name for the network")]
@@ -51,14 +50,23 @@ def nonempty(items: list[Json], what: str) -> list[Json]:
     return items
 
 
-def _settings(mtu: str | None, domain: str | None, name_servers: list[str] | None,
-              ip4_network: str | None, ip4_gateway: str | None, dhcp4: str | None,
-              dhcp4_start: str | None, dhcp4_end: str | None, ip6_network: str | None,
-              ip6_gateway: str | None) -> dict[str, Any]:
-    return {"mtu": mtu, "domain": domain, "name_servers": name_servers,
+class Settings:
+    """The settings of a network that a create and a change share (query or form)."""
+
+    def __init__(
+        self, mtu: Mtu = None, domain: Domain = None, name_servers: NameServers = None,
+        ip4_network: Ip4Network = None, ip4_gateway: Ip4Gateway = None, dhcp4: Dhcp4 = None,
+        dhcp4_start: Dhcp4Start = None, dhcp4_end: Dhcp4End = None,
+        ip6_network: Ip6Network = None, ip6_gateway: Ip6Gateway = None,
+    ) -> None:
+        self.values: dict[str, Any] = {
+            "mtu": mtu, "domain": domain, "name_servers": name_servers,
             "ip4_network": ip4_network, "ip4_gateway": ip4_gateway, "dhcp4": dhcp4,
             "dhcp4_start": dhcp4_start, "dhcp4_end": dhcp4_end, "ip6_network": ip6_network,
             "ip6_gateway": ip6_gateway}
+
+
+SettingsDep = Annotated[Settings, Depends()]
 
 
 def _required(value: str | None, name: str) -> str:
@@ -76,20 +84,16 @@ def network_list(store: StoreDep, config: ConfigDep, limit: Limit = None) -> lis
 @router.post("/network", response_model=schemas.Message, responses=_READ)
 @refusals_as_400
 def network_add(
-    store: StoreDep, config: ConfigDep,
+    store: StoreDep, config: ConfigDep, settings: SettingsDep,
     vni: Annotated[str | None, Query(description="The VNI (1-16777215; the VLAN id of a "
                                                  "bridged network)")] = None,
-    description: Description = None, nettype: NetType = None, mtu: Mtu = None,
-    domain: Domain = None, name_servers: NameServers = None, ip4_network: Ip4Network = None,
-    ip4_gateway: Ip4Gateway = None, dhcp4: Dhcp4 = None, dhcp4_start: Dhcp4Start = None,
-    dhcp4_end: Dhcp4End = None, ip6_network: Ip6Network = None, ip6_gateway: Ip6Gateway = None,
+    description: Description = None, nettype: NetType = None,
 ) -> Json:
     """Create a client network."""
     return {"message": networks.add(
         store, spec.limits_of(config), _required(vni, "vni"),
         _required(description, "description"), _required(nettype, "nettype"),
-        **_settings(mtu, domain, name_servers, ip4_network, ip4_gateway, dhcp4, dhcp4_start,
-                    dhcp4_end, ip6_network, ip6_gateway))}
+        **settings.values)}
 
 
 @router.get("/network/{vni}", responses=_READ)
@@ -100,34 +104,24 @@ def network_info(store: StoreDep, config: ConfigDep, vni: Vni) -> list[Json]:
 @router.post("/network/{vni}", response_model=schemas.Message, responses=_READ)
 @refusals_as_400
 def network_add_at(
-    store: StoreDep, config: ConfigDep, vni: Vni,
-    description: Description = None, nettype: NetType = None, mtu: Mtu = None,
-    domain: Domain = None, name_servers: NameServers = None, ip4_network: Ip4Network = None,
-    ip4_gateway: Ip4Gateway = None, dhcp4: Dhcp4 = None, dhcp4_start: Dhcp4Start = None,
-    dhcp4_end: Dhcp4End = None, ip6_network: Ip6Network = None, ip6_gateway: Ip6Gateway = None,
+    store: StoreDep, config: ConfigDep, vni: Vni, settings: SettingsDep,
+    description: Description = None, nettype: NetType = None,
 ) -> Json:
     """Create a client network (VNI in the path)."""
     return {"message": networks.add(
         store, spec.limits_of(config), vni, _required(description, "description"),
-        _required(nettype, "nettype"),
-        **_settings(mtu, domain, name_servers, ip4_network, ip4_gateway, dhcp4, dhcp4_start,
-                    dhcp4_end, ip6_network, ip6_gateway))}
+        _required(nettype, "nettype"), **settings.values)}
 
 
 @router.put("/network/{vni}", response_model=schemas.Message, responses=_READ)
 @refusals_as_400
 def network_modify(
-    store: StoreDep, config: ConfigDep, vni: Vni,
-    description: Description = None, mtu: Mtu = None,
-    domain: Domain = None, name_servers: NameServers = None, ip4_network: Ip4Network = None,
-    ip4_gateway: Ip4Gateway = None, dhcp4: Dhcp4 = None, dhcp4_start: Dhcp4Start = None,
-    dhcp4_end: Dhcp4End = None, ip6_network: Ip6Network = None, ip6_gateway: Ip6Gateway = None,
+    store: StoreDep, config: ConfigDep, vni: Vni, settings: SettingsDep,
+    description: Description = None,
 ) -> Json:
     """Change a network; what is left out keeps its value, an empty value clears it."""
-    return {"message": networks.modify(
-        store, spec.limits_of(config), vni, description,
-        **_settings(mtu, domain, name_servers, ip4_network, ip4_gateway, dhcp4, dhcp4_start,
-                    dhcp4_end, ip6_network, ip6_gateway))}
+    return {"message": networks.modify(store, spec.limits_of(config), vni, description,
+                                       **settings.values)}
 
 
 @router.delete("/network/{vni}", response_model=schemas.Message, responses=_READ)
