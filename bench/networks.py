@@ -21,6 +21,7 @@ import statistics
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 
 import httpx
 
@@ -35,6 +36,7 @@ from bench.common import (
 from pvc.devcluster import cluster, demo
 from pvc.devcluster.guest.xml import GuestNet, Nic
 from pvc.devcluster.layout import ClusterSpec
+from pvc.drivers.fencing.ipmi import IpmiTool
 from pvc.state.store import Store
 
 GW = "10.100.0.1"
@@ -48,6 +50,16 @@ def links(spec: ClusterSpec, node: str) -> str:
                           capture_output=True, text=True, check=False).stdout
 
 
+def seen_by(event: threading.Event) -> Callable[[bytes | None, object], bool]:
+    """A data watch that sets `event` once the key exists, then stops watching."""
+    def on(data: bytes | None, stat: object) -> bool:
+        if data is not None:
+            event.set()
+            return False
+        return True
+    return on
+
+
 def network_creation(spec: ClusterSpec, store: Store, count: int) -> tuple[list[float],
                                                                             list[float]]:
     """Per network: (seconds until every node has vxlan<vni>, until a watch saw it)."""
@@ -56,8 +68,7 @@ def network_creation(spec: ClusterSpec, store: Store, count: int) -> tuple[list[
     for i in range(count):
         vni = 400 + i
         watched = threading.Event()
-        store.zk.DataWatch(store.path("network", vni=vni),
-                           lambda data, stat, ev=watched: ev.set() if data else None)
+        store.zk.DataWatch(store.path("network", vni=vni), seen_by(watched))
         began = time.monotonic()
         r = c.post("/network", params={"vni": vni, "description": f"bench{vni}",
                                        "nettype": "managed", "ip4_network": f"10.{i}.99.0/24"})
@@ -170,17 +181,14 @@ def main() -> None:
                 old = wait_primary_change(spec, store, home)
                 time.sleep(3)
             start = guest_uptime(console(c, probe))
-            subprocess.run(["ipmitool", "-I", "lan", "-H", str(spec.bmc_address(old)), "-U",
-                            spec.ipmi_username, "-P", spec.ipmi_password, "chassis", "power",
-                            "off"], capture_output=True, check=False)
+            bmc = IpmiTool(str(spec.bmc_address(old)), spec.ipmi_username, spec.ipmi_password)
+            bmc.power_off()
             new = wait_primary_change(spec, store, old)
             time.sleep(6)
             gap = longest_silence(console(c, probe), start)
             off_gaps.append(gap)
             say(f"power-off {run + 1}: {old} -> {new}, routed traffic silent {gap:.3f} s")
-            subprocess.run(["ipmitool", "-I", "lan", "-H", str(spec.bmc_address(old)), "-U",
-                            spec.ipmi_username, "-P", spec.ipmi_password, "chassis", "power",
-                            "on"], capture_output=True, check=False)
+            bmc.power_on()
             cluster.wait_ready(spec, 240)
             c.post(f"/node/{old}/domain-state", params={"state": "ready", "wait": "true"})
         if off_gaps:

@@ -99,10 +99,10 @@ class Dnsmasq:
         hosts_dir(self.cfg.workdir).mkdir(parents=True, exist_ok=True)
         self.cfg.log_file.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self.proc = subprocess.Popen(
-                command(self.cfg), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                stderr=open(self.cfg.log_file, "ab"),  # noqa: SIM115 - the child's
-                preexec_fn=_die_with_parent, close_fds=True)
+            with open(self.cfg.log_file, "ab") as log:  # its own messages before it logs
+                self.proc = subprocess.Popen(
+                    command(self.cfg), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                    stderr=log, preexec_fn=_die_with_parent, close_fds=True)
         except OSError as exc:
             raise BackendError(f"Cannot start dnsmasq for network {self.cfg.vni}: {exc}") from exc
 

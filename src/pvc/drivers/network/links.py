@@ -154,13 +154,17 @@ class NetlinkLinks:
         """Bridged networks carry no host addresses of ours: no IPv6 link-local either."""
         if self.netns is not None:
             return  # sysctls are per namespace: only this process's own is reachable here
-        path = Path("/proc/sys/net/ipv6/conf", name, "disable_ipv6")
-        want = "0" if enabled else "1"
-        try:
-            if path.read_text().strip() != want:
-                path.write_text(want)
-        except OSError as exc:
-            raise BackendError(f"Cannot set {path}: {exc}") from exc
+        conf = Path("/proc/sys/net/ipv6/conf", name)
+        # with IPv6, an address added here (the gateway, when the primary role arrives) is
+        # announced to the guests at once (unsolicited neighbour advertisements)
+        wanted = {"disable_ipv6": "0" if enabled else "1"} | (
+            {"ndisc_notify": "1"} if enabled else {})
+        for key, want in wanted.items():
+            try:
+                if (conf / key).read_text().strip() != want:
+                    (conf / key).write_text(want)
+            except OSError as exc:
+                raise BackendError(f"Cannot set {conf / key}: {exc}") from exc
 
     def ensure_vxlan(self, name: str, vni: int, local: ipaddress.IPv4Address, parent: str,
                      mtu: int, bridge: str) -> None:
