@@ -3,8 +3,8 @@ pvcapid. Both children get a pipe on stdin and exit when it closes, so neither c
 outlive this daemon, however it dies.
 
 Other parts of the daemon that serve only on the primary (the client networks' gateways
-and DHCP) register a listener: it is told `True` once the addresses are held and the API
-answers, and `False` before they are given back. Their extra addresses (`set_extra`) are
+and DHCP) register a listener: it is told `True` once the floating addresses are held
+(before the API starts), and `False` before they are given back. Their extra addresses (`set_extra`) are
 held by the same keeper, so they go with the floating addresses, whatever happens."""
 
 from __future__ import annotations
@@ -77,12 +77,14 @@ class PrimaryServices:
             self.stop(urgent=True)
         try:
             self._start_keeper()
+            # the listeners' addresses (client gateways) right after the floating ones:
+            # routed guest traffic need not wait for the API to answer
+            self._tell(True)
             if self.api_enabled:
                 self._start_api()
         except BackendError:
             self.stop(urgent=True)
             raise
-        self._tell(True)
 
     def _tell(self, primary: bool) -> None:
         for listener in self.listeners:
