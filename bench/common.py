@@ -7,7 +7,6 @@ import os
 import shutil
 import signal
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -35,18 +34,6 @@ def end_cleanly_on_sigterm() -> None:
         raise SystemExit(f"stopped by signal {signum}")
 
     signal.signal(signal.SIGTERM, stop)
-
-
-def stop_process(proc: subprocess.Popen[bytes] | None, grace: float = 10.0) -> None:
-    """SIGTERM, then SIGKILL after `grace` s: the process is gone when this returns."""
-    if proc is None or proc.poll() is not None:
-        return
-    proc.terminate()
-    try:
-        proc.wait(grace)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 def api(spec: ClusterSpec, timeout: float = 300) -> httpx.Client:

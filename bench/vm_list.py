@@ -28,8 +28,9 @@ from pathlib import Path
 import httpx
 import yaml
 
-from bench.common import end_cleanly_on_sigterm, median_line, say, stop_process
+from bench.common import end_cleanly_on_sigterm, median_line, say
 from pvc.common import config as configmod
+from pvc.common.procs import stop as stop_process
 from pvc.devcluster import zookeeper
 from pvc.ops.vm import define as vm_define
 from pvc.state import bulk, connect, tree

@@ -6,7 +6,7 @@ these answer what there is: a node's PFs and VFs are none, which PVC answers as 
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 from fastapi import APIRouter, Path, Query
 
@@ -28,7 +28,7 @@ def _require_node(store: Store, node: str) -> None:
         raise NotFound(f"Node {node} not found.")
 
 
-def _none(store: Store, what: str, node: str | None) -> list[Json]:
+def _none(store: Store, what: str, node: str | None) -> NoReturn:
     if node is not None:
         _require_node(store, node)
     raise NotFound(f"No SR-IOV {what} found" + (f" on node {node}." if node else "."))
@@ -61,10 +61,14 @@ def vf_list_node(store: StoreDep, node: Node,
     return _none(store, "VFs", node)
 
 
-@router.get("/vf/{node}/{vf}", responses=_READ)
-def vf_info(store: StoreDep, node: Node, vf: Annotated[str, Path()]) -> list[Json]:
+def _no_vf(store: Store, node: str, vf: str) -> NoReturn:
     _require_node(store, node)
     raise NotFound(f"VF {names.interface_name(vf)} not found on node {node}.")
+
+
+@router.get("/vf/{node}/{vf}", responses=_READ)
+def vf_info(store: StoreDep, node: Node, vf: Annotated[str, Path()]) -> list[Json]:
+    _no_vf(store, node, vf)
 
 
 @router.put("/vf/{node}/{vf}", response_model=schemas.Message, responses=_READ)
@@ -80,4 +84,4 @@ def vf_set(
     query_rss: Annotated[bool | None, Query()] = None,
 ) -> Json:
     """Configure a VF (none exist on these nodes: 404)."""
-    return vf_info(store, node, vf)[0]
+    _no_vf(store, node, vf)

@@ -19,7 +19,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from pvc.common import names
+from pvc.common import names, procs
 from pvc.common.errors import BackendError
 
 DNSMASQ = "/usr/sbin/dnsmasq"
@@ -119,14 +119,7 @@ class Dnsmasq:
 
     def stop(self, grace: float = 3.0) -> None:
         proc, self.proc = self.proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(grace)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        procs.stop(proc, grace)
 
 
 def write_reservations(workdir: Path, wanted: dict[str, tuple[str, str]]) -> bool:

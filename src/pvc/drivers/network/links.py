@@ -36,15 +36,21 @@ class Link:
     learning: bool | None = None  # a VXLAN's own MAC learning
 
 
+# The links as one `links()` read them, for several changes in a row (None: read them now)
+Present = dict[str, Link] | None
+
+
 class Links(Protocol):
     def links(self) -> dict[str, Link]: ...
 
-    def ensure_bridge(self, name: str, mtu: int, ipv6: bool = True) -> None: ...
+    def ensure_bridge(self, name: str, mtu: int, ipv6: bool = True,
+                      present: Present = None) -> None: ...
 
     def ensure_vxlan(self, name: str, vni: int, local: ipaddress.IPv4Address, parent: str,
-                     mtu: int, bridge: str) -> None: ...
+                     mtu: int, bridge: str, present: Present = None) -> None: ...
 
-    def ensure_vlan(self, name: str, vid: int, parent: str, mtu: int, bridge: str) -> None: ...
+    def ensure_vlan(self, name: str, vid: int, parent: str, mtu: int, bridge: str,
+                    present: Present = None) -> None: ...
 
     def delete(self, name: str) -> None: ...
 
@@ -114,9 +120,13 @@ class NetlinkLinks:
             raise BackendError(f"No device {name}{self._where()}")
         return int(found[0])
 
-    def ensure_bridge(self, name: str, mtu: int, ipv6: bool = True) -> None:
+    def _current(self, name: str, present: Present) -> Link | None:
+        return (self.links() if present is None else present).get(name)
+
+    def ensure_bridge(self, name: str, mtu: int, ipv6: bool = True,
+                      present: Present = None) -> None:
         name = names.interface_name(name)
-        current = self.links().get(name)
+        current = self._current(name, present)
         with self._ipr() as ipr:
             if current is not None and current.kind != "bridge":
                 ipr.link("del", index=self._index(ipr, name))
@@ -167,9 +177,9 @@ class NetlinkLinks:
                 raise BackendError(f"Cannot set {conf / key}: {exc}") from exc
 
     def ensure_vxlan(self, name: str, vni: int, local: ipaddress.IPv4Address, parent: str,
-                     mtu: int, bridge: str) -> None:
+                     mtu: int, bridge: str, present: Present = None) -> None:
         name, parent, bridge = (names.interface_name(n) for n in (name, parent, bridge))
-        current = self.links().get(name)
+        current = self._current(name, present)
         fits = (current is not None and current.kind == "vxlan" and current.vni == vni
                 and current.parent == parent and current.local == str(local)
                 and current.learning is False)
@@ -183,11 +193,12 @@ class NetlinkLinks:
                          vxlan_port=VXLAN_PORT, vxlan_learning=0)
             self._attach(ipr, name, bridge, mtu, None if not fits else current)
 
-    def ensure_vlan(self, name: str, vid: int, parent: str, mtu: int, bridge: str) -> None:
+    def ensure_vlan(self, name: str, vid: int, parent: str, mtu: int, bridge: str,
+                    present: Present = None) -> None:
         name, parent, bridge = (names.interface_name(n) for n in (name, parent, bridge))
         if not 1 <= vid <= 4094:
             raise InvalidArgument(f"VLAN id {vid} is outside 1-4094")
-        current = self.links().get(name)
+        current = self._current(name, present)
         fits = (current is not None and current.kind == "vlan" and current.vni == vid
                 and current.parent == parent)
         with self._ipr() as ipr:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from pvc.common.config import Config
 from pvc.common.errors import InvalidArgument, PVCError
-from pvc.drivers.network.links import Links
+from pvc.drivers.network.links import Link, Links
 from pvc.node.network.watch import NetworkWatch
 from pvc.ops.network.records import read_all
 from pvc.ops.network.spec import Limits, NetworkSpec, limits_of
@@ -105,10 +105,11 @@ class NetworkLinks:
     def sync(self) -> list[int]:
         """Make this node's links match the networks; the VNIs that could not be built."""
         want = wanted(read_all(self.store), self.limits)
+        present = self.links.links()  # one netlink dump for the whole pass
         failed = []
         for w in want:
             try:
-                self._build(w)
+                self._build(w, present)
             except PVCError as exc:
                 failed.append(w.vni)
                 if self._failures.get(w.vni) != str(exc):
@@ -118,20 +119,21 @@ class NetworkLinks:
             else:
                 if self._failures.pop(w.vni, None) is not None:
                     log.info("Client network %s is built on %s now", w.vni, self.node)
-        for name in stale(list(self.links.links()), want):
+        for name in stale(list(present), want):
             self.links.delete(name)
             log.info("Removed %s: its client network is gone", name)
         for vni in set(self._failures) - {w.vni for w in want}:
             del self._failures[vni]
         return failed
 
-    def _build(self, w: Wanted) -> None:
+    def _build(self, w: Wanted, present: dict[str, Link]) -> None:
         if w.managed:
-            self.links.ensure_bridge(w.bridge, w.mtu)
+            self.links.ensure_bridge(w.bridge, w.mtu, present=present)
             self.links.ensure_vxlan(w.port, w.vni, self.local, self.cluster_device, w.mtu,
-                                    w.bridge)
+                                    w.bridge, present=present)
             return
         if not self.bridge_device:
             raise InvalidArgument("guest_networking.bridge_device is not set in pvc.conf")
-        self.links.ensure_bridge(w.bridge, w.mtu, ipv6=False)
-        self.links.ensure_vlan(w.port, w.vni, self.bridge_device, w.mtu, w.bridge)
+        self.links.ensure_bridge(w.bridge, w.mtu, ipv6=False, present=present)
+        self.links.ensure_vlan(w.port, w.vni, self.bridge_device, w.mtu, w.bridge,
+                               present=present)

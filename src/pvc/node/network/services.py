@@ -24,7 +24,7 @@ from pvc.node.network import firewall, leasehook
 from pvc.node.network.datapath import bridge_name
 from pvc.node.network.watch import NetworkWatch
 from pvc.node.primary.services import PrimaryServices
-from pvc.ops.network import acls, records
+from pvc.ops.network import records
 from pvc.ops.network.spec import NetworkSpec, limits_of
 from pvc.state.store import Store
 
@@ -133,7 +133,9 @@ class NetworkServices:
     # -- one pass ---------------------------------------------------------------------
     def sync(self) -> None:
         specs = records.read_all(self.store)
-        rules = {s.vni: acls.read(self.store, s.vni)[0] for s in specs if s.managed}
+        managed = [s.vni for s in specs if s.managed]
+        found = self.store.read_many([("network.acls", {"vni": v}) for v in managed])
+        rules = {v: r or {} for v, r in zip(managed, found, strict=True)}
         text = firewall.ruleset(specs, rules, self.nat_device)
         if text != self._applied_rules:
             self.firewall.apply(text)

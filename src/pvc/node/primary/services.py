@@ -12,7 +12,6 @@ from __future__ import annotations
 import ipaddress
 import logging
 import select
-import signal
 import socket
 import subprocess
 import sys
@@ -21,25 +20,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from pvc.common import procs
 from pvc.common.config import Config
 from pvc.common.errors import BackendError
 from pvc.drivers.network.linux import Interface, IpRoute
 
 log = logging.getLogger("pvcnoded")
-
-
-def _stop_child(proc: subprocess.Popen[bytes] | None, grace: float, close_stdin: bool) -> None:
-    if proc is None or proc.poll() is not None:
-        return
-    if close_stdin and proc.stdin:
-        proc.stdin.close()
-    else:
-        proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(grace)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 class PrimaryServices:
@@ -171,15 +157,15 @@ class PrimaryServices:
         if was_running:
             self._tell(False)
         if urgent:
-            _stop_child(self.api, 1.0, close_stdin=False)
+            procs.stop(self.api, 1.0)
         else:
-            _stop_child(self.api, 2.0, close_stdin=False)
+            procs.stop(self.api, 2.0)
             self._release_addresses()
         self.api = None
 
     def _release_addresses(self) -> None:
         with self._keeper_lock:
-            _stop_child(self.keeper, 3.0, close_stdin=True)
+            procs.stop(self.keeper, 3.0, close_stdin=True)
             self.keeper = None
             self.extra = set()
         self.remove_stray_addresses()

@@ -245,9 +245,6 @@ def build(base: NetworkSpec, limits: Limits, *, mtu: Any = _UNSET, domain: Any =
         ip4 = replace(ip4, network=None if cleared(ip4_network) else _ip4_network(ip4_network))
     if given(ip4_gateway):
         ip4 = replace(ip4, gateway=None if cleared(ip4_gateway) else _gateway4(ip4_gateway, ip4))
-    elif given(ip4_network) and ip4.network is not None and (
-            ip4.gateway is None or ip4.gateway not in ip4.network):
-        ip4 = replace(ip4, gateway=ip4.network.network_address + 1)
     if given(dhcp4):
         ip4 = replace(ip4, dhcp=_flag("dhcp4", dhcp4))
     if given(dhcp4_start):
@@ -258,7 +255,8 @@ def build(base: NetworkSpec, limits: Limits, *, mtu: Any = _UNSET, domain: Any =
                       else names.ipv4_address(str(dhcp4_end).strip()))
     if ip4.network is None:
         ip4 = replace(ip4, gateway=None)
-    elif ip4.gateway is None:
+    elif ip4.gateway is None or (not given(ip4_gateway) and ip4.gateway not in ip4.network):
+        # none, or the old one outside a new prefix: the first host
         ip4 = replace(ip4, gateway=ip4.network.network_address + 1)
 
     ip6 = spec.ip6

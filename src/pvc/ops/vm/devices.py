@@ -27,9 +27,9 @@ def _running_node(rec: VmRecord) -> str | None:
 def attach(store: Store, ident: str, device_xml: str) -> Change:
     rec = get_vm(store, ident)
     device = vmdevice.parse(device_xml)
-    version = store.read_versioned("domain.xml", domain=rec.uuid).version
-    new_xml = vmdevice.add(rec.xml, device)
-    if new_xml != rec.xml:
+    xml, version = store.read_versioned("domain.xml", domain=rec.uuid)
+    new_xml = vmdevice.add(xml, device)
+    if new_xml != xml:
         networks = client_networks(store, vmxml.parse(new_xml))
         txn = store.txn().set("domain.xml", new_xml, version=version, domain=rec.uuid)
         check_client_networks(txn, networks)
@@ -43,12 +43,12 @@ def detach(store: Store, ident: str, device_xml: str) -> Change:
     rec = get_vm(store, ident)
     wanted = vmdevice.parse(device_xml)
     node = _running_node(rec)
-    if not vmdevice.has(rec.xml, wanted):
+    # the XML and its version read together: a change made since fails the write
+    xml, version = store.read_versioned("domain.xml", domain=rec.uuid)
+    if not vmdevice.has(xml, wanted):
         if node is None:
             raise NotFound(f'VM "{rec.name}" has no {wanted.what()}')
         return Change(rec, wanted, node)
-    device = vmdevice.current(rec.xml, wanted)
-    version = store.read_versioned("domain.xml", domain=rec.uuid).version
-    store.write("domain.xml", vmdevice.remove(rec.xml, wanted), version=version,
-                domain=rec.uuid)
+    device = vmdevice.current(xml, wanted)
+    store.write("domain.xml", vmdevice.remove(xml, wanted), version=version, domain=rec.uuid)
     return Change(rec, device, node)
