@@ -19,9 +19,9 @@ from pvc.common.errors import PVCError
 from pvc.drivers.network.dnsmasq import DhcpConfig, Dnsmasq, write_reservations
 from pvc.drivers.network.firewall import Firewall
 from pvc.drivers.network.links import Links
-from pvc.drivers.network.linux import Interface
+from pvc.drivers.network.linux import Interface, IpRoute
 from pvc.node.network import firewall, leasehook
-from pvc.node.network.datapath import bridge_name
+from pvc.node.network.datapath import OURS, bridge_name
 from pvc.node.network.watch import NetworkWatch
 from pvc.node.primary.services import PrimaryServices
 from pvc.ops.network import records
@@ -82,7 +82,9 @@ class NetworkServices:
                                         daemon=True)
 
     def start(self, watch: NetworkWatch) -> None:
+        """Before this node can be primary: it holds no gateway yet."""
         self._set_sysctls()
+        self._remove_stray_gateways()
         watch.subscribe(self._wake.set)
         self.primary.listeners.append(self.on_primary)
         self._thread.start()
@@ -104,6 +106,20 @@ class NetworkServices:
         self._thread.join(10)
         with self._lock:
             self._stop_dnsmasq()
+
+    def _remove_stray_gateways(self) -> None:
+        """A node that went down without giving its gateways back (its keeper killed with
+        it, its links kept) must not answer for them next to the primary that has them."""
+        ip = IpRoute()
+        for name in self.links.links():
+            if not (name.startswith("vmbr") and OURS.match(name)):
+                continue
+            try:
+                for addr in ip.addresses(name):
+                    ip.remove_address(name, addr)
+                    log.warning("Removed %s from %s: a gateway left from before", addr, name)
+            except PVCError as exc:
+                log.error("Could not clear the addresses of %s: %s", name, exc)
 
     def _set_sysctls(self) -> None:
         if self.sysctl_root is None:
