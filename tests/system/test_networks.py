@@ -4,6 +4,7 @@ themselves see (their serial consoles: leases, and probes by name and address)."
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 import time
@@ -20,6 +21,7 @@ pytestmark = pytest.mark.system
 
 LEASE = re.compile(r"^PVC-NET-LEASE (\S+) (\S+) (\S+) (\S+) (\S+) (\S+) [0-9.]+$")
 PROBE = re.compile(r"^pvc-probe (\S+) (\S+) (ok|fail|noaddr) (\d+) ([0-9.]+)$")
+STREAM = re.compile(r"^pvc-(stream|gap) stream:\S+ \S+ (?:([0-9.]+) )?([0-9.]+)$")
 GW = "10.100.0.1"
 A1, A2 = "52:54:00:10:00:01", "52:54:00:10:00:02"
 
@@ -109,6 +111,18 @@ def last_round(dc: DevCluster, name: str, probe: str) -> int:
     return rounds[-1][0] if rounds else -1
 
 
+def stream_clock(dc: DevCluster, name: str) -> float:
+    """The guest's clock at the latest line of its 50 ms ping stream (-1: none yet)."""
+    return max((float(m.group(3)) for x in console(dc, name) if (m := STREAM.match(x))),
+               default=-1.0)
+
+
+def longest_stream_gap(dc: DevCluster, name: str, since: float) -> float:
+    """The longest silence the guest's ping stream printed after its clock said `since`."""
+    return max((float(m.group(2)) for x in console(dc, name) if (m := STREAM.match(x))
+                and m.group(1) == "gap" and float(m.group(3)) > since), default=0.0)
+
+
 def failed_rounds(dc: DevCluster, name: str, probe: str, start: int, end: int) -> int:
     return sum(1 for r, res in probes(console(dc, name), probe) if start < r <= end
                and res != "ok")
@@ -181,7 +195,7 @@ def test_guests_on_two_nodes_get_leases_and_reach_the_gateway_and_each_other_by_
     dc = net100
     first, second = others(dc, primary(dc))
     guest(dc, "a1", first, [Nic("vmbr100", A1)], f"ping:{GW}",
-          "ping:a2.net100.local", "http:a2.net100.local")
+          "ping:a2.net100.local", "http:a2.net100.local", f"stream:{GW}")
     guest(dc, "a2", second, [Nic("vmbr100", A2)], f"ping:{GW}",
           "ping:a1.net100.local")
     for name, peer in (("a1", "a2"), ("a2", "a1")):
@@ -238,6 +252,7 @@ def test_gateway_and_dhcp_follow_the_primary_through_handover_and_power_off(
     addresses_before = leased(dc)
     probe = f"ping:{GW}"
     start = last_round(dc, "a1", probe)
+    clock = dc.wait_for("a1's ping stream", lambda: stream_clock(dc, "a1") > 0)
     dc.pvc("node", "secondary", old, "--wait")
     dc.wait_for("a new primary", lambda: primary(dc) not in ("", old), timeout=30)
     new = primary(dc)
@@ -247,6 +262,10 @@ def test_gateway_and_dhcp_follow_the_primary_through_handover_and_power_off(
     assert "dnsmasq" not in run_in(dc, old, "pgrep", "-a", "dnsmasq")
     back = wait_probe(dc, "a1", probe, after=last_round(dc, "a1", probe))
     assert failed_rounds(dc, "a1", probe, start, back) <= 3
+    # measured finer by the stream (a ping every 50 ms): the longest silence
+    dc.wait_for("a1's stream after the handover", lambda: stream_clock(dc, "a1") > clock + 2)
+    gap = longest_stream_gap(dc, "a1", clock)
+    assert gap < 4.0, f"routed traffic silent {gap} s across the handover"
     # now pull the new primary's plug, with no guest on it
     for name in ("a1", "a2"):
         if info(dc, name)["node"] == new:
@@ -271,6 +290,43 @@ def test_gateway_and_dhcp_follow_the_primary_through_handover_and_power_off(
         dc.wait_healthy(180)
         # fenced, it came back flushed: take it into service again for the next tests
         dc.pvc("node", "ready", new, "--wait")
+
+
+def upstream_route(dc: DevCluster, subnet: str = "10.100.0.0/24") -> str:
+    """The upstream router's route to a client subnet."""
+    return dc.dev("exec", "router", "--", "ip", "-4", "route", "show", subnet).stdout
+
+
+def router_pings(dc: DevCluster, address: str) -> bool:
+    return dc.dev("exec", "router", "--", "busybox", "ping", "-c", "2", "-W", "2", address,
+                  check=False).returncode == 0
+
+
+def routed_through_primary(dc: DevCluster, target: str) -> str:
+    """Wait until the upstream router routes the client subnet via the primary, alone,
+    and reaches `target` through it; the primary."""
+    holder = primary(dc)
+    via = f"via {dc.spec.node_address(holder, 'upstream').ip} "
+    dc.wait_for(f"the router's route to 10.100.0.0/24 via {holder}",
+                lambda: via in upstream_route(dc), timeout=30, interval=0.3)
+    route = upstream_route(dc)
+    assert "proto bgp" in route and route.count(" via ") == 1, route
+    # inbound, with no source NAT on the way: the guest answers the router itself
+    dc.wait_for(f"the router reaches {target}", lambda: router_pings(dc, target),
+                timeout=30, interval=0.5)
+    return holder
+
+
+def test_the_upstream_router_reaches_guests_through_whichever_node_is_primary(
+        net100: DevCluster) -> None:
+    """FRR on the coordinators announces the client subnets to the upstream BGP peer; only
+    the primary has them connected, so the route follows the primary role."""
+    dc = net100
+    target = leased(dc)[A1]
+    before = routed_through_primary(dc, target)
+    dc.pvc("node", "secondary", before, "--wait")
+    dc.wait_for("a new primary", lambda: primary(dc) not in ("", before), timeout=30)
+    assert routed_through_primary(dc, target) != before
 
 
 def test_an_acl_between_two_networks_blocks_exactly_its_port(net100: DevCluster) -> None:
@@ -332,6 +388,31 @@ def test_a_nic_is_hot_plugged_into_a_running_guest_and_kept_through_migration(
     assert mac not in run_in(dc, target, "virsh", "-c", "qemu:///system", "dumpxml", uuid)
     stored = json.loads(dc.pvc("vm", "network", "get", "a1", "--format", "json").stdout)
     assert mac not in [n["mac"] for n in stored]
+
+
+def slaac(prefix: str, mac: str) -> ipaddress.IPv6Address:
+    """The address a guest makes from a prefix and its MAC (modified EUI-64)."""
+    b = bytes.fromhex(mac.replace(":", ""))
+    eui = bytes([b[0] ^ 2]) + b[1:3] + b"\xff\xfe" + b[3:]
+    return ipaddress.IPv6Network(prefix)[int.from_bytes(eui, "big")]
+
+
+def test_ipv6_added_live_gives_the_guests_slaac_addresses_behind_the_gateway(
+        net100: DevCluster) -> None:
+    """Dual stack added to a network in use: the primary's dnsmasq announces the prefix
+    (RA), the running guests configure SLAAC addresses (EUI-64 of their MAC), and the
+    gateway reaches them across nodes."""
+    dc = net100
+    dc.pvc("network", "modify", "100", "--ipnet6", "fd10:100::/64")
+    holder = primary(dc)
+    dc.wait_for("the IPv6 gateway on the primary", lambda: "fd10:100::1/64" in addresses(
+        dc, holder, "vmbr100"), timeout=30, interval=0.3)
+    assert network_json(dc, "info", "100")["ip6"]["gateway"] == "fd10:100::1"
+    for name, mac in (("a1", A1), ("a2", A2)):
+        address = str(slaac("fd10:100::/64", mac))
+        dc.wait_for(f"the gateway reaches {name} at {address}", lambda a=address: dc.dev(
+            "exec", holder, "--", "busybox", "ping", "-c", "1", "-W", "2", a,
+            check=False).returncode == 0, timeout=90, interval=1)
 
 
 def test_a_network_in_use_is_not_removed_without_force(net100: DevCluster) -> None:

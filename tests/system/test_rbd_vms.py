@@ -100,10 +100,18 @@ def test_rbd_disk_marker_survives_live_migration(devcluster_3: DevCluster,
     devcluster_3.wait_for("hv2's writes on the image",
                           lambda: tick_on_disk(admin, "rbdmig_disk0") > before + 2,
                           timeout=30, interval=0.5)
-    # the only lock on the image is hv2's QEMU (exclusive-lock moved with the VM)
-    lockers = rbd_lockers(admin, "rbdmig_disk0")
+    # the only lock on the image is hv2's QEMU (exclusive-lock moved with the VM). librbd
+    # hands the lock over on demand, so right after the migration the list can be empty
+    # for a moment; it must then show hv2 alone, and never another node
     hv2 = str(devcluster_3.spec.node_address("hv2", "storage").ip)
-    assert lockers and all(addr.split(":")[0] == hv2 for addr in lockers), lockers
+    seen: list[list[str]] = []
+
+    def hv2_holds_the_lock() -> bool:
+        seen.append(rbd_lockers(admin, "rbdmig_disk0"))
+        return bool(seen[-1])
+
+    devcluster_3.wait_for("a lock on the image", hv2_holds_the_lock, timeout=30, interval=0.3)
+    assert all(addr.split(":")[0] == hv2 for lockers in seen for addr in lockers), seen
 
 
 def rbd_lockers(admin: CephAdmin, volume: str) -> list[str]:

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from pvc.common.errors import BackendError, NotFound
-from pvc.devcluster import configs, demo, procs, zookeeper
+from pvc.devcluster import configs, demo, procs, router, zookeeper
 from pvc.devcluster import network as netsetup
 from pvc.devcluster.ceph import cluster as cephdev
 from pvc.devcluster.layout import ZK_CLIENT_PORT, ClusterSpec, load_spec
@@ -169,18 +169,20 @@ def up(spec: ClusterSpec, timeout: float = 180, say: Say = _quiet) -> ClusterSpe
                 f"Cluster {existing.name} is already up with {existing.nodes} nodes and "
                 f"{existing.coordinators} coordinators; run `pvc-dev down` first")
         say(f"Cluster {existing.name} is already up")
+        router.ensure(existing)
         wait_ready(existing, timeout, say)
         cephdev.ensure(existing, timeout, say)
         demo.ensure(existing, say)
         return existing
     check_visible_inside()
-    if existing is not None or netsetup.leftovers(spec):
+    if existing is not None or netsetup.leftovers(spec) or router.leftovers(spec):
         say("Cleaning up what an earlier run left behind")
         down(existing or spec, say=_quiet)
     netsetup.check_subnets_free(spec)
     say(f"Building cluster {spec.name}: {spec.nodes} nodes, {spec.coordinators} coordinators")
     spec.save()
     netsetup.create_bridges(spec)
+    router.ensure(spec)
     for node in spec.node_names:
         configs.write_node(spec, node)
         netsetup.create_node_net(spec, node)
@@ -242,10 +244,11 @@ def down(spec: ClusterSpec, say: Say = _quiet) -> list[str]:
         pid = bmc_pid(spec, node)
         if pid:
             bmc.stop(pid)
+    router.destroy(spec)
     netsetup.destroy(spec)
     if spec.state_dir.exists():
         shutil.rmtree(spec.state_dir)
-    left = netsetup.leftovers(spec)
+    left = netsetup.leftovers(spec) + router.leftovers(spec)
     with open("/proc/mounts") as fh:
         left += [f"mount {line.split()[1]}" for line in fh
                  if str(spec.state_dir) in line.split()[1]]

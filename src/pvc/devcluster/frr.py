@@ -5,6 +5,11 @@ each guest MAC is, and which nodes flood a VNI's broadcasts to each other).
 
 The coordinators form the fabric: they peer with every node, and reflect the routes of the
 other nodes (hypervisors) to each other, so hypervisors peer only with coordinators.
+
+The coordinators also peer (eBGP, IPv4 unicast) with the cluster's upstream router, and
+announce to it their connected networks except the core ones: that is the managed
+networks' subnets, connected only where their gateway addresses are (on the primary), so
+the outside world routes each client subnet to whichever coordinator is primary now.
 """
 
 from __future__ import annotations
@@ -14,9 +19,10 @@ import os
 import pwd
 from pathlib import Path
 
-from pvc.devcluster.layout import ClusterSpec
+from pvc.devcluster.layout import NETWORKS, ClusterSpec
 
 ASN = 65500
+UPSTREAM_ASN = 65501  # the dev cluster's upstream router (pvc.devcluster.router)
 FRR_BIN = Path("/usr/lib/frr")
 RUN_DIR = Path("/run/frr")  # the node's private /run
 USER = "frr"
@@ -61,7 +67,68 @@ def bgpd_conf(spec: ClusterSpec, node: str) -> str:
     if reflects:
         lines += [f"  neighbor {spec.node_address(p, 'cluster').ip} route-reflector-client"
                   for p in others if p not in spec.coordinator_names]
-    lines += ["  advertise-all-vni", " exit-address-family", "!", ""]
+    lines += ["  advertise-all-vni", " exit-address-family"]
+    if reflects:
+        lines += upstream_peering(spec)
+    lines += ["!", ""]
+    return "\n".join(lines)
+
+
+def upstream_peering(spec: ClusterSpec) -> list[str]:
+    """A coordinator's eBGP session with the upstream router (inside `router bgp`), and the
+    policy: out, every connected subnet but the core networks, link-local and loopback
+    (so the client subnets of the gateways this node holds); in, nothing (the nodes keep
+    their static default route)."""
+    router = spec.router_address().ip
+    lines = [
+        " neighbor upstream peer-group",
+        f" neighbor upstream remote-as {UPSTREAM_ASN}",
+        " neighbor upstream timers 1 3",
+        " neighbor upstream timers connect 1",
+        f" neighbor {router} peer-group upstream",
+        " !",
+        " address-family ipv4 unicast",
+        "  redistribute connected route-map pvc-client-subnets",
+        "  neighbor upstream activate",
+        "  neighbor upstream route-map pvc-upstream-in in",
+        "  neighbor upstream route-map pvc-client-subnets out",
+        " exit-address-family",
+        "!",
+    ]
+    excluded = [str(spec.network(net)) for net in NETWORKS] + ["169.254.0.0/16", "127.0.0.0/8"]
+    lines += [f"ip prefix-list pvc-not-core seq {5 * (i + 1)} deny {prefix} le 32"
+              for i, prefix in enumerate(excluded)]
+    lines += ["ip prefix-list pvc-not-core seq 100 permit 0.0.0.0/0 le 32",
+              "!",
+              "route-map pvc-client-subnets permit 10",
+              " match ip address prefix-list pvc-not-core",
+              "!",
+              "route-map pvc-upstream-in deny 10"]
+    return lines
+
+
+def router_bgpd_conf(spec: ClusterSpec) -> str:
+    """The upstream router: one eBGP session with every coordinator, learning the client
+    subnets (it accepts whatever they announce, as a lab router would)."""
+    me = spec.router_address().ip
+    lines = [
+        "! written by pvc-dev: the upstream router of a development cluster",
+        "hostname router",
+        "log stdout informational",
+        "!",
+        f"router bgp {UPSTREAM_ASN}",
+        f" bgp router-id {me}",
+        " no bgp ebgp-requires-policy",
+        " no bgp default ipv4-unicast",
+        " neighbor pvc peer-group",
+        f" neighbor pvc remote-as {ASN}",
+        " neighbor pvc timers 1 3",
+        " neighbor pvc timers connect 1",
+    ]
+    lines += [f" neighbor {spec.node_address(c, 'upstream').ip} peer-group pvc"
+              for c in spec.coordinator_names]
+    lines += [" !", " address-family ipv4 unicast", "  neighbor pvc activate",
+              " exit-address-family", "!", ""]
     return "\n".join(lines)
 
 
@@ -76,21 +143,25 @@ def write(spec: ClusterSpec, node: str) -> None:
     (where / "bgpd.conf").write_text(bgpd_conf(spec, node))
 
 
-def prepare_run_dir() -> None:
-    """Inside the node (its own /run): the sockets' directory, owned by FRR's user."""
-    RUN_DIR.mkdir(exist_ok=True)
-    os.chown(RUN_DIR, pwd.getpwnam(USER).pw_uid, grp.getgrnam(USER).gr_gid)
-    RUN_DIR.chmod(0o755)
+def prepare_run_dir(run: Path = RUN_DIR) -> None:
+    """The sockets' directory (inside a node: its own /run/frr), owned by FRR's user."""
+    run.mkdir(exist_ok=True)
+    os.chown(run, pwd.getpwnam(USER).pw_uid, grp.getgrnam(USER).gr_gid)
+    run.chmod(0o755)
 
 
 def commands(spec: ClusterSpec, node: str) -> list[tuple[str, list[str]]]:
     """zebra and bgpd in the foreground, with this node's files and sockets."""
-    where = conf_dir(spec, node)
-    common = ["-z", str(RUN_DIR / "zserv.api"), "--vty_socket", str(RUN_DIR), "-u", USER,
+    return daemons(conf_dir(spec, node), RUN_DIR)
+
+
+def daemons(conf: Path, run: Path) -> list[tuple[str, list[str]]]:
+    """zebra and bgpd in the foreground: configuration from `conf`, sockets and pid files
+    in `run`."""
+    common = ["-z", str(run / "zserv.api"), "--vty_socket", str(run), "-u", USER,
               "-g", USER, "-A", "127.0.0.1"]
     return [
-        ("zebra", [str(FRR_BIN / "zebra"), "-f", str(where / "zebra.conf"),
-                   "-i", str(RUN_DIR / "zebra.pid"), *common]),
-        ("bgpd", [str(FRR_BIN / "bgpd"), "-f", str(where / "bgpd.conf"),
-                  "-i", str(RUN_DIR / "bgpd.pid"), *common]),
+        (name, [str(FRR_BIN / name), "-f", str(conf / f"{name}.conf"),
+                "-i", str(run / f"{name}.pid"), *common])
+        for name in ("zebra", "bgpd")
     ]

@@ -122,6 +122,16 @@ class ClusterSpec:
     def bmc_address(self, node: str) -> ipaddress.IPv4Address:
         return self.network("upstream").network_address + 200 + self.node_index(node)
 
+    def router_address(self) -> ipaddress.IPv4Interface:
+        """The upstream router's (the BGP peer of the coordinators)."""
+        return ipaddress.IPv4Interface(f"{self.network('upstream').network_address + 253}/24")
+
+    def router_netns(self) -> str:
+        return f"{self.prefix}-router"
+
+    def router_veth(self) -> str:
+        return f"{self.prefix}router"
+
     # -- paths ----------------------------------------------------------
     def node_dir(self, node: str) -> Path:
         return self.state_dir / "nodes" / node
@@ -134,6 +144,9 @@ class ClusterSpec:
 
     def bmc_dir(self, node: str) -> Path:
         return self.state_dir / "bmc" / node
+
+    def router_dir(self) -> Path:
+        return self.state_dir / "router"
 
     def bmc_pid_file(self, node: str) -> Path:
         return self.bmc_dir(node) / "ipmi_sim.pid"

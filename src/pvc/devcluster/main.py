@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from pvc.common.errors import PVCError
-from pvc.devcluster import cluster, userconn
+from pvc.devcluster import cluster, router, userconn
 from pvc.devcluster.ceph import cluster as cephdev
 from pvc.devcluster.layout import ClusterSpec, default_root
 from pvc.devcluster.node import link as netcut
@@ -119,11 +119,15 @@ def status(name: str) -> None:
 @click.argument("node")
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 def exec_(name: str, node: str, command: tuple[str, ...]) -> None:
-    """Run COMMAND inside NODE (its network, mounts, hostname and processes)."""
+    """Run COMMAND inside NODE (its network, mounts, hostname and processes), or with NODE
+    `router`, in the upstream router's network."""
     _need_root()
     spec = _spec(name)
     try:
-        args = power.inside(spec, node, list(command))
+        if node == "router":
+            args = router.command(spec, list(command))
+        else:
+            args = power.inside(spec, node, list(command))
     except PVCError as exc:
         raise click.ClickException(str(exc)) from exc
     env = {**os.environ, "PATH": f"{REPO / '.venv' / 'bin'}:{os.environ.get('PATH', '')}"}

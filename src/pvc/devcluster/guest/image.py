@@ -23,11 +23,17 @@ With `pvc.net=1` the guest uses its NICs (virtio, hot-plugged ones too):
     PVC-NET-NIC <eth> <mac> <uptime>      a NIC appeared; udhcpc asks for a lease on it
     PVC-NET-LEASE <eth> <ip> <router> <dns> <mtu> <event> <uptime>
                                           a lease was bound or renewed and applied
-and answers HTTP with its name on port 80 (and the ports of `pvc.http=P1,P2`). With
-`pvc.probe=KIND:HOST[:PORT],...` (KIND ping or http; HOST a name, resolved through the
-DNS server of the lease, or an address) it tries each target every `pvc.probe_ms` ms
-(default 200) and prints
+and answers HTTP with its name on port 80 (and the ports of `pvc.http=P1,P2`); with
+`pvc.blob=N` it also serves N MiB of zeros as /blob. With
+`pvc.probe=KIND:HOST[:PORT],...` (HOST a name, resolved through the DNS server of the
+lease, or an address) it tries each target of KIND ping, http (GET /) or get (GET /blob)
+every `pvc.probe_ms` ms (default 200) and prints
     pvc-probe <probe> <address> ok|fail|noaddr <round> <uptime, seconds>
+    pvc-get <probe> <address> <start> <end>  (get: when the download began and ended)
+A probe of KIND stream pings its target every 50 ms without end, and prints
+    pvc-stream <probe> <address> <uptime>    at the first answer, then every second
+    pvc-gap <probe> <address> <seconds> <uptime>
+                                          answers resumed after a silence of over 0.15 s
 
 The guest's name comes from `pvc.name=<name>` on the kernel command line.
 """
@@ -80,6 +86,7 @@ for arg in $(cat /proc/cmdline); do
     pvc.http=*) http="${arg#pvc.http=}" ;;
     pvc.probe=*) probe="${arg#pvc.probe=}" ;;
     pvc.probe_ms=*) probe_ms="${arg#pvc.probe_ms=}" ;;
+    pvc.blob=*) blob="${arg#pvc.blob=}" ;;
   esac
 done
 hostname "$name"
@@ -105,19 +112,20 @@ done
 if [ "$net" = 1 ]; then
   mkdir -p /etc /var/run /www
   echo "$name" > /www/index.html
+  [ -n "$blob" ] && dd if=/dev/zero of=/www/blob bs=1048576 count="$blob" 2>/dev/null
   cat > /bin/pvc-dhcp <<'EOS'
 #!/bin/sh
 case "$1" in
   bound|renew)
     [ -n "$mtu" ] && ip link set "$interface" mtu "$mtu"
-    ip addr flush dev "$interface"
+    ip -4 addr flush dev "$interface"
     ip addr add "$ip/$mask" dev "$interface"
     [ -n "$router" ] && ip route replace default via "${router%% *}" dev "$interface"
     [ -n "$dns" ] && echo "nameserver ${dns%% *}" > /etc/resolv.conf
     echo "PVC-NET-LEASE $interface $ip ${router%% *} ${dns%% *} ${mtu:-none} $1" \
       "$(cut -d' ' -f1 /proc/uptime)" > /dev/console
     ;;
-  deconfig) ip addr flush dev "$interface"; ip link set "$interface" up ;;
+  deconfig) ip -4 addr flush dev "$interface"; ip link set "$interface" up ;;
 esac
 EOS
   chmod 755 /bin/pvc-dhcp
@@ -138,20 +146,50 @@ EOS
       done
       sleep 1
     done ) &
-  if [ -n "$probe" ]; then
+  cat > /bin/pvc-resolve <<'EOS'
+#!/bin/sh
+case "$1" in
+  *[!0-9.]*) nslookup "$1" 2>/dev/null \
+               | awk '/^Name:/ {f=1; next} f && /^Address/ {print $NF; exit}' ;;
+  *) echo "$1" ;;
+esac
+EOS
+  chmod 755 /bin/pvc-resolve
+  rounds=
+  for p in $(echo "$probe" | tr ',' ' '); do
+    case "$p" in
+      stream:*)
+        ( host=${p#stream:}; state="/var/run/stream.$host"
+          while true; do
+            addr=$(pvc-resolve "$host")
+            [ -n "$addr" ] && ping -i 0.05 "$addr" 2>/dev/null | awk -v p="$p" -v a="$addr" \
+              -v last="$(cat "$state" 2>/dev/null)" -v state="$state" '
+              /seq=/ { getline up < "/proc/uptime"; close("/proc/uptime"); split(up, u, " ")
+                if (last != "" && u[1] - last > 0.15)
+                  printf "pvc-gap %s %s %.2f %s\\n", p, a, u[1] - last, u[1]
+                if (n % 20 == 0) printf "pvc-stream %s %s %s\\n", p, a, u[1]
+                n++; last = u[1]; fflush() }
+              END { if (last != "") print last > state }'
+            sleep 0.2
+          done ) & ;;
+      *) rounds="$rounds $p" ;;
+    esac
+  done
+  if [ -n "$rounds" ]; then
     ( round=0
       while true; do
-        for p in $(echo "$probe" | tr ',' ' '); do
+        for p in $rounds; do
           kind=${p%%:*}; rest=${p#*:}; host=${rest%%:*}; port=${rest#*:}
           [ "$port" = "$rest" ] && port=80
-          case "$host" in
-            *[!0-9.]*) addr=$(nslookup "$host" 2>/dev/null \
-                         | awk '/^Name:/ {f=1; next} f && /^Address/ {print $NF; exit}') ;;
-            *) addr=$host ;;
-          esac
+          addr=$(pvc-resolve "$host")
           if [ -z "$addr" ]; then r=noaddr
           elif [ "$kind" = ping ]; then
             if ping -c 1 -W 1 "$addr" >/dev/null 2>&1; then r=ok; else r=fail; fi
+          elif [ "$kind" = get ]; then
+            start=$(cut -d' ' -f1 /proc/uptime)
+            if timeout 120 wget -q -O /dev/null "http://$addr:$port/blob" 2>/dev/null; then
+              r=ok; echo "pvc-get $p $addr $start $(cut -d' ' -f1 /proc/uptime)"
+            else r=fail; fi
           elif timeout 1 wget -q -O /dev/null "http://$addr:$port/" 2>/dev/null; then r=ok
           else r=fail; fi
           echo "pvc-probe $p ${addr:-none} $r $round $(cut -d' ' -f1 /proc/uptime)"

@@ -38,7 +38,8 @@ TARGET_RE = re.compile(r"^vd[a-z]$")
 RBD_NAME_RE = re.compile(r"^[A-Za-z0-9._-]+/[A-Za-z0-9._-]+$")
 HOST_RE = re.compile(r"^[A-Za-z0-9.:-]+$")
 MARKER_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-PROBE_RE = re.compile(r"^(ping|http):[A-Za-z0-9.-]{1,100}(:[0-9]{1,5})?$")
+PROBE_RE = re.compile(r"^((ping|http|get):[A-Za-z0-9.-]{1,100}(:[0-9]{1,5})?"
+                      r"|stream:[A-Za-z0-9.-]{1,100})$")
 BRIDGE_RE = re.compile(r"^vmbr[0-9]{1,8}$")
 MAC_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 MACHINE = "pc"  # libvirt expands it to the versioned pc-i440fx-X.Y, which migration keeps
@@ -80,23 +81,28 @@ class Nic:
 @dataclass(frozen=True)
 class GuestNet:
     """What the guest does on its network (see `pvc.devcluster.guest.image`): serve HTTP on
-    `http_ports` besides 80, and probe `probes` (`ping:HOST`, `http:HOST[:PORT]`)."""
+    `http_ports` besides 80 (and `blob_mib` MiB at /blob), and probe `probes`
+    (`ping:HOST`, `http:HOST[:PORT]`, `get:HOST[:PORT]`, `stream:HOST`)."""
 
     http_ports: tuple[int, ...] = ()
     probes: tuple[str, ...] = ()
     probe_ms: int = 200
+    blob_mib: int = 0
 
     def cmdline(self) -> str:
         for probe in self.probes:
             if not PROBE_RE.match(probe):
-                raise InvalidArgument(f"Invalid probe {probe!r}: use ping:HOST or "
-                                      "http:HOST[:PORT]")
+                raise InvalidArgument(f"Invalid probe {probe!r}: use ping:HOST, "
+                                      "http:HOST[:PORT], get:HOST[:PORT] or stream:HOST")
         if not all(1 <= p <= 65535 for p in self.http_ports):
             raise InvalidArgument("HTTP ports must be 1-65535")
         if not 50 <= self.probe_ms <= 10_000:
             raise InvalidArgument("probe_ms must be 50-10000")
+        if not 0 <= self.blob_mib <= 64:
+            raise InvalidArgument("blob_mib must be 0-64")
         return (" pvc.net=1" + (f" pvc.http={','.join(map(str, self.http_ports))}"
                                 if self.http_ports else "")
+                + (f" pvc.blob={self.blob_mib}" if self.blob_mib else "")
                 + (f" pvc.probe={','.join(self.probes)} pvc.probe_ms={self.probe_ms}"
                    if self.probes else ""))
 
