@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 from kazoo.client import KazooClient
 
+from pvc.db.engine import Database
 from pvc.devcluster import zookeeper
 from pvc.state.store import Store
-from tests.integration import cephsupport
+from tests.integration import cephsupport, pgsupport
 
 
 @pytest.fixture(scope="session")
@@ -68,6 +69,29 @@ def zk(zk_hosts: str) -> Iterator[KazooClient]:
 @pytest.fixture
 def store(zk: KazooClient) -> Store:
     return Store(zk)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[pgsupport.PgServer]:
+    if not pgsupport.available():
+        pytest.skip("PostgreSQL 15 is not installed, or not root (run through ./pvc-dev test)")
+    server = pgsupport.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def db(pg_server: pgsupport.PgServer) -> Iterator[Database]:
+    """A fresh, empty database of its own for each test (no schema: see `pvc.db.migrate`)."""
+    name = f"t{uuid.uuid4().hex[:12]}"
+    database = Database(pg_server.new_database(name), retry_for=5)
+    try:
+        yield database
+    finally:
+        database.close()
+        pg_server.drop_database(name)
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,8 @@ import httpx
 import libvirt
 import pytest
 
-from pvc.common.errors import InvalidArgument, NotFound, Unauthorized
+from pvc.client.provisioner.api import ProvisionerApi
+from pvc.common.errors import InvalidArgument, NotFound, PVCError, Unauthorized
 from pvc.devcluster import network as netsetup
 from pvc.state import tree
 from pvc.state.schema import CURRENT
@@ -361,3 +362,52 @@ def test_power_off_primary_elects_a_new_one(devcluster_3: DevCluster) -> None:
     devcluster_3.wait_for(f"{old} back in run",
                           lambda: api.node_info(old)["daemon_state"] == "run", timeout=90)
     assert api.status()["primary_node"] == new
+
+
+def patroni_roles(dc: DevCluster) -> dict[str, str]:
+    """Member -> role (leader, sync_standby, replica) as Patroni's REST API tells it."""
+    for node in dc.spec.coordinator_names:
+        ip = dc.spec.node_address(node, "cluster").ip
+        with contextlib.suppress(httpx.HTTPError, ValueError):
+            members = httpx.get(f"http://{ip}:8008/cluster", timeout=2).json()["members"]
+            return {m["name"]: m["role"] for m in members if m.get("state") in (
+                "running", "streaming")}
+    return {}
+
+
+def add_template(dc: DevCluster, name: str) -> bool:
+    """Whether the API took a new system template (False: it could not, yet)."""
+    api = ProvisionerApi(dc.api(timeout=15))
+    try:
+        api.system_template_add(name, vcpus=1, vram=256, serial=True, vnc=False)
+    except (PVCError, httpx.HTTPError):
+        return False
+    return True
+
+
+def test_provisioner_data_survive_the_loss_of_the_database_leader(
+        devcluster_3: DevCluster) -> None:
+    """PostgreSQL under Patroni: the leader's node is powered off; a new leader takes
+    writes within seconds, reached through the same API, and what was committed is there."""
+    dc = devcluster_3
+    roles = dc.wait_for("a Patroni leader and a synchronous standby", lambda: (
+        r := patroni_roles(dc)) and "leader" in r.values() and "sync_standby" in r.values()
+        and r, timeout=180, interval=1)
+    leader = next(n for n, role in roles.items() if role == "leader")
+    dc.wait_for("the provisioner's database ready", lambda: add_template(dc, "before"),
+                timeout=60, interval=1)
+    dc.dev("power", leader, "off")
+    try:
+        started = time.monotonic()
+        dc.wait_for("a write on the new leader", lambda: add_template(dc, "after"),
+                    timeout=90, interval=0.5)
+        elapsed = time.monotonic() - started
+        roles = patroni_roles(dc)
+        assert roles.get(leader) != "leader" and "leader" in roles.values(), roles
+        listed = {t["name"] for t in ProvisionerApi(dc.api()).system_template_list()}
+        assert {"before", "after"} <= listed
+        assert elapsed < 45, f"writes came back after {elapsed:.1f} s"
+    finally:
+        dc.dev("power", leader, "on")
+        dc.wait_healthy(180)
+        dc.pvc("node", "ready", leader, "--wait")

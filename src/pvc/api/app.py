@@ -15,6 +15,10 @@ from pvc.api.metrics import router as metrics
 from pvc.api.network import router as network
 from pvc.api.network import sriov
 from pvc.api.node import router as node
+from pvc.api.provisioner import documents as provisioner_documents
+from pvc.api.provisioner import profiles as provisioner_profiles
+from pvc.api.provisioner import system as provisioner_system
+from pvc.api.provisioner import templates as provisioner_templates
 from pvc.api.shutdown import AnswerCutShort
 from pvc.api.storage import benchmark as storage_benchmark
 from pvc.api.storage import router as storage_routes
@@ -26,6 +30,7 @@ from pvc.api.vm import listing as vm_listing
 from pvc.api.vm import locks as vm_locks
 from pvc.api.vm import router as vm
 from pvc.common.config import Config
+from pvc.db.prepared import PreparedDatabase  # light: the database loads in the background
 from pvc.ops.storage.backend import Storage
 from pvc.state.store import Store
 
@@ -33,10 +38,11 @@ PREFIX = "/api/v1"
 
 
 def create_app(config: Config, store: Store, storage: Storage | None = None,
-               stopping: threading.Event | None = None) -> FastAPI:
+               stopping: threading.Event | None = None,
+               database: PreparedDatabase | None = None) -> FastAPI:
     """The PVC v1 API on `store`, configured by `config` (auth, tokens, metrics). Storage
-    endpoints use `storage` (None: they answer 503). Once `stopping` is set, waits for an
-    outcome (`wait=true`) end at once with 503."""
+    endpoints use `storage`, provisioner endpoints `database` (None: they answer 503).
+    Once `stopping` is set, waits for an outcome (`wait=true`) end at once with 503."""
     app = FastAPI(
         title="PVC API",
         version=__version__,
@@ -48,6 +54,7 @@ def create_app(config: Config, store: Store, storage: Storage | None = None,
     app.state.config = config
     app.state.store = store
     app.state.storage = storage
+    app.state.database = database
     app.state.stopping = stopping or threading.Event()
     app.state.vm_listing = vm_listing.new_cache()
     app.state.session_secret = auth.session_secret(config)
@@ -68,6 +75,10 @@ def create_app(config: Config, store: Store, storage: Storage | None = None,
     app.include_router(storage_routes.router, prefix=PREFIX, dependencies=authenticated)
     app.include_router(storage_volume.router, prefix=PREFIX, dependencies=authenticated)
     app.include_router(storage_benchmark.router, prefix=PREFIX, dependencies=authenticated)
+    app.include_router(provisioner_system.router, prefix=PREFIX, dependencies=authenticated)
+    app.include_router(provisioner_templates.router, prefix=PREFIX, dependencies=authenticated)
+    app.include_router(provisioner_documents.router, prefix=PREFIX, dependencies=authenticated)
+    app.include_router(provisioner_profiles.router, prefix=PREFIX, dependencies=authenticated)
     app.add_middleware(FormToQuery)
     app.add_middleware(AnswerCutShort)  # outermost: sees every cancelled request
     return app

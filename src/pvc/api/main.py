@@ -102,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from pvc.api.app import create_app
     from pvc.common import config as pvcconfig
+    from pvc.db.prepared import PreparedDatabase
+    from pvc.db.spec import api_spec
     from pvc.ops.storage.backend import open_storage
     from pvc.state import connect
     from pvc.state.mirror import DEFAULT_ROOTS, MirroredStore
@@ -137,6 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     store = MirroredStore(zk, roots=(*DEFAULT_ROOTS, "/ceph"))
     store.start()
     storage = open_storage(config)
+    db_spec = api_spec(config)
+    database = PreparedDatabase(db_spec) if db_spec else None
     # set when told to exit: a request still waiting for an outcome (`wait=true`) is then
     # answered 503 at once, within the grace below, not cut off by uvicorn with a bare 500
     stopping = threading.Event()
@@ -148,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
 
     server = Server(
         uvicorn.Config(
-            create_app(config, store, storage, stopping),
+            create_app(config, store, storage, stopping, database),
             host=host,
             port=port,
             log_config=None,
@@ -172,6 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     # ZooKeeper session is closed below and the exit status is 0.
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, request_exit)
+    if database is not None:  # the provisioner's database, once the API serves
+        database.start(after=lambda: server.started)
     scheme = "https" if tls else "http"
     log.info("PVC API on %s://%s:%s/api/v1 (ZooKeeper %s)", scheme, host, port, hosts)
     try:
@@ -181,6 +187,8 @@ def main(argv: list[str] | None = None) -> int:
         store.close()
         if storage is not None:
             storage.close()
+        if database is not None:
+            database.close()
         zk.stop()
         zk.close()
     log.info("PVC API stopped")

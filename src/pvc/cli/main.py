@@ -21,6 +21,7 @@ from pvc.cli.context import CliState
 from pvc.cli.network.commands import network_group
 from pvc.cli.node.commands import node_group
 from pvc.cli.output import PvcGroup
+from pvc.cli.provisioner.commands import provisioner_group
 from pvc.cli.storage.commands import storage_group
 from pvc.cli.vm.commands import vm_group
 
@@ -115,6 +116,7 @@ cluster_group.add_command(cluster_fault)
 cli.add_command(node_group)
 cli.add_command(vm_group)
 cli.add_command(network_group)
+cli.add_command(provisioner_group)
 cli.add_command(storage_group)
 cli.add_command(connection_group)
 

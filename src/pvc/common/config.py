@@ -121,6 +121,13 @@ class Config:
     keydb_path: str = "/0"
     keydb_sentinel_port: int = 26379  # 0: no Sentinel
     keydb_master_name: str = "pvc"
+    # PostgreSQL (under Patroni) of the provisioner; empty hostname: every coordinator's
+    # cluster address (the writable member, the leader, is whichever answers as one)
+    postgres_port: int = 5432
+    postgres_hostname: str = ""
+    postgres_api_database: str = "pvcapi"
+    postgres_api_username: str = "pvcapi"
+    postgres_api_password: str = ""
     # Client networks (pvc.node.network): managed networks' VXLANs ride the cluster network;
     # bridged networks are VLANs of guest_networking.bridge_device.
     enable_networking: bool = True
@@ -169,6 +176,12 @@ class Config:
             raise InvalidArgument("pvc.conf: database.keydb.hostname is empty and the cluster "
                                   "network has no floating address")
         return f"redis://{host}:{self.keydb_port}{path}"
+
+    def postgres_hosts(self) -> list[str]:
+        if self.postgres_hostname:
+            return [h.strip() for h in self.postgres_hostname.split(",") if h.strip()]
+        cluster = self.networks["cluster"]
+        return [str(cluster.node_address(n).ip) for n in self.coordinator_nodes]
 
     def upstream_floating(self) -> str | None:
         fl = self.networks["upstream"].floating_address
@@ -307,6 +320,14 @@ def parse(raw: dict[str, Any], source: Path | None = None) -> Config:
         keydb_sentinel_port=_port(raw, "database.keydb.sentinel_port", 26379, allow_zero=True),
         keydb_master_name=_master_name(str(_get(raw, "database.keydb.master_name", "pvc")
                                            or "pvc")),
+        postgres_port=_port(raw, "database.postgres.port", 5432),
+        postgres_hostname=str(_get(raw, "database.postgres.hostname", "") or ""),
+        postgres_api_database=str(_get(raw, "database.postgres.credentials.api.database",
+                                       "pvcapi") or "pvcapi"),
+        postgres_api_username=str(_get(raw, "database.postgres.credentials.api.username",
+                                       "pvcapi") or "pvcapi"),
+        postgres_api_password=str(_get(raw, "database.postgres.credentials.api.password", "")
+                                  or ""),
         enable_networking=_bool(_get(raw, "subsystem.enable_networking", True)),
         bridge_device=_bridge_device(raw),
         bridge_mtu=int(_get(raw, "guest_networking.bridge_mtu", 1500)),
@@ -323,7 +344,7 @@ MASTER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
 def _master_name(value: str) -> str:
-    if not MASTER_NAME.match(value):
+    if not MASTER_NAME.fullmatch(value):
         raise InvalidArgument(f"pvc.conf: database.keydb.master_name {value!r} must be letters, "
                               "digits, '.', '_' or '-' (at most 64)")
     return value

@@ -17,7 +17,7 @@ _IFACE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$")
 
 
 def node_name(value: str, what: str = "node name") -> str:
-    if not isinstance(value, str) or not _NODE.match(value):
+    if not isinstance(value, str) or not _NODE.fullmatch(value):
         raise InvalidArgument(
             f"Invalid {what} {value!r}: use 1-32 lowercase letters, digits and '-' "
             "(not at either end)"
@@ -26,7 +26,7 @@ def node_name(value: str, what: str = "node name") -> str:
 
 
 def object_name(value: str, what: str = "name") -> str:
-    if not isinstance(value, str) or not _OBJECT.match(value) or value in (".", ".."):
+    if not isinstance(value, str) or not _OBJECT.fullmatch(value) or value in (".", ".."):
         raise InvalidArgument(
             f"Invalid {what} {value!r}: use 1-63 letters, digits, '_', '.' or '-', "
             "starting with a letter or digit"
@@ -40,7 +40,7 @@ _STORAGE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
 def storage_name(value: str, what: str = "name") -> str:
     """A Ceph pool, RBD volume or snapshot name."""
-    if not isinstance(value, str) or not _STORAGE.match(value) or value in (".", ".."):
+    if not isinstance(value, str) or not _STORAGE.fullmatch(value) or value in (".", ".."):
         raise InvalidArgument(
             f"Invalid {what} {value!r}: use 1-100 letters, digits, '_', '.' or '-', "
             "starting with a letter or digit"
@@ -57,7 +57,7 @@ def osd_id(value: str | int) -> str:
 
 
 def interface_name(value: str) -> str:
-    if not isinstance(value, str) or not _IFACE.match(value):
+    if not isinstance(value, str) or not _IFACE.fullmatch(value):
         raise InvalidArgument(f"Invalid network interface name {value!r}")
     return value
 

@@ -18,7 +18,7 @@ def parse_size(text: str | int, what: str = "size") -> int:
     """Bytes from a size with an optional unit; refuses malformed, zero or negative sizes."""
     if isinstance(text, int) and not isinstance(text, bool):
         text = str(text)
-    m = _SIZE.match(str(text))
+    m = _SIZE.fullmatch(str(text))
     if not m:
         raise InvalidArgument(
             f"Invalid {what} {text!r}: use a positive number with an optional unit "

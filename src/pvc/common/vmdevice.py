@@ -60,15 +60,15 @@ def _interface(el: ET.Element) -> Device:
         raise InvalidArgument("Only bridged interfaces (type='bridge') can be attached")
     mac_el, src, model = el.find("mac"), el.find("source"), el.find("model")
     mac = (mac_el.get("address", "") if mac_el is not None else "").lower()
-    if not _MAC.match(mac):
+    if not _MAC.fullmatch(mac):
         raise InvalidArgument(f"The interface needs a MAC address (<mac address='..'/>), "
                               f"got {mac!r}")
     bridge = src.get("bridge", "") if src is not None else ""
-    found = _BRIDGE.match(bridge)
+    found = _BRIDGE.fullmatch(bridge)
     if not found:
         raise InvalidArgument(f"The interface's bridge {bridge!r} is not a PVC network's "
                               "(vmbr<vni>)")
-    if model is not None and not _MODEL.match(model.get("type", "")):
+    if model is not None and not _MODEL.fullmatch(model.get("type", "")):
         raise InvalidArgument(f"Invalid NIC model {model.get('type')!r}")
     if mac_el is not None:
         mac_el.set("address", mac)
@@ -78,7 +78,7 @@ def _interface(el: ET.Element) -> Device:
 def _disk(el: ET.Element) -> Device:
     target = el.find("target")
     dev = target.get("dev", "") if target is not None else ""
-    if not _TARGET.match(dev):
+    if not _TARGET.fullmatch(dev):
         raise InvalidArgument(f"The disk needs a target such as <target dev='sdb'/>, got "
                               f"{dev!r}")
     return Device("disk", dev, None, el)

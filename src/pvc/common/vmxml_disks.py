@@ -57,11 +57,11 @@ class RbdAccess:
         if not self.hosts:
             raise InvalidArgument("No Ceph monitors are known for the new RBD disk")
         for host, port in self.hosts:
-            if not _HOST.match(host) or (port and not port.isdigit()):
+            if not _HOST.fullmatch(host) or (port and not port.isdigit()):
                 raise InvalidArgument(f"Invalid Ceph monitor {host!r} (port {port!r})")
         if bool(self.auth_user) != bool(self.secret_uuid):
             raise InvalidArgument("Ceph auth needs both a user and a secret UUID")
-        if self.auth_user and not _USER.match(self.auth_user):
+        if self.auth_user and not _USER.fullmatch(self.auth_user):
             raise InvalidArgument(f"Invalid Ceph user {self.auth_user!r}")
         if self.secret_uuid:
             try:
@@ -99,7 +99,7 @@ def rbd_volume_name(volume: str) -> str:
 
 
 def file_path(path: str) -> str:
-    if not _PATH.match(path) or "/../" in f"{path}/" or "//" in path:
+    if not _PATH.fullmatch(path) or "/../" in f"{path}/" or "//" in path:
         raise InvalidArgument(f"Invalid disk file {path!r}: an absolute path of letters, "
                               "digits and _ . / + @ : -")
     return path
@@ -145,7 +145,7 @@ def next_disk_id(used: set[str], bus: str) -> str:
 
 
 def check_disk_id(disk_id: str, bus: str) -> str:
-    m = _DISK_ID.match(disk_id)
+    m = _DISK_ID.fullmatch(disk_id)
     if not m:
         raise InvalidArgument(f"Invalid disk id {disk_id!r}: use sdX, vdX or hdX")
     if m.group(1) != BUS_PREFIX[bus]:

@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 
 from pvc.common import config as configmod
-from pvc.devcluster import frr, zookeeper
+from pvc.devcluster import frr, patroni, zookeeper
 from pvc.devcluster.guest import xml as guest_xml
 from pvc.devcluster.layout import (
     NETWORKS,
@@ -69,8 +69,12 @@ def pvc_conf(spec: ClusterSpec) -> dict[str, Any]:
     raw["ceph"]["secret_uuid"] = ceph_secret_uuid(spec)
     raw["ceph"]["service_control"] = "direct"  # the nodes have no systemd
     raw["subsystem"]["enable_worker"] = True
-    # no upstream router learns the client subnets here: the primary hides them
+    # the upstream router learns the client subnets (pvc.devcluster.router), but the
+    # host, the nodes' default gateway, does not: the primary hides them behind itself
     raw["guest_networking"]["source_nat"] = True
+    if patroni.available():  # the provisioner's database (pvc.devcluster.patroni)
+        raw["database"]["postgres"]["credentials"]["api"]["password"] = patroni.password(
+            spec, patroni.API_USER)
     raw["api"]["listen"]["address"] = str(spec.floating_address("upstream"))
     raw["api"]["authentication"]["secret_key"] = spec.api_key[::-1]
     raw["api"]["token"] = [{"description": "pvc-dev", "token": spec.api_key}]
@@ -214,4 +218,6 @@ def write_node(spec: ClusterSpec, node: str) -> None:
     if node in spec.coordinator_names:
         zk_server(spec, node).write_config()
         write_redis(spec, node)
+        if patroni.available():
+            patroni.write(spec, node)
     frr.write(spec, node)

@@ -46,9 +46,9 @@ class ClusterSpec:
     root: str = field(default_factory=lambda: str(default_root()))
 
     def __post_init__(self) -> None:
-        if not re.match(r"^[a-z][a-z0-9]{0,15}$", self.name):
+        if not re.fullmatch(r"^[a-z][a-z0-9]{0,15}$", self.name):
             raise InvalidArgument(f"Invalid cluster name {self.name!r}")
-        if not re.match(r"^[a-z]{1,3}$", self.prefix):
+        if not re.fullmatch(r"^[a-z]{1,3}$", self.prefix):
             raise InvalidArgument(f"Invalid interface prefix {self.prefix!r} (1-3 letters)")
         if not 1 <= self.nodes <= MAX_NODES:
             raise InvalidArgument(f"--nodes must be between 1 and {MAX_NODES}")

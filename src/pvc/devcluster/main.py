@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from pvc.common.errors import PVCError
-from pvc.devcluster import cluster, router, userconn
+from pvc.devcluster import cluster, patroni, router, userconn
 from pvc.devcluster.ceph import cluster as cephdev
 from pvc.devcluster.layout import ClusterSpec, default_root
 from pvc.devcluster.node import link as netcut
@@ -110,6 +110,8 @@ def status(name: str) -> None:
             f"{s.get('domain_state') or '-':8} {'-' if age is None else f'{age} s':>13}")
     if any(power.status(spec, c) == "on" for c in spec.coordinator_names):
         click.echo(f"Ceph: {cephdev.health_line(spec) or 'not reachable'}")
+        if patroni.available():
+            click.echo(f"PostgreSQL: {patroni.status_line(spec) or 'no member answers'}")
     else:
         click.echo("Ceph: every coordinator (mon) is powered off")
 

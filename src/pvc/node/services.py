@@ -64,7 +64,7 @@ class ServiceControl(Protocol):
 
 
 def service_name(name: str) -> str:
-    if not isinstance(name, str) or not SERVICE_NAME.match(name):
+    if not isinstance(name, str) or not SERVICE_NAME.fullmatch(name):
         raise InvalidArgument(f"Invalid service name {name!r}: use <daemon>@<instance>")
     return name
 

@@ -18,8 +18,9 @@ from pvc.state.schema import CURRENT, LATEST, Schema
 from pvc.state.store import Store
 
 BACKUP_FORMAT = "pvc-cluster-backup"
-# Runtime coordination (locks, leases) is never backed up, restored or wiped by init.
-_RUNTIME_ROOTS = ("/zookeeper", "/locks")
+# Runtime coordination (locks, leases, Patroni's leader and members) is never backed up,
+# restored or wiped by init.
+_RUNTIME_ROOTS = ("/zookeeper", "/locks", "/patroni")
 
 
 def _is_runtime(path: str) -> bool:

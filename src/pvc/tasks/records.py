@@ -32,7 +32,7 @@ BROKER_ERRORS: tuple[type[BaseException], ...] = (redis.RedisError, OperationalE
 
 
 def is_task_id(value: str) -> bool:
-    return bool(TASK_ID.match(value))
+    return bool(TASK_ID.fullmatch(value))
 
 
 def broker_unavailable(app: Celery, exc: BaseException) -> Unavailable:

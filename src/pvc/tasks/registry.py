@@ -62,7 +62,7 @@ _REGISTRY: dict[str, TaskSpec] = {}
 
 def task_name(name: str) -> str:
     """`name` if it is a well-formed task name, else InvalidArgument."""
-    if not isinstance(name, str) or not TASK_NAME.match(name) or len(name) > 64:
+    if not isinstance(name, str) or not TASK_NAME.fullmatch(name) or len(name) > 64:
         raise InvalidArgument(f"Invalid task name {name!r}: use dotted lower-case words")
     return name
 

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from pvc.api.app import create_app
 from pvc.common import config as pvcconfig
+from pvc.db.prepared import PreparedDatabase
 from pvc.drivers.storage.base import Storage
 from pvc.state import tree
 from pvc.state.store import Store
@@ -141,7 +142,7 @@ def standard_cluster(store: Store) -> None:
 
 def client(
     store: Store, config: pvcconfig.Config | None = None, headers: dict[str, str] | None = HEADERS,
-    storage: Storage | None = None,
+    storage: Storage | None = None, database: PreparedDatabase | None = None,
 ) -> TestClient:
-    app = create_app(config or make_config(), store, storage)
+    app = create_app(config or make_config(), store, storage, database=database)
     return TestClient(app, headers=headers, raise_server_exceptions=False)

@@ -160,7 +160,8 @@ def test_openapi_lists_every_endpoint_with_its_query_parameters(store: Store) ->
         for path, item in doc["paths"].items()
         for method, op in item.items()
     }
-    surface_checked = ("/api/v1/storage/", "/api/v1/tasks", "/api/v1/network", "/api/v1/sriov")
+    surface_checked = ("/api/v1/storage/", "/api/v1/tasks", "/api/v1/network", "/api/v1/sriov",
+                       "/api/v1/provisioner")
     assert {k: v for k, v in found.items() if not k[1].startswith(surface_checked)} == ENDPOINTS
     node_params = doc["paths"]["/api/v1/node"]["get"]["parameters"]
     daemon = next(p for p in node_params if p["name"] == "daemon_state")

@@ -18,7 +18,7 @@ ORDER = "the arguments are VNI IPADDR HOSTNAME MACADDR"
 
 
 def _mac(ctx: click.Context, param: click.Parameter, value: str) -> str:
-    if not MAC.match(value):
+    if not MAC.fullmatch(value):
         raise click.BadParameter(f"{value!r} is not a MAC address like 52:54:00:12:34:56 "
                                  f"({ORDER})", ctx, param)
     return value

@@ -86,7 +86,7 @@ def set_memory(xml: str, mib: int) -> str:
 
 
 def bridge_for(net: str) -> str:
-    if not _NET.match(net):
+    if not _NET.fullmatch(net):
         raise InvalidArgument(f"Invalid network {net!r}: use a VNI or cluster, storage, upstream")
     return f"vmbr{net}"
 
@@ -97,7 +97,7 @@ def random_mac() -> str:
 
 def check_mac(mac: str) -> str:
     mac = mac.lower()
-    if not _MAC.match(mac):
+    if not _MAC.fullmatch(mac):
         raise InvalidArgument(f"Invalid MAC address {mac!r}")
     return mac
 
@@ -110,7 +110,7 @@ def interfaces(root: ET.Element) -> list[ET.Element]:
 def _net_of(iface: ET.Element) -> str:
     src = iface.find("source")
     source = (src.get("bridge") or src.get("dev") or "") if src is not None else ""
-    m = _BRIDGE.match(source)
+    m = _BRIDGE.fullmatch(source)
     return m.group(1) if m else source
 
 
@@ -123,7 +123,7 @@ def interface(net: str, mac: str | None = None, model: str = "virtio") -> ET.Ele
     """A bridged interface on vmbr<net> (a random MAC unless one is given)."""
     bridge = bridge_for(net)
     mac = check_mac(mac) if mac else random_mac()
-    if not _MODEL.match(model):
+    if not _MODEL.fullmatch(model):
         raise InvalidArgument(f"Invalid NIC model {model!r}")
     iface = ET.Element("interface", {"type": "bridge"})
     ET.SubElement(iface, "mac", {"address": mac})

@@ -172,7 +172,7 @@ def conf_sections(s: ClusterSettings) -> dict[str, dict[str, str]]:
 def render_conf(sections: Mapping[str, Mapping[str, str]]) -> str:
     lines = ["# written by pvc-dev (pvc.devcluster.ceph.boot)"]
     for sect, opts in sections.items():
-        if not re.match(r"^[a-z]+(\.[a-z0-9_-]+)?$", sect):
+        if not re.fullmatch(r"^[a-z]+(\.[a-z0-9_-]+)?$", sect):
             raise InvalidArgument(f"Invalid ceph.conf section {sect!r}")
         lines.append(f"[{sect}]")
         for key, value in opts.items():
@@ -222,7 +222,7 @@ class Keys:
 
 def add_to_keyring(path: Path, entity: str, key: str, caps: Mapping[str, str]) -> None:
     """Add (or replace) one entity in a keyring file, creating it (mode 600) if needed."""
-    if not re.match(r"^(mon\.|(client|mgr|osd)\.[a-z0-9_.-]+)$", entity):
+    if not re.fullmatch(r"^(mon\.|(client|mgr|osd)\.[a-z0-9_.-]+)$", entity):
         raise InvalidArgument(f"Invalid cephx entity {entity!r}")
     path.parent.mkdir(parents=True, exist_ok=True)
     cmd = [CEPH_AUTHTOOL, str(path)]

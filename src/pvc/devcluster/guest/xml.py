@@ -91,7 +91,7 @@ class GuestNet:
 
     def cmdline(self) -> str:
         for probe in self.probes:
-            if not PROBE_RE.match(probe):
+            if not PROBE_RE.fullmatch(probe):
                 raise InvalidArgument(f"Invalid probe {probe!r}: use ping:HOST, "
                                       "http:HOST[:PORT], get:HOST[:PORT] or stream:HOST")
         if not all(1 <= p <= 65535 for p in self.http_ports):
@@ -109,7 +109,7 @@ class GuestNet:
 
 def nic_xml(nic: Nic) -> ET.Element:
     """The `<interface>` of a NIC, as PVC writes a bridged one."""
-    if not BRIDGE_RE.match(nic.bridge) or not MAC_RE.match(nic.mac):
+    if not BRIDGE_RE.fullmatch(nic.bridge) or not MAC_RE.fullmatch(nic.mac):
         raise InvalidArgument(f"Invalid NIC {nic}: bridge vmbr<vni>, lowercase MAC")
     el = ET.Element("interface", type="bridge")
     _sub(el, "mac", address=nic.mac)
@@ -119,7 +119,7 @@ def nic_xml(nic: Nic) -> ET.Element:
 
 
 def _check_name(name: str) -> None:
-    if not NAME_RE.match(name):
+    if not NAME_RE.fullmatch(name):
         raise InvalidArgument(f"Invalid guest name {name!r}: 1-63 of A-Z a-z 0-9 . _ -, "
                               "starting with a letter or digit")
 
@@ -132,12 +132,12 @@ def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) ->
 
 
 def _disk(devices: ET.Element, disk: Disk) -> None:
-    if not TARGET_RE.match(disk.target):
+    if not TARGET_RE.fullmatch(disk.target):
         raise InvalidArgument(f"Invalid disk target {disk.target!r} (vda..vdz)")
     kind = "network" if disk.kind == "rbd" else disk.kind
     el = _sub(devices, "disk", type=kind, device="disk")
     if disk.kind == "rbd":
-        if not RBD_NAME_RE.match(disk.source):
+        if not RBD_NAME_RE.fullmatch(disk.source):
             raise InvalidArgument(f"Invalid RBD image {disk.source!r} (pool/image)")
         # cache=writeback is safe to migrate on RBD: libvirt knows the storage is shared.
         _sub(el, "driver", name="qemu", type="raw", cache="writeback", discard="unmap")
@@ -147,7 +147,7 @@ def _disk(devices: ET.Element, disk: Disk) -> None:
         src = _sub(el, "source", protocol="rbd", name=disk.source)
         for host in disk.hosts:
             addr, _, port = host.rpartition(":") if host.count(":") == 1 else (host, "", "")
-            if not HOST_RE.match(addr) or (port and not port.isdigit()):
+            if not HOST_RE.fullmatch(addr) or (port and not port.isdigit()):
                 raise InvalidArgument(f"Invalid Ceph monitor {host!r}")
             _sub(src, "host", name=addr, **({"port": port} if port else {}))
     else:
@@ -173,7 +173,7 @@ def domain_xml(name: str, uuid: str, memory_mib: int, vcpus: int, image: GuestIm
     and prints what the disk's start holds every second (see `pvc.devcluster.guest.image`)."""
     if not 0 <= tick_ms <= 10_000:
         raise InvalidArgument("tick_ms must be 0 (off) to 10000")
-    if write_marker and not MARKER_RE.match(write_marker):
+    if write_marker and not MARKER_RE.fullmatch(write_marker):
         raise InvalidArgument(f"Invalid disk marker {write_marker!r}: 1-64 of A-Z a-z 0-9 . _ -")
     _check_name(name)
     try:

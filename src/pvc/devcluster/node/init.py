@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pvc.devcluster import configs, frr
+from pvc.devcluster import configs, frr, patroni
 from pvc.devcluster.ceph import cluster as cephdev
 from pvc.devcluster.layout import ClusterSpec, load_spec
 
@@ -79,6 +79,9 @@ def services_for(spec: ClusterSpec, node: str) -> list[Service]:
         out.append(Service("zookeeper", zk.command(), restart=True))
         out.append(Service("redis", configs.redis_command(spec, node), restart=True))
         out.append(Service("sentinel", configs.sentinel_command(spec, node), restart=True))
+        if patroni.available():  # PostgreSQL of the provisioner
+            out.append(Service("patroni", patroni.command(spec, node), restart=True,
+                               env=patroni.env(spec, node)))
     out += [Service(name, cmd, restart=True) for name, cmd in cephdev.services(spec, node)]
     if frr.available():  # BGP EVPN for the VXLANs of managed networks
         out += [Service(name, cmd, restart=True) for name, cmd in frr.commands(spec, node)]

@@ -57,18 +57,18 @@ def validate_host(host: str) -> str:
     """Accept an IPv4 address or an RFC 1123 host name; nothing that could be an option."""
     if not isinstance(host, str):
         raise InvalidArgument("IPMI host must be a string")
-    if _DOTTED_RE.match(host):
+    if _DOTTED_RE.fullmatch(host):
         try:
             return str(ipaddress.IPv4Address(host))
         except ValueError:
             raise InvalidArgument(f"invalid IPMI host address: {host!r}") from None
-    if not _HOSTNAME_RE.match(host):
+    if not _HOSTNAME_RE.fullmatch(host):
         raise InvalidArgument(f"invalid IPMI host name: {host!r}")
     return host
 
 
 def validate_username(username: str) -> str:
-    if not isinstance(username, str) or not _USERNAME_RE.match(username):
+    if not isinstance(username, str) or not _USERNAME_RE.fullmatch(username):
         raise InvalidArgument(
             "invalid IPMI username: 1-16 characters of letters, digits, '.', '_' or '-', "
             "starting with a letter or digit"
@@ -78,7 +78,7 @@ def validate_username(username: str) -> str:
 
 def validate_password(password: str, interface: str = "lanplus") -> str:
     limit = _MAX_PASSWORD.get(interface, 20)
-    if not isinstance(password, str) or not _PASSWORD_RE.match(password) or len(password) > limit:
+    if not isinstance(password, str) or not _PASSWORD_RE.fullmatch(password) or len(password) > limit:
         raise InvalidArgument(
             f"invalid IPMI password: 1-{limit} printable ASCII characters without blanks"
         )

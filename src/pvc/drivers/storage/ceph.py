@@ -108,7 +108,7 @@ class CephStorage(CephVolumes):
 
     def _tier_rule(self, tier: str) -> str:
         """The CRUSH rule `<tier>_tier` (replicated over hosts, device class `tier`)."""
-        if not _TIER_RE.match(tier):
+        if not _TIER_RE.fullmatch(tier):
             raise InvalidArgument(f"invalid storage tier {tier!r}")
         rule = f"{tier}_tier"
         rules = self._conn.json({"prefix": "osd crush rule ls"}, "list the CRUSH rules")

@@ -141,7 +141,7 @@ def nettype(value: Any) -> str:
 def domain_name(value: Any) -> str:
     text = str(value).strip().lower().rstrip(".")
     labels = text.split(".")
-    if not text or len(text) > 253 or not all(_LABEL.match(label) for label in labels):
+    if not text or len(text) > 253 or not all(_LABEL.fullmatch(label) for label in labels):
         raise InvalidArgument(
             f"Invalid domain {value!r}: use DNS labels of letters, digits and '-' "
             "separated by dots (e.g. net1.local)")
@@ -160,7 +160,7 @@ def mac(value: Any) -> str:
 
 def hostname(value: Any) -> str:
     text = str(value).strip().lower()
-    if not _LABEL.match(text):
+    if not _LABEL.fullmatch(text):
         raise InvalidArgument(f"Invalid hostname {value!r}: use one DNS label of letters, "
                               "digits and '-' (at most 63)")
     return text

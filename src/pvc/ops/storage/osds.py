@@ -31,7 +31,7 @@ def check_device_path(device: str) -> str:
     if not isinstance(device, str) or device.startswith("detect:"):
         raise InvalidArgument(f"Device {device!r} is not supported: give the device's path "
                               "(detect: strings are not supported)")
-    if (not DEVICE_PATH.match(device) or os.path.normpath(device) != device
+    if (not DEVICE_PATH.fullmatch(device) or os.path.normpath(device) != device
             or device == "/"):
         raise InvalidArgument(f"Invalid device path {device!r}: use an absolute path of "
                               "letters, digits and . _ - : + @ , = (e.g. /dev/sdb)")

@@ -1,0 +1,1 @@
+"""`pvc provisioner ...`: templates, userdata, scripts, OVAs, profiles and VM creation."""
