@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from pvc.common.config import METADATA_ADDRESS
 from pvc.devcluster import demo
 from pvc.devcluster.guest.xml import GuestNet, Nic
 from tests.system.conftest import DevCluster
@@ -195,7 +196,8 @@ def test_guests_on_two_nodes_get_leases_and_reach_the_gateway_and_each_other_by_
     dc = net100
     first, second = others(dc, primary(dc))
     guest(dc, "a1", first, [Nic("vmbr100", A1)], f"ping:{GW}",
-          "ping:a2.net100.local", "http:a2.net100.local", f"stream:{GW}")
+          "ping:a2.net100.local", "http:a2.net100.local", f"stream:{GW}",
+          f"meta:{METADATA_ADDRESS}")
     guest(dc, "a2", second, [Nic("vmbr100", A2)], f"ping:{GW}",
           "ping:a1.net100.local")
     for name, peer in (("a1", "a2"), ("a2", "a1")):
@@ -211,6 +213,19 @@ def test_guests_on_two_nodes_get_leases_and_reach_the_gateway_and_each_other_by_
     # the guest learned the network's MTU (VXLAN overhead) and gateway from DHCP
     line = next(x for x in console(dc, "a1") if LEASE.match(x))
     assert line.split()[3:6] == [GW, GW, "1450"]
+
+
+def test_a_guest_reads_its_own_metadata_from_the_primary(net100: DevCluster) -> None:
+    """cloud-init's metadata service: the primary holds 169.254.169.254 on its loopback
+    and answers a guest, known by its lease, with its own instance-id (its UUID)."""
+    dc = net100
+    uuid = str(info(dc, "a1")["uuid"])
+    holder = primary(dc)
+    assert f"{METADATA_ADDRESS}/32" in addresses(dc, holder, "lo")
+    assert all(METADATA_ADDRESS not in addresses(dc, n, "lo") for n in others(dc, holder))
+    dc.wait_for("a1's instance-id from the metadata service", lambda: any(
+        line.startswith(f"pvc-meta meta:{METADATA_ADDRESS} ") and line.split()[-1] == uuid
+        for line in console(dc, "a1")), timeout=60, interval=0.5)
 
 
 def test_a_reservation_gives_the_guest_its_address_on_its_next_boot(net100: DevCluster) -> None:

@@ -42,6 +42,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="ZooKeeper hosts (host:port,...[/chroot]); default: the coordinators",
     )
     p.add_argument(
+        "--metadata",
+        action="store_true",
+        help="also serve cloud-init metadata on 169.254.169.254:80 (the primary does)",
+    )
+    p.add_argument(
         "--watch-stdin",
         action="store_true",
         help="exit when stdin reaches end of file (the parent died)",
@@ -91,6 +96,32 @@ def watch_stdin(stop: threading.Event, on_eof: Callable[[], None]) -> threading.
     thread = threading.Thread(target=run, name="watch-stdin", daemon=True)
     thread.start()
     return thread
+
+
+def _metadata_server(config: Any, store: Any, database: Any) -> Any:
+    """The cloud-init metadata service (`pvc.api.metadata`) on METADATA_ADDRESS:80, which
+    the primary holds on its loopback, in a thread of its own; None when it is off."""
+    import uvicorn
+
+    from pvc.api.metadata import create_metadata_app
+    from pvc.common.config import METADATA_ADDRESS, METADATA_PORT
+
+    if not config.metadata_enabled:
+        return None
+    server = uvicorn.Server(uvicorn.Config(
+        create_metadata_app(store, database), host=METADATA_ADDRESS, port=METADATA_PORT,
+        log_config=None, lifespan="off", timeout_keep_alive=5))
+
+    def run() -> None:
+        try:
+            server.run()
+        except SystemExit:  # uvicorn exits when it cannot bind: the API goes on
+            log.error("The metadata service could not listen on %s:%s", METADATA_ADDRESS,
+                      METADATA_PORT)
+
+    threading.Thread(target=run, name="metadata", daemon=True).start()
+    log.info("Metadata service on http://%s:%s", METADATA_ADDRESS, METADATA_PORT)
+    return server
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -178,12 +209,15 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signum, request_exit)
     if database is not None:  # the provisioner's database, once the API serves
         database.start(after=lambda: server.started)
+    metadata = _metadata_server(config, store, database) if args.metadata else None
     scheme = "https" if tls else "http"
     log.info("PVC API on %s://%s:%s/api/v1 (ZooKeeper %s)", scheme, host, port, hosts)
     try:
         server.run()
     finally:
         stop.set()
+        if metadata is not None:
+            metadata.should_exit = True
         store.close()
         if storage is not None:
             storage.close()

@@ -23,6 +23,9 @@ DEFAULT_CONFIG_FILE = "/etc/pvc/pvc.conf"
 # The documented sample: every key with its default and why.
 SAMPLE_FILE = Path(__file__).with_name("pvc.sample.conf")
 NETWORK_NAMES = ("upstream", "cluster", "storage")
+# where guests ask for their cloud-init metadata: held by the primary on its loopback
+METADATA_ADDRESS = "169.254.169.254"
+METADATA_PORT = 80
 
 
 def config_path() -> Path:
@@ -176,6 +179,12 @@ class Config:
             raise InvalidArgument("pvc.conf: database.keydb.hostname is empty and the cluster "
                                   "network has no floating address")
         return f"redis://{host}:{self.keydb_port}{path}"
+
+    @property
+    def metadata_enabled(self) -> bool:
+        """Whether the primary serves cloud-init metadata to the managed networks (at
+        METADATA_ADDRESS on its loopback): with client networks and the provisioner."""
+        return self.enable_networking and bool(self.postgres_api_password)
 
     def postgres_hosts(self) -> list[str]:
         if self.postgres_hostname:

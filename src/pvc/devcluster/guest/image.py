@@ -26,10 +26,12 @@ With `pvc.net=1` the guest uses its NICs (virtio, hot-plugged ones too):
 and answers HTTP with its name on port 80 (and the ports of `pvc.http=P1,P2`); with
 `pvc.blob=N` it also serves N MiB of zeros as /blob. With
 `pvc.probe=KIND:HOST[:PORT],...` (HOST a name, resolved through the DNS server of the
-lease, or an address) it tries each target of KIND ping, http (GET /) or get (GET /blob)
-every `pvc.probe_ms` ms (default 200) and prints
+lease, or an address) it tries each target of KIND ping, http (GET /), get (GET /blob)
+or meta (GET /latest/meta-data/instance-id) every `pvc.probe_ms` ms (default 200) and
+prints
     pvc-probe <probe> <address> ok|fail|noaddr <round> <uptime, seconds>
     pvc-get <probe> <address> <start> <end>  (get: when the download began and ended)
+    pvc-meta <probe> <address> <instance-id> (meta: the answer)
 A probe of KIND stream pings its target every 50 ms without end, and prints
     pvc-stream <probe> <address> <uptime>    at the first answer, then every second
     pvc-gap <probe> <address> <seconds> <uptime>
@@ -189,6 +191,12 @@ EOS
             start=$(cut -d' ' -f1 /proc/uptime)
             if timeout 120 wget -q -O /dev/null "http://$addr:$port/blob" 2>/dev/null; then
               r=ok; echo "pvc-get $p $addr $start $(cut -d' ' -f1 /proc/uptime)"
+            else r=fail; fi
+          elif [ "$kind" = meta ]; then
+            v=$(timeout 2 wget -q -O - "http://$addr:$port/latest/meta-data/instance-id" \
+                2>/dev/null)
+            if [ -n "$v" ]; then
+              r=ok; echo "pvc-meta $p $addr $v"
             else r=fail; fi
           elif timeout 1 wget -q -O /dev/null "http://$addr:$port/" 2>/dev/null; then r=ok
           else r=fail; fi

@@ -38,7 +38,7 @@ TARGET_RE = re.compile(r"^vd[a-z]$")
 RBD_NAME_RE = re.compile(r"^[A-Za-z0-9._-]+/[A-Za-z0-9._-]+$")
 HOST_RE = re.compile(r"^[A-Za-z0-9.:-]+$")
 MARKER_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-PROBE_RE = re.compile(r"^((ping|http|get):[A-Za-z0-9.-]{1,100}(:[0-9]{1,5})?"
+PROBE_RE = re.compile(r"^((ping|http|get|meta):[A-Za-z0-9.-]{1,100}(:[0-9]{1,5})?"
                       r"|stream:[A-Za-z0-9.-]{1,100})$")
 BRIDGE_RE = re.compile(r"^vmbr[0-9]{1,8}$")
 MAC_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
@@ -82,7 +82,8 @@ class Nic:
 class GuestNet:
     """What the guest does on its network (see `pvc.devcluster.guest.image`): serve HTTP on
     `http_ports` besides 80 (and `blob_mib` MiB at /blob), and probe `probes`
-    (`ping:HOST`, `http:HOST[:PORT]`, `get:HOST[:PORT]`, `stream:HOST`)."""
+    (`ping:HOST`, `http:HOST[:PORT]`, `get:HOST[:PORT]`, `meta:HOST[:PORT]`,
+    `stream:HOST`)."""
 
     http_ports: tuple[int, ...] = ()
     probes: tuple[str, ...] = ()
@@ -93,7 +94,8 @@ class GuestNet:
         for probe in self.probes:
             if not PROBE_RE.fullmatch(probe):
                 raise InvalidArgument(f"Invalid probe {probe!r}: use ping:HOST, "
-                                      "http:HOST[:PORT], get:HOST[:PORT] or stream:HOST")
+                                      "http:HOST[:PORT], get:HOST[:PORT], meta:HOST[:PORT] or "
+                                      "stream:HOST")
         if not all(1 <= p <= 65535 for p in self.http_ports):
             raise InvalidArgument("HTTP ports must be 1-65535")
         if not 50 <= self.probe_ms <= 10_000:

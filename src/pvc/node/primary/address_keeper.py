@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def take(dev: str, addr: ipaddress.IPv4Interface | ipaddress.IPv6Interface) -> None:
         ip.add_address(dev, addr)
-        if addr.version == 4:
+        if addr.version == 4 and dev != "lo":  # nobody on a loopback to tell
             announcers[:] = [p for p in announcers if p.poll() is None]  # reap finished ones
             announcers.append(ip.announce(dev, addr.ip))
 

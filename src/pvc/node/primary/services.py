@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from pvc.common import procs
-from pvc.common.config import Config
+from pvc.common.config import METADATA_ADDRESS, Config
 from pvc.common.errors import BackendError
 from pvc.drivers.network.linux import Interface, IpRoute
 
@@ -46,6 +46,8 @@ class PrimaryServices:
             fl = net.floating_interface()
             if fl is not None:
                 out.append((net.device, fl))
+        if self.config.metadata_enabled:  # the metadata service's address (pvcapid)
+            out.append(("lo", ipaddress.IPv4Interface(f"{METADATA_ADDRESS}/32")))
         return out
 
     @property
@@ -128,6 +130,8 @@ class PrimaryServices:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         out = open(self.log_dir / "pvcapid.log", "ab")  # noqa: SIM115 - handed to the child
         cmd = [sys.executable, "-m", "pvc.api.main", "--watch-stdin"]
+        if self.config.metadata_enabled:
+            cmd.append("--metadata")
         if self.config.source:
             cmd += ["--config", str(self.config.source)]
         self.api = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=out,

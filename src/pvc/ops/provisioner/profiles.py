@@ -137,3 +137,15 @@ def modify(db: Database, name: str, choices: Choices) -> None:
 
 def remove(db: Database, name: str) -> None:
     write(db, lambda s: s.delete(one(s, Profile, name, WHAT)), WHAT, name)
+
+
+def userdata_of(db: Database, name: str) -> str:
+    """The userdata document of profile `name` ("" when it names none)."""
+    def work(s: Session) -> str:
+        profile = one(s, Profile, name, WHAT)
+        if profile.userdata is None:
+            return ""
+        found = s.scalars(select(Userdata.userdata).where(Userdata.id == profile.userdata))
+        return str(found.one_or_none() or "")
+
+    return db.run(work)
