@@ -4,20 +4,14 @@ come back byte for byte; refusals exit non-zero changing nothing."""
 
 from __future__ import annotations
 
+import functools
 import json
 import textwrap
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
-
-from pvc.cli.context import CliState
-from pvc.cli.main import cli
-from pvc.db.engine import Database
-from pvc.db.prepared import PreparedDatabase
-from pvc.state.store import Store
-from tests.integration.api.support import TOKEN, client, standard_cluster
+from click.testing import Result
 
 pytestmark = pytest.mark.integration
 
@@ -38,22 +32,9 @@ BUILDER = textwrap.dedent("""\
 
 
 @pytest.fixture
-def pvc(store: Store, db: Database, tmp_path: Path) -> Iterator[Run]:
-    standard_cluster(store)
-    prepared = PreparedDatabase(db.spec).start()
-    conns = tmp_path / "pvc.json"
-    conns.write_text(json.dumps({"t": {"host": "testserver", "port": 80, "scheme": "http",
-                                       "api_key": TOKEN}}))
-    transport = client(store, headers=None, database=prepared)._transport
-
-    def run(*args: str, stdin: str | None = None) -> Result:
-        state = CliState(store=conns, transport=transport)
-        return CliRunner().invoke(cli, ["-q", "-c", "t", *args], obj=state, input=stdin)
-
-    try:
-        yield run
-    finally:
-        prepared.close()
+def pvc(pvc: Run) -> Run:
+    """The CLI in safe mode here: a remove asks first."""
+    return functools.partial(pvc, safe=True)
 
 
 def names(pvc: Run, kind: str) -> list[str]:

@@ -5,39 +5,10 @@ nothing."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
-
-from pvc.cli.context import CliState
-from pvc.cli.main import cli
-from pvc.db.engine import Database
-from pvc.db.prepared import PreparedDatabase
-from pvc.state.store import Store
-from tests.integration.api.support import TOKEN, client, standard_cluster
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def pvc(store: Store, db: Database, tmp_path: Path) -> Iterator[object]:
-    standard_cluster(store)
-    prepared = PreparedDatabase(db.spec).start()
-    conns = tmp_path / "pvc.json"
-    conns.write_text(json.dumps({"t": {"host": "testserver", "port": 80, "scheme": "http",
-                                       "api_key": TOKEN}}))
-    transport = client(store, headers=None, database=prepared)._transport
-
-    def run(*args: str) -> Result:
-        state = CliState(store=conns, transport=transport)
-        return CliRunner().invoke(cli, ["-q", "-u", "-c", "t", *args], obj=state)
-
-    try:
-        yield run
-    finally:
-        prepared.close()
 
 
 def test_add_list_modify_remove(pvc) -> None:  # type: ignore[no-untyped-def]

@@ -4,9 +4,7 @@ form field `data`), PVC's answer shapes, and refusals that change nothing."""
 
 from __future__ import annotations
 
-import json
 import textwrap
-from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
@@ -15,9 +13,6 @@ from sqlalchemy.orm import Session
 
 from pvc.db.engine import Database
 from pvc.db.models import Profile, Script, Userdata
-from pvc.db.prepared import PreparedDatabase
-from pvc.state.store import Store
-from tests.integration.api.support import client, standard_cluster
 
 pytestmark = pytest.mark.integration
 
@@ -36,16 +31,6 @@ BUILDER = textwrap.dedent("""\
         def install(self):
             self.log("100% & done + more")
     """)
-
-
-@pytest.fixture
-def c(store: Store, db: Database) -> Iterator[TestClient]:
-    standard_cluster(store)
-    prepared = PreparedDatabase(db.spec).start()
-    try:
-        yield client(store, database=prepared)
-    finally:
-        prepared.close()
 
 
 def documents(c: TestClient, api: str, field: str) -> dict[str, str]:
@@ -161,21 +146,3 @@ def test_duplicates_unknown_names_empty_and_documents_in_use(
         assert r.status_code == 400 and "used by a profile" in r.json()["message"], r.text
     assert documents(c, USERDATA, "userdata") == {"empty": "", "web": CLOUD_CONFIG}
     assert documents(c, SCRIPT, "script") == {"deb": BUILDER}
-
-
-def test_the_routes_and_parameters_are_pvc_s(store: Store) -> None:
-    from tests.integration.api.vm.test_surface import SURFACE
-    if not SURFACE.exists():
-        pytest.skip("the PVC surface reference is not available")
-    ops = json.loads(SURFACE.read_text())["operations"]
-    doc = client(store, headers=None).get("/api/v1/openapi.json").json()
-    for api in (USERDATA, SCRIPT):
-        expected = {(method, path): {p["name"] for p in op["params"] if p["in"] == "query"}
-                    for path, item in ops.items() if path.startswith(api)
-                    for method, op in item.items()}
-        found = {(method, path): {p["name"] for p in op.get("parameters", [])
-                                  if p["in"] == "query"}
-                 for path, item in doc["paths"].items() if path.startswith(api)
-                 for method, op in item.items()}
-        assert found == expected
-        assert len(found) == 6

@@ -111,18 +111,3 @@ def test_the_cli_round_trip(c: TestClient, store: Store, tmp_path: Path) -> None
     assert pvc("list", "-f", "raw").output.split() == ["web"]
     assert pvc("remove", "web", "-y").exit_code == 0
     assert json.loads(pvc("list", "-f", "json").output) == []
-
-
-def test_the_routes_and_parameters_are_pvc_s(store: Store) -> None:
-    from tests.integration.api.vm.test_surface import SURFACE
-    if not SURFACE.exists():
-        pytest.skip("the PVC surface reference is not available")
-    ops = json.loads(SURFACE.read_text())["operations"]
-    expected = {(method, path): {p["name"] for p in op["params"] if p["in"] == "query"}
-                for path, item in ops.items() if path.startswith(API)
-                for method, op in item.items()}
-    doc = client(store, headers=None).get("/api/v1/openapi.json").json()
-    found = {(method, path): {p["name"] for p in op.get("parameters", []) if p["in"] == "query"}
-             for path, item in doc["paths"].items() if path.startswith(API)
-             for method, op in item.items()}
-    assert found == expected

@@ -3,9 +3,6 @@ preparation) and ZooKeeper: PVC's wire shapes, and refusals that change nothing.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
-
 import pytest
 from fastapi.testclient import TestClient
 
@@ -18,16 +15,6 @@ API = "/api/v1/provisioner/template/system"
 SMALL = {"name": "small", "vcpus": "1", "vram": "512", "serial": "True", "vnc": "False"}
 FIELDS = {"id", "name", "vcpu_count", "vram_mb", "serial", "vnc", "vnc_bind", "node_limit",
           "node_selector", "node_autostart", "migration_method", "migration_max_downtime"}
-
-
-@pytest.fixture
-def c(store: Store, db: Database) -> Iterator[TestClient]:
-    standard_cluster(store)
-    prepared = PreparedDatabase(db.spec).start()
-    try:
-        yield client(store, database=prepared)
-    finally:
-        prepared.close()
 
 
 def names(c: TestClient) -> list[str]:
@@ -112,18 +99,3 @@ def test_a_database_that_does_not_answer_is_a_503_naming_it(store: Store, db: Da
         assert r.status_code == 503 and "127.0.0.2" in r.json()["message"]
     finally:
         prepared.close()
-
-
-def test_the_routes_and_parameters_are_pvc_s(store: Store) -> None:
-    from tests.integration.api.vm.test_surface import SURFACE
-    if not SURFACE.exists():
-        pytest.skip("the PVC surface reference is not available")
-    ops = json.loads(SURFACE.read_text())["operations"]
-    expected = {(method, path): {p["name"] for p in op["params"] if p["in"] == "query"}
-                for path, item in ops.items() if path.startswith(API)
-                for method, op in item.items()}
-    doc = client(store, headers=None).get("/api/v1/openapi.json").json()
-    found = {(method, path): {p["name"] for p in op.get("parameters", []) if p["in"] == "query"}
-             for path, item in doc["paths"].items() if path.startswith(API)
-             for method, op in item.items()}
-    assert found == expected
