@@ -15,9 +15,16 @@ import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from pvc.common.errors import PVCError
+
+if TYPE_CHECKING:  # loaded in main(), after the arguments parsed
+    import uvicorn
+
+    from pvc.common.config import Config
+    from pvc.db.prepared import PreparedDatabase
+    from pvc.state.store import Store
 
 log = logging.getLogger("pvcapid")
 
@@ -98,7 +105,8 @@ def watch_stdin(stop: threading.Event, on_eof: Callable[[], None]) -> threading.
     return thread
 
 
-def _metadata_server(config: Any, store: Any, database: Any) -> Any:
+def _metadata_server(config: Config, store: Store,
+                     database: PreparedDatabase | None) -> uvicorn.Server | None:
     """The cloud-init metadata service (`pvc.api.metadata`) on METADATA_ADDRESS:80, which
     the primary holds on its loopback, in a thread of its own; None when it is off."""
     import uvicorn
