@@ -16,7 +16,6 @@ import statistics
 import threading
 import time
 
-import httpx
 from sqlalchemy import Column, Integer, MetaData, Table, select
 from sqlalchemy.dialects.postgresql import insert
 
@@ -32,31 +31,15 @@ ROWS = Table("bench_failover", MetaData(), Column("n", Integer, primary_key=True
 
 
 def leader(spec: ClusterSpec) -> str | None:
-    for node in spec.coordinator_names:
-        ip = spec.node_address(node, "cluster").ip
-        try:
-            members = httpx.get(f"http://{ip}:{patroni.REST_PORT}/cluster", timeout=1).json()
-        except (httpx.HTTPError, ValueError):
-            continue
-        for m in members.get("members", []):
-            if m.get("role") == "leader" and m.get("state") == "running":
-                return str(m["name"])
-    return None
+    return next((n for n, role in patroni.roles(spec).items() if role == "leader"), None)
 
 
 def wait_leader_and_standby(spec: ClusterSpec, timeout: float = 240) -> str:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        for node in spec.coordinator_names:
-            ip = spec.node_address(node, "cluster").ip
-            try:
-                members = httpx.get(f"http://{ip}:{patroni.REST_PORT}/cluster",
-                                    timeout=1).json()["members"]
-            except (httpx.HTTPError, ValueError, KeyError):
-                continue
-            roles = {m["role"] for m in members if m.get("state") in ("running", "streaming")}
-            if {"leader", "sync_standby"} <= roles:
-                return str(next(m["name"] for m in members if m["role"] == "leader"))
+        roles = patroni.roles(spec)
+        if {"leader", "sync_standby"} <= set(roles.values()):
+            return next(n for n, role in roles.items() if role == "leader")
         time.sleep(1)
     raise SystemExit("Patroni has no leader with a synchronous standby")
 

@@ -19,6 +19,7 @@ import pytest
 from pvc.client.provisioner.api import ProvisionerApi
 from pvc.common.errors import InvalidArgument, NotFound, PVCError, Unauthorized
 from pvc.devcluster import network as netsetup
+from pvc.devcluster import patroni
 from pvc.state import tree
 from pvc.state.schema import CURRENT
 from tests.system.conftest import DevCluster, HolderSampler
@@ -368,17 +369,6 @@ def test_power_off_primary_elects_a_new_one(devcluster_3: DevCluster) -> None:
     assert api.status()["primary_node"] == new
 
 
-def patroni_roles(dc: DevCluster) -> dict[str, str]:
-    """Member -> role (leader, sync_standby, replica) as Patroni's REST API tells it."""
-    for node in dc.spec.coordinator_names:
-        ip = dc.spec.node_address(node, "cluster").ip
-        with contextlib.suppress(httpx.HTTPError, ValueError):
-            members = httpx.get(f"http://{ip}:8008/cluster", timeout=2).json()["members"]
-            return {m["name"]: m["role"] for m in members if m.get("state") in (
-                "running", "streaming")}
-    return {}
-
-
 def add_template(dc: DevCluster, name: str) -> bool:
     """Whether the API took a new system template (False: it could not, yet)."""
     api = ProvisionerApi(dc.api(timeout=15))
@@ -395,7 +385,7 @@ def test_provisioner_data_survive_the_loss_of_the_database_leader(
     writes within seconds, reached through the same API, and what was committed is there."""
     dc = devcluster_3
     roles = dc.wait_for("a Patroni leader and a synchronous standby", lambda: (
-        r := patroni_roles(dc)) and "leader" in r.values() and "sync_standby" in r.values()
+        r := patroni.roles(dc.spec)) and "leader" in r.values() and "sync_standby" in r.values()
         and r, timeout=180, interval=1)
     leader = next(n for n, role in roles.items() if role == "leader")
     dc.wait_for("the provisioner's database ready", lambda: add_template(dc, "before"),
@@ -406,7 +396,7 @@ def test_provisioner_data_survive_the_loss_of_the_database_leader(
         dc.wait_for("a write on the new leader", lambda: add_template(dc, "after"),
                     timeout=90, interval=0.5)
         elapsed = time.monotonic() - started
-        roles = patroni_roles(dc)
+        roles = patroni.roles(dc.spec)
         assert roles.get(leader) != "leader" and "leader" in roles.values(), roles
         listed = {t["name"] for t in ProvisionerApi(dc.api()).system_template_list()}
         assert {"before", "after"} <= listed

@@ -151,16 +151,30 @@ def env(spec: ClusterSpec, node: str) -> dict[str, str]:
     return {"HOME": str(base_dir(spec, node)), "USER": USER, "LOGNAME": USER}
 
 
-def status_line(spec: ClusterSpec) -> str | None:
-    """The members and their roles as Patroni tells them (None if no member answers)."""
+
+def members(spec: ClusterSpec) -> list[dict[str, Any]]:
+    """The members as Patroni's REST API tells them (name, role, state, ...), from the
+    first coordinator that answers; [] if none does."""
     import httpx
 
     for node in spec.coordinator_names:
         ip = spec.node_address(node, "cluster").ip
         try:
-            members = httpx.get(f"http://{ip}:{REST_PORT}/cluster", timeout=1).json()["members"]
-        except (httpx.HTTPError, ValueError, KeyError):
+            found = httpx.get(f"http://{ip}:{REST_PORT}/cluster", timeout=1).json()["members"]
+        except (httpx.HTTPError, ValueError, KeyError, TypeError):
             continue
-        return ", ".join(f"{m.get('name')} {m.get('role')} ({m.get('state')})"
-                         for m in members)
-    return None
+        return [m for m in found if isinstance(m, dict)]
+    return []
+
+
+def roles(spec: ClusterSpec) -> dict[str, str]:
+    """Member -> role (leader, sync_standby, replica) of the members that run."""
+    return {str(m.get("name")): str(m.get("role")) for m in members(spec)
+            if m.get("state") in ("running", "streaming")}
+
+
+def status_line(spec: ClusterSpec) -> str | None:
+    """The members and their roles (None if no member answers)."""
+    found = members(spec)
+    return ", ".join(f"{m.get('name')} {m.get('role')} ({m.get('state')})"
+                     for m in found) or None

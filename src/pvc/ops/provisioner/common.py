@@ -54,8 +54,3 @@ def write(db: Database, work: Callable[[Session], T], what: str, name: str) -> T
             raise Conflict(f"The {what} {name!r} is used by a profile; change or remove "
                            "the profile first") from None
         raise InvalidArgument(f"The {what} {name!r} was refused: {exc.orig}") from None
-
-
-def text(value: Any) -> Any:
-    """A missing text as PVC shows it (None)."""
-    return value if value not in ("",) else None

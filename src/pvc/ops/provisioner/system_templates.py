@@ -4,7 +4,7 @@ VMs get them."""
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -123,5 +123,3 @@ def modify(db: Database, name: str, settings: Settings) -> None:
 def remove(db: Database, name: str) -> None:
     write(db, lambda s: s.delete(one(s, SystemTemplate, name, WHAT)), WHAT, name)
 
-
-SETTINGS = tuple(f.name for f in fields(Settings))
