@@ -55,6 +55,7 @@ MODULES: tuple[str, ...] = (
     "pvc.tasks.storage.benchmark",  # storage.benchmark
     "pvc.tasks.storage.osd.add",  # osd.add
     "pvc.tasks.storage.osd.remove",  # osd.remove
+    "pvc.tasks.provisioner.create",  # provisioner.create
 )
 
 

@@ -20,6 +20,7 @@ import logging
 import os
 import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from kazoo.client import KazooClient
 
@@ -28,6 +29,9 @@ from pvc.common.errors import PVCError, Unavailable
 from pvc.drivers.storage.base import Storage
 from pvc.state import connect
 from pvc.state.store import Store
+
+if TYPE_CHECKING:
+    from pvc.db.engine import Database
 
 log = logging.getLogger("pvcworkerd")
 
@@ -49,6 +53,7 @@ class _Opened:
     zk: KazooClient | None = None
     store: Store | None = None
     storage: Storage | None = None
+    db: Database | None = None
 
 
 _LOCK = threading.Lock()
@@ -129,6 +134,23 @@ def storage() -> Storage:
         return opened.storage
 
 
+def database() -> Database:
+    """The provisioner's database (pvc.conf's database.postgres), opened on first use;
+    Unavailable when pvc.conf gives it no password (the provisioner is off)."""
+    with _LOCK:
+        opened = _current()
+        if opened.db is None:
+            from pvc.db.engine import Database
+            from pvc.db.spec import api_spec
+
+            spec = api_spec(config())
+            if spec is None:
+                raise Unavailable("The provisioner's database is not configured "
+                                  "(database.postgres.credentials.api.password in pvc.conf)")
+            opened.db = Database(spec)
+        return opened.db
+
+
 def close() -> None:
     """Close this process's connections (the next use opens new ones)."""
     global _opened
@@ -141,6 +163,9 @@ def close() -> None:
         if callable(closer):
             with contextlib.suppress(PVCError, OSError):
                 closer()
+    if opened.db is not None:
+        with contextlib.suppress(Exception):
+            opened.db.close()
     if opened.zk is not None:
         with contextlib.suppress(Exception):
             opened.zk.stop()

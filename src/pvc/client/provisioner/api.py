@@ -103,3 +103,15 @@ class ProfileApi:
 
     def profile_remove(self, name: str) -> str:
         return message_of(self.http.delete(f"{PROFILE}/{segment(name)}"))
+
+
+def create_vm(http: HttpClient, name: str, profile: str, define_vm: bool = True,
+              start_vm: bool = True, arguments: list[str] | None = None) -> dict[str, Any]:
+    """POST /provisioner/create (202): the `{task_id, task_name, run_on}` of the build."""
+    body = http.call("POST", "/provisioner/create",
+                     params={"name": name, "profile": profile, "define_vm": define_vm,
+                             "start_vm": start_vm, "arg": arguments or None},
+                     ok=(202,))
+    if not isinstance(body, dict) or not body.get("task_id"):
+        raise BackendError("The API started the build but did not say which task runs it")
+    return body

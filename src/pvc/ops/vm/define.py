@@ -158,3 +158,17 @@ def rename(store: Store, ident: str, new_name: str) -> str:
     return f'Renamed VM "{rec.name}" to "{new_name}".'
 
 
+
+
+def end_provision(store: Store, uuid: str, start: bool) -> str:
+    """A VM the provisioner built leaves state `provision`: to `start` or `stop`."""
+    status, version = store.read_versioned("domain.status", domain=uuid)
+    current = vm.status_of(status)
+    if current["state"] != "provision":
+        raise InvalidState(f"VM {uuid} is in state {current['state']}, not provision")
+    state = "start" if start else "stop"
+    seq = int((current["intent"] or {}).get("seq", 0)) + 1
+    store.write("domain.status", {**current, "state": state, "failed_reason": "",
+                                  "intent": {"force": False, "seq": seq}},
+                version=version, domain=uuid)
+    return state

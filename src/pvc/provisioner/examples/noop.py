@@ -1,0 +1,18 @@
+"""noop: a VM on the disks its storage template makes (empty volumes of their size, or
+clones of a prepared base volume); nothing is installed.
+
+Script arguments (all optional; for a VM that boots a kernel kept on every node rather
+than from its first disk): kernel=PATH, initrd=PATH, cmdline=TEXT.
+"""
+
+from pvc.provisioner import VMBuilder
+
+
+class VMBuilderScript(VMBuilder):
+    def create(self) -> str:
+        args = self.vm_data["script_arguments"]
+        return self.domain_xml(kernel=args.get("kernel"), initrd=args.get("initrd"),
+                               cmdline=args.get("cmdline"))
+
+    def prepare(self) -> None:
+        self.create_volumes()

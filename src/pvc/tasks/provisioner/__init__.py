@@ -1,0 +1,1 @@
+"""Provisioner task bodies."""
