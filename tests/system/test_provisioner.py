@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from pvc.devcluster import demo
+from pvc.devcluster import debian, demo
+from pvc.provisioner.examples import debootstrap
 from tests.system.conftest import DevCluster
 from tests.system.vmhelpers import api, console, info
 
@@ -25,6 +26,10 @@ REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "src" / "pvc" / "provisioner" / "examples"
 MARK = "PVCMARK:base:END"
 DISK_LINE = re.compile(r"^pvc-disk (\S+) \d+$")
+USERDATA = """#cloud-config
+runcmd:
+  - echo "PVC-CLOUD-INIT-DONE $(hostname)" > /dev/ttyS0
+"""
 
 FAILING_SCRIPT = '''
 from pvc.provisioner import VMBuilder
@@ -73,7 +78,8 @@ def prepared(devcluster_3: DevCluster, tmp_path_factory: pytest.TempPathFactory)
     dc = devcluster_3
     work = tmp_path_factory.mktemp("provisioner")
     dc.pvc("network", "add", "100", "--description", "net100", "--type", "managed",
-           "--ipnet", "10.100.0.0/24", "--gateway", "10.100.0.1")
+           "--ipnet", "10.100.0.0/24", "--gateway", "10.100.0.1", "--dhcp", "--dhcp-start",
+           "10.100.0.100", "--dhcp-end", "10.100.0.199")
     dc.pvc("storage", "volume", "add", "vms", "base", "64M")
     base = work / "base.raw"
     base.write_bytes(MARK.encode().ljust(4096, b"\0"))
@@ -176,3 +182,40 @@ def test_bad_requests_are_refused_before_anything_is_made(prepared: DevCluster) 
     said = res.stdout + res.stderr
     assert 'disks in pool "vms" need' in said and "free space" in said, said
     assert vm_names(dc) == before_vms and volumes(dc) == before_volumes
+
+
+@pytest.fixture(scope="module")
+def debian_profile(prepared: DevCluster, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The debootstrap example with the packages fetched on the host (the nodes reach no
+    mirror), a 2 GB ext4 root disk, the VM on network 100 and user-data whose runcmd
+    prints a marker on the serial console."""
+    dc = prepared
+    work = tmp_path_factory.mktemp("debian")
+    tarball = debian.tarball(debootstrap.PACKAGES)
+    (work / "userdata.yaml").write_text(USERDATA)
+    dc.pvc("provisioner", "userdata", "add", "marker", str(work / "userdata.yaml"))
+    dc.pvc("provisioner", "script", "add", "debootstrap", str(EXAMPLES / "debootstrap.py"))
+    dc.pvc("provisioner", "template", "system", "add", "deb", "--vcpus", "1", "--vram", "512",
+           "--serial")
+    dc.pvc("provisioner", "template", "storage", "add", "deb")
+    dc.pvc("provisioner", "template", "storage", "disk", "add", "deb", "vda", "-p", "vms",
+           "-s", "2", "--filesystem", "ext4", "-m", "/")
+    dc.pvc("provisioner", "profile", "add", "debian12", "-s", "deb", "-n", "net", "-t", "deb",
+           "-u", "marker", "-x", "debootstrap", "-a", f"tarball={tarball}")
+    return "debian12"
+
+
+def test_a_debian_vm_built_by_debootstrap_runs_the_profiles_user_data_with_cloud_init(
+        prepared: DevCluster, debian_profile: str) -> None:
+    dc = prepared
+    res = dc.pvc("provisioner", "create", "deb1", debian_profile, "--wait", timeout=1200)
+    assert "in state start" in res.stdout + res.stderr
+    vm = info(dc, "deb1")
+    assert [d["name"] for d in vm["disks"]] == ["vms/deb1_vda"]
+    assert [n["mac"] for n in vm["networks"]] == ["52:54:01:01:00:01"]
+    # booted from its own disk (EXTLINUX), cloud-init fetched the user-data from the
+    # metadata service as an EC2 data source and ran its runcmd
+    dc.wait_for("cloud-init's runcmd marker", lambda: any(
+        line.strip() == "PVC-CLOUD-INIT-DONE deb1" for line in console(dc, "deb1")),
+        timeout=600, interval=5)
+    assert any("Datasource DataSourceEc2" in line for line in console(dc, "deb1"))

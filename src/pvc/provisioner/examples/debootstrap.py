@@ -33,6 +33,7 @@ datasource:
     strict_id: false
     timeout: 10
     max_wait: 120
+locale: C.UTF-8
 """
 INTERFACES = """\
 # written by PVC's debootstrap script; cloud-init adds the VM's NICs
