@@ -93,8 +93,10 @@ def prepare(c: httpx.Client) -> None:
         "name": "deb", "vcpus": 1, "vram": 512, "serial": True, "vnc": False}), "system")
     ok(c.post("/provisioner/template/network", params={"name": "net"}), "network template")
     ok(c.post("/provisioner/template/network/net/net", params={"vni": 100}), "vni")
-    for name, disk in (("deb", {"disk_size": 2, "filesystem": "ext4", "mountpoint": "/"}),
-                       ("clone", {"source_volume": "base_vda"})):
+    disks: tuple[tuple[str, dict[str, Any]], ...] = (
+        ("deb", {"disk_size": 2, "filesystem": "ext4", "mountpoint": "/"}),
+        ("clone", {"source_volume": "base_vda"}))
+    for name, disk in disks:
         ok(c.post("/provisioner/template/storage", params={"name": name}), name)
         ok(c.post(f"/provisioner/template/storage/{name}/disk",
                   params={"disk_id": "vda", "pool": "vms", **disk}), f"{name} disk")
