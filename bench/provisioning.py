@@ -94,7 +94,7 @@ def prepare(c: httpx.Client) -> None:
     ok(c.post("/provisioner/template/network", params={"name": "net"}), "network template")
     ok(c.post("/provisioner/template/network/net/net", params={"vni": 100}), "vni")
     disks: tuple[tuple[str, dict[str, Any]], ...] = (
-        ("deb", {"disk_size": 2, "filesystem": "ext4", "mountpoint": "/"}),
+        ("deb", {"disk_size": 1, "filesystem": "ext4", "mountpoint": "/"}),
         ("clone", {"source_volume": "base_vda"}))
     for name, disk in disks:
         ok(c.post("/provisioner/template/storage", params={"name": name}), name)

@@ -95,9 +95,9 @@ def check_networks(store: Store, vnis: Iterable[str]) -> None:
 
 
 def check_macs(plan: BuildPlan, vm_name: str) -> list[str]:
-    """The VM's MACs by the template (none without one: libvirt picks them)."""
+    """The VM's MACs by the template (random ones without a template)."""
     if not plan.mac_template:
-        return []
+        return macs.random_macs(len(plan.vnis))
     found = [macs.render_mac(plan.mac_template, vm_name, i) for i in range(len(plan.vnis))]
     if len(set(found)) != len(found):
         raise InvalidArgument(f"The MAC template {plan.mac_template!r} gives VM {vm_name!r} "

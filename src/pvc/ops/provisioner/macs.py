@@ -17,6 +17,7 @@ bit clear); no other placeholder, brace or character is allowed. For example
 from __future__ import annotations
 
 import re
+import secrets
 
 from pvc.common.errors import InvalidArgument
 
@@ -91,3 +92,19 @@ def render_mac(template: str, vm_name: str, netid: int) -> str:
             f"The VM name {vm_name!r} ends in {vmid}, above {MAX_OCTET}: the MAC template "
             f"{template!r} cannot give it a MAC ({{vmid}} is one octet)")
     return _valid_mac(template, _render(template, vmid, netid))
+
+
+RANDOM_PREFIX = "52:54:00"
+
+
+def random_macs(count: int) -> list[str]:
+    """`count` distinct random MACs with the prefix libvirt uses (52:54:00), for a network
+    template without a MAC template: a VM's NICs need fixed MACs, the metadata service
+    knows a guest by the MAC of its lease."""
+    found: list[str] = []
+    while len(found) < count:
+        tail = secrets.token_bytes(3)
+        mac = RANDOM_PREFIX + "".join(f":{b:02x}" for b in tail)
+        if mac not in found:
+            found.append(mac)
+    return found

@@ -58,8 +58,7 @@ def vm_data(plan: plans.BuildPlan, vm_name: str, config: Any) -> dict[str, Any]:
         "profile": plan.profile,
         "script_arguments": dict(plan.arguments),
         "system_details": dict(plan.system),
-        "networks": [{"vni": vni, "eth_bridge": f"vmbr{vni}",
-                      "mac": found_macs[i] if found_macs else None}
+        "networks": [{"vni": vni, "eth_bridge": f"vmbr{vni}", "mac": found_macs[i]}
                      for i, vni in enumerate(plan.vnis)],
         "volumes": [dict(d) for d in plan.disks],
         "mac_template": plan.mac_template,
