@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import json
 import re
+import tarfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from pvc.devcluster import debian, demo
+from pvc.devcluster import configs, debian, demo
 from pvc.provisioner.examples import debootstrap
+from tests import ovasupport
 from tests.system.conftest import DevCluster
 from tests.system.vmhelpers import api, console, info
 
@@ -66,9 +68,10 @@ def leftovers(dc: DevCluster, node: str) -> dict[str, str]:
     def run(*cmd: str) -> str:
         return dc.dev("exec", node, "--", *cmd, check=False).stdout.strip()
 
+    workdirs = sorted(configs.worker_tmp(dc.spec, node).glob("pvc-provision-*"))
     return {"loops": run("losetup", "--list", "--noheadings"),
             "daemons": run("pgrep", "-a", "-f", "qemu-storage-daemon"),
-            "workdirs": run("sh", "-c", "ls -d /tmp/pvc-provision-* 2>/dev/null || true")}
+            "workdirs": " ".join(str(p) for p in workdirs)}
 
 
 @pytest.fixture(scope="module")
@@ -182,6 +185,49 @@ def test_bad_requests_are_refused_before_anything_is_made(prepared: DevCluster) 
     said = res.stdout + res.stderr
     assert 'disks in pool "vms" need' in said and "free space" in said, said
     assert vm_names(dc) == before_vms and volumes(dc) == before_volumes
+
+
+def test_an_ova_made_here_imports_and_deploys_and_a_broken_one_leaves_nothing(
+        prepared: DevCluster, tmp_path: Path) -> None:
+    dc = prepared
+    before = volumes(dc)
+    raw = tmp_path / "disk.raw"
+    raw.write_bytes(b"PVCMARK:ova:END".ljust(8 << 20, b"\0"))
+    vmdk = ovasupport.vmdk_from(raw, tmp_path / "tiny-disk1.vmdk")
+    archive = ovasupport.ova(tmp_path / "tiny.ova",
+                             ovasupport.ovf("tiny", 1, 128, [(vmdk.name, 8 << 20)]), [vmdk])
+    dc.pvc("provisioner", "ova", "upload", "tinyova", str(archive), "-p", "vms")
+    listing = json.loads(dc.pvc("provisioner", "ova", "list", "--format", "json").stdout)
+    assert [(v["disk_id"], v["volume_name"], v["volume_format"], v["disk_size_gb"])
+            for v in listing[0]["volumes"]] == [("sda", "ova_tinyova_sda", "vmdk", "1")]
+    profile = json.loads(dc.pvc("provisioner", "profile", "list", "tinyova", "--format",
+                                "json").stdout)[0]
+    assert (profile["type"], profile["ova"], profile["system_template"]) == \
+        ("ova", "tinyova", "tinyova")
+    # deployed by the built-in ova script: the VMDK converted to raw into the VM's disk
+    image = demo.image(dc.spec)
+    dc.pvc("provisioner", "profile", "modify", "tinyova", "-a", "bus=virtio",
+           "-a", f"kernel={image.kernel}", "-a", f"initrd={image.initrd}",
+           "-a", f"cmdline={image.cmdline} pvc.disk=1")
+    dc.pvc("provisioner", "create", "ova1", "tinyova", "--wait")
+    assert [d["name"] for d in info(dc, "ova1")["disks"]] == ["vms/ova1_vda"]
+    dc.wait_for("the guest to read its converted disk",
+                lambda: "PVCMARK:ova:END" in disk_text(dc, "ova1"), timeout=90, interval=1)
+    with api(dc) as c:
+        r = c.delete("/vm/ova1", params={"delete_disks": "true"})
+        assert r.status_code == 200, r.text
+    # an archive whose descriptor does not come first is refused; nothing stays
+    broken = tmp_path / "broken.ova"
+    with tarfile.open(broken, "w") as tar:
+        tar.add(vmdk, arcname=vmdk.name)
+    res = dc.pvc("provisioner", "ova", "upload", "broken", str(broken), "-p", "vms",
+                 check=False)
+    assert res.returncode != 0 and "does not start with its .ovf" in res.stdout + res.stderr
+    dc.pvc("provisioner", "ova", "remove", "tinyova", "--yes")
+    assert volumes(dc) == before
+    res = dc.pvc("provisioner", "ova", "list", "--format", "json")
+    assert json.loads(res.stdout) == []
+    assert "tinyova" not in dc.pvc("provisioner", "profile", "list", "--format", "raw").stdout
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,7 @@ from pvc.api.network import sriov
 from pvc.api.node import router as node
 from pvc.api.provisioner import create as provisioner_create
 from pvc.api.provisioner import documents as provisioner_documents
+from pvc.api.provisioner import ova as provisioner_ova
 from pvc.api.provisioner import profiles as provisioner_profiles
 from pvc.api.provisioner import system as provisioner_system
 from pvc.api.provisioner import templates as provisioner_templates
@@ -81,6 +82,7 @@ def create_app(config: Config, store: Store, storage: Storage | None = None,
     app.include_router(provisioner_documents.router, prefix=PREFIX, dependencies=authenticated)
     app.include_router(provisioner_profiles.router, prefix=PREFIX, dependencies=authenticated)
     app.include_router(provisioner_create.router, prefix=PREFIX, dependencies=authenticated)
+    app.include_router(provisioner_ova.router, prefix=PREFIX, dependencies=authenticated)
     app.add_middleware(FormToQuery)
     app.add_middleware(AnswerCutShort)  # outermost: sees every cancelled request
     return app

@@ -6,6 +6,7 @@ import click
 
 from pvc.cli.context import CliState, pass_state
 from pvc.cli.output import PvcGroup
+from pvc.cli.provisioner.ova import ova_group
 from pvc.cli.provisioner.profile import profile_group
 from pvc.cli.provisioner.script import script_group
 from pvc.cli.provisioner.system import system_group
@@ -33,6 +34,7 @@ provisioner_group.add_command(template_group)
 provisioner_group.add_command(userdata_group)
 provisioner_group.add_command(script_group)
 provisioner_group.add_command(profile_group)
+provisioner_group.add_command(ova_group)
 
 
 @click.command(name="create")

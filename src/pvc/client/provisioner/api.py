@@ -7,9 +7,11 @@ None left out. List endpoints answer 404 when nothing matches (NotFound here).
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import IO, Any
 
 from pvc.client.http import HttpClient, Params, message_of, segment
+from pvc.client.storage.api import post_file
 from pvc.common.errors import BackendError
 
 SYSTEM = "/provisioner/template/system"
@@ -115,3 +117,27 @@ def create_vm(http: HttpClient, name: str, profile: str, define_vm: bool = True,
     if not isinstance(body, dict) or not body.get("task_id"):
         raise BackendError("The API started the build but did not say which task runs it")
     return body
+
+
+OVA = "/provisioner/ova"
+
+
+class OvaApi:
+    """`/provisioner/ova`: imported OVA images."""
+
+    def __init__(self, http: HttpClient) -> None:
+        self.http = http
+
+    def ova_list(self, limit: str | None = None) -> list[dict[str, Any]]:
+        return listed(self.http.get(OVA, {"limit": limit}), "OVA")
+
+    def ova_upload(self, name: str, pool: str, archive: IO[bytes], size: int,
+                   filename: str = "image.ova",
+                   progress: Callable[[int], None] | None = None) -> str:
+        """POST /provisioner/ova?pool=...&name=...&ova_size=... with the archive streamed
+        as the multipart field `file`."""
+        return post_file(self.http, OVA, {"pool": pool, "name": name, "ova_size": str(size)},
+                         archive, filename, progress)
+
+    def ova_remove(self, name: str) -> str:
+        return message_of(self.http.delete(f"{OVA}/{segment(name)}"))

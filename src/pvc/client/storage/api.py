@@ -63,6 +63,37 @@ class _ProgressReader:
         return self._file.tell()
 
 
+def post_file(http: HttpClient, path: str, query: dict[str, str], data: IO[bytes],
+              filename: str, progress: Callable[[int], None] | None = None,
+              timeout: float | None = UPLOAD_TIMEOUT) -> str:
+    """POST `data` streamed as the `file` field of a multipart body (200 expected); the
+    answer's message. `progress` is called with each chunk's size."""
+    body = data if progress is None else cast(IO[bytes], _ProgressReader(data, progress))
+    files = {"file": (filename, body, "application/octet-stream")}
+    try:
+        response = http._http.request(
+            "POST",
+            path,
+            params=query,
+            files=files,
+            timeout=httpx.Timeout(timeout, connect=5.0),
+        )
+    except httpx.ConnectError as exc:
+        raise Unavailable(f"Cannot connect to the API at {http.url(path)}: {exc}") from exc
+    except httpx.TimeoutException as exc:
+        raise Unavailable(
+            f"The API at {http.url(path)} did not answer in time: {exc or 'timeout'}"
+        ) from exc
+    except httpx.HTTPError as exc:
+        raise Unavailable(f"Lost the connection to the API at {http.url(path)}: {exc}") from exc
+    if response.status_code != 200:
+        raise error_for_response(response)
+    try:
+        return message_of(response.json())
+    except ValueError:
+        return ""
+
+
 class StorageApi:
     """`/storage/ceph/*`: Ceph status, OSDs, cluster options, pools, volumes, snapshots
     and benchmarks."""
@@ -269,34 +300,9 @@ class StorageApi:
             start = image.tell()
             file_size = image.seek(0, os.SEEK_END) - start
             image.seek(start)
-        body = image if progress is None else cast(IO[bytes], _ProgressReader(image, progress))
         path = f"/storage/ceph/volume/{segment(pool)}/{segment(volume)}/upload"
         query = {"image_format": image_format, "file_size": str(file_size)}
-        files = {"file": (filename, body, "application/octet-stream")}
-        try:
-            response = self.http._http.request(
-                "POST",
-                path,
-                params=query,
-                files=files,
-                timeout=httpx.Timeout(timeout, connect=5.0),
-            )
-        except httpx.ConnectError as exc:
-            raise Unavailable(f"Cannot connect to the API at {self.http.url(path)}: {exc}") from exc
-        except httpx.TimeoutException as exc:
-            raise Unavailable(
-                f"The API at {self.http.url(path)} did not answer in time: {exc or 'timeout'}"
-            ) from exc
-        except httpx.HTTPError as exc:
-            raise Unavailable(
-                f"Lost the connection to the API at {self.http.url(path)}: {exc}"
-            ) from exc
-        if response.status_code != 200:
-            raise error_for_response(response)
-        try:
-            return message_of(response.json())
-        except ValueError:
-            return ""
+        return post_file(self.http, path, query, image, filename, progress, timeout)
 
     # -- snapshots --------------------------------------------------------
     def snapshot_list(

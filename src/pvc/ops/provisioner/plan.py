@@ -76,7 +76,7 @@ def load(db: Database, profile: str, script_args: Sequence[str] = ()) -> BuildPl
             raise InvalidState(f"The profile {profile!r} names no system template")
         script = _by_id(s, Script, p.script)
         ova = _by_id(s, Ova, p.ova)
-        if script is None:
+        if script is None and p.profile_type != "ova":  # OVA profiles have a default
             raise InvalidState(f"The profile {profile!r} names no script: nothing can "
                                "build its VMs")
         nets = _by_id(s, NetworkTemplate, p.network_template)
@@ -86,7 +86,7 @@ def load(db: Database, profile: str, script_args: Sequence[str] = ()) -> BuildPl
         return BuildPlan(
             profile=p.name, profile_type=p.profile_type,
             system=system_templates.view(system),
-            script_name=script.name, script=script.script,
+            script_name=script.name if script else "", script=script.script if script else "",
             mac_template=net_view["mac_template"] if net_view else None,
             vnis=tuple(str(n["vni"]) for n in net_view["networks"]) if net_view else (),
             disks=tuple(disks),

@@ -32,6 +32,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from pvc.common import vmxml
 from pvc.common.errors import BackendError, InvalidArgument, PVCError
 from pvc.node.storage import mapping
 from pvc.ops.provisioner import checks, macs
@@ -39,7 +40,7 @@ from pvc.ops.provisioner import plan as plans
 from pvc.ops.storage import upload
 from pvc.ops.storage import volumes as volume_ops
 from pvc.ops.vm import define as vm_define
-from pvc.provisioner import compat, loader
+from pvc.provisioner import compat, examples, loader
 from pvc.provisioner.builder import Runtime, VMBuilder
 from pvc.tasks import catalogue, context, progress
 from pvc.tasks.registry import register
@@ -188,6 +189,14 @@ def _umount(where: Path, lazy: bool = False) -> bool:
     return done.returncode == 0
 
 
+def script_of(plan: plans.BuildPlan) -> tuple[str, str]:
+    """The script's name and source: the profile's, or for an OVA profile that names
+    none, the `ova` example."""
+    if not plan.script and plan.profile_type == "ova":
+        return "ova (built in)", (Path(examples.__file__).parent / "ova.py").read_text()
+    return plan.script_name, plan.script
+
+
 def check_request(define_vm: bool, start_vm: bool) -> None:
     if start_vm and not define_vm:
         raise InvalidArgument("A VM that is not defined cannot be started: with "
@@ -214,9 +223,10 @@ def create_vm(task: Any, vm_name: str, profile: str, define_vm: bool = True,
     vm_uuid = str(uuidlib.uuid4())
     builder: VMBuilder | None = None
     try:
-        build.step(3, "load", f'Loading script "{plan.script_name}"')
+        name, source = script_of(plan)
+        build.step(3, "load", f'Loading script "{name}"')
         runtime = build.make_runtime(node)
-        cls = loader.load(plan.script, plan.script_name, runtime.workdir / "script")
+        cls = loader.load(source, name, runtime.workdir / "script")
         builder = cls(vm_name, macs.vm_number(vm_name), vm_uuid, profile, data, runtime)
         compat.set_current(builder)
         _run_stage(build, 4, "setup", builder.setup)
@@ -247,8 +257,6 @@ def create_vm(task: Any, vm_name: str, profile: str, define_vm: bool = True,
 
 
 def _define(build: Build, xml: str, node: str, plan: plans.BuildPlan, vm_uuid: str) -> None:
-    from pvc.common import vmxml
-
     spec = vmxml.parse(xml)
     if spec.uuid != vm_uuid or spec.name != build.vm_name:
         raise InvalidArgument(f"create() returned XML for {spec.name} ({spec.uuid}), not for "

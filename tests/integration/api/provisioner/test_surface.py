@@ -1,10 +1,9 @@
 """Every provisioner route we serve, with exactly the query parameters of PVC's published
-surface (OVAs are not served yet)."""
+surface."""
 
 from __future__ import annotations
 
 import json
-import re
 
 import pytest
 
@@ -13,7 +12,6 @@ from tests.integration.api.support import client
 from tests.integration.api.vm.test_surface import SURFACE
 
 PREFIX = "/api/v1/provisioner"
-LATER = re.compile(r"^/api/v1/provisioner/ova")
 
 
 def query_params(op: dict[str, object], key: str) -> set[str]:
@@ -26,11 +24,11 @@ def test_the_routes_and_parameters_are_pvc_s(store: Store) -> None:
     ops = json.loads(SURFACE.read_text())["operations"]
     expected = {(method, path): query_params(op, "params")
                 for path, item in ops.items()
-                if path.startswith(f"{PREFIX}/") and not LATER.match(path)
+                if path.startswith(f"{PREFIX}/")
                 for method, op in item.items()}
     doc = client(store, headers=None).get("/api/v1/openapi.json").json()
     found = {(method, path): query_params(op, "parameters")
              for path, item in doc["paths"].items() if path.startswith(f"{PREFIX}/")
              for method, op in item.items()}
-    assert len(expected) == 46
+    assert len(expected) == 51
     assert found == expected
