@@ -9,6 +9,7 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from kazoo.client import KazooClient
@@ -17,6 +18,9 @@ from pvc.db.engine import Database
 from pvc.devcluster import zookeeper
 from pvc.state.store import Store
 from tests.integration import cephsupport, pgsupport
+
+if TYPE_CHECKING:
+    from pvc.drivers.storage.ceph import CephStorage
 
 
 @pytest.fixture(scope="session")
@@ -105,3 +109,13 @@ def ceph_cluster() -> Iterator[cephsupport.CephTestCluster]:
         yield cluster
     finally:
         cluster.stop()
+
+
+@pytest.fixture(scope="module")
+def ceph_storage(ceph_cluster: cephsupport.CephTestCluster) -> Iterator[CephStorage]:
+    """Our Ceph driver on the session's test cluster (one per test module)."""
+    from pvc.drivers.storage.ceph import CephStorage
+
+    driver = CephStorage(ceph_cluster.conf_path, ceph_cluster.keyring_path, timeout=20)
+    yield driver
+    driver.close()

@@ -80,8 +80,11 @@ class VMBuilder:
         """Checks before anything is made."""
 
     def create(self) -> str:
-        """The VM's libvirt XML (here: `domain_xml()`)."""
-        return self.domain_xml()
+        """The VM's libvirt XML (here: `domain_xml()`, booting the kernel that the script
+        arguments `kernel`, `initrd` and `cmdline` name, if they do)."""
+        args = self.vm_data.get("script_arguments") or {}
+        return self.domain_xml(kernel=args.get("kernel"), initrd=args.get("initrd"),
+                               cmdline=args.get("cmdline"))
 
     def prepare(self) -> None:
         """Volumes, filesystems and mounts."""

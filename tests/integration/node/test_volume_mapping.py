@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,10 +28,8 @@ def pool(ceph_cluster: CephTestCluster) -> str:
 
 
 @pytest.fixture(scope="module")
-def storage(ceph_cluster: CephTestCluster) -> Iterator[CephStorage]:
-    driver = CephStorage(ceph_cluster.conf_path, ceph_cluster.keyring_path, timeout=10)
-    yield driver
-    driver.close()
+def storage(ceph_storage: CephStorage) -> CephStorage:
+    return ceph_storage
 
 
 @pytest.fixture

@@ -2,17 +2,13 @@
 clones of a prepared base volume); nothing is installed.
 
 Script arguments (all optional; for a VM that boots a kernel kept on every node rather
-than from its first disk): kernel=PATH, initrd=PATH, cmdline=TEXT.
+than from its first disk): kernel=PATH, initrd=PATH, cmdline=TEXT (VMBuilder's own
+create() reads them).
 """
 
 from pvc.provisioner import VMBuilder
 
 
 class VMBuilderScript(VMBuilder):
-    def create(self) -> str:
-        args = self.vm_data["script_arguments"]
-        return self.domain_xml(kernel=args.get("kernel"), initrd=args.get("initrd"),
-                               cmdline=args.get("cmdline"))
-
     def prepare(self) -> None:
         self.create_volumes()

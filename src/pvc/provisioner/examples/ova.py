@@ -27,11 +27,6 @@ class VMBuilderScript(VMBuilder):
             {"pool": image["pool"], "disk_id": disk_id,
              "disk_size_gb": int(image["disk_size_gb"])} for image, disk_id in self.disks]
 
-    def create(self) -> str:
-        args = self.vm_data["script_arguments"]
-        return self.domain_xml(kernel=args.get("kernel"), initrd=args.get("initrd"),
-                               cmdline=args.get("cmdline"))
-
     def prepare(self) -> None:
         self.create_volumes()
         for image, disk_id in self.disks:

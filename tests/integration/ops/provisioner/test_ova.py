@@ -27,10 +27,8 @@ MiB = 1 << 20
 
 
 @pytest.fixture(scope="module")
-def storage(ceph_cluster: CephTestCluster) -> Iterator[CephStorage]:
-    driver = CephStorage(ceph_cluster.conf_path, ceph_cluster.keyring_path, timeout=20)
-    yield driver
-    driver.close()
+def storage(ceph_storage: CephStorage) -> CephStorage:
+    return ceph_storage
 
 
 @pytest.fixture(scope="module")
