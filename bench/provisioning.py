@@ -117,7 +117,8 @@ def by_hand(c: httpx.Client, name: str) -> tuple[float, float]:
     """Clone, define and start as an operator would through the API: (to the start
     request, to the marker)."""
     t0 = time.monotonic()
-    ok(c.post("/storage/ceph/volume/vms/base_vda/clone", params={"new_volume": f"{name}_vda"}),
+    ok(c.post("/storage/ceph/volume/vms/base_vda/clone",
+              params={"new_volume": f"{name}_vda", "force": True}),
        "clone")
     client = ok(c.get("/storage/ceph/client"), "rbd client")
     xml = domain_xml(name, str(uuid.uuid4()), {

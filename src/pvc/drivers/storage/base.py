@@ -97,6 +97,12 @@ class Storage(Protocol):
         """A full, independent copy (`rbd copy`)."""
         ...
 
+    def volume_clone(self, pool: str, name: str, new_name: str) -> None:
+        """A linked (copy-on-write) clone of the volume as it is now: made at once, it
+        reads what it has not written from its source, which cannot be removed while
+        the clone exists."""
+        ...
+
     def volume_remove(self, pool: str, name: str) -> None:
         """Purge the volume's snapshots, then remove it."""
         ...

@@ -134,6 +134,8 @@ class CephConnection:
             "client_mount_timeout": seconds,
             "rados_mon_op_timeout": seconds,
             "rados_osd_op_timeout": seconds,
+            # linked clones whose snapshot waits in the trash (see volume_clone)
+            "rbd_default_clone_format": "2",
         }
         if self.keyring_path is not None:
             options["keyring"] = str(self.keyring_path)

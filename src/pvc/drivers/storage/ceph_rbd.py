@@ -17,6 +17,7 @@ fast-diff and deep-flatten (Ceph's own default set, fixed here so that a changed
 
 from __future__ import annotations
 
+import uuid as uuidlib
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from typing import Any, Final
@@ -39,6 +40,7 @@ VOLUME_FEATURES: Final = (
     rbd.RBD_FEATURE_LAYERING | rbd.RBD_FEATURE_EXCLUSIVE_LOCK | rbd.RBD_FEATURE_OBJECT_MAP
     | rbd.RBD_FEATURE_FAST_DIFF | rbd.RBD_FEATURE_DEEP_FLATTEN
 )
+CLONE_SNAPSHOT_PREFIX: Final = "pvc-clone-"
 _USER_SNAPSHOT: Final = getattr(rbd, "RBD_SNAP_NAMESPACE_TYPE_USER", 0)
 
 
@@ -124,6 +126,22 @@ class CephVolumes:
             image.copy(target, new_name, features=VOLUME_FEATURES,
                        order=int(image.stat()["order"]))
 
+    def volume_clone(self, pool: str, name: str, new_name: str) -> None:
+        # Clone format 2 (the connection sets rbd_default_clone_format): the snapshot
+        # needs no protection and, removed at once, waits in the trash namespace until
+        # its last clone is gone; it is never one of the volume's own snapshots.
+        op = f"clone volume {pool}/{name} to {new_name}"
+        snap = f"{CLONE_SNAPSHOT_PREFIX}{uuidlib.uuid4().hex[:12]}"
+        with self._image(pool, name, op) as image, ceph_errors(op):
+            image.create_snap(snap)
+        try:
+            with self._conn.ioctx(pool, op) as ioctx, ceph_errors(
+                    op, existing=f"volume {pool}/{new_name}"):
+                rbd.RBD().clone(ioctx, name, snap, ioctx, new_name, features=VOLUME_FEATURES)
+        finally:
+            with self._image(pool, name, op) as image, ceph_errors(op):
+                image.remove_snap(snap)
+
     def volume_remove(self, pool: str, name: str) -> None:
         op = f"remove volume {pool}/{name}"
         # Refuse before touching the snapshots if something (a VM) has the image open.
@@ -137,7 +155,11 @@ class CephVolumes:
                 self._drop_snapshot(image, pool, name, str(snap["name"]))
         with self._conn.ioctx(pool, op) as ioctx, ceph_errors(
                 op, missing=f"volume {pool}/{name}"):
-            rbd.RBD().remove(ioctx, name)
+            try:
+                rbd.RBD().remove(ioctx, name)
+            except rbd.ImageHasSnapshots:
+                raise InvalidState(f"volume {pool}/{name} has linked clones (volumes made "
+                                   "from it by the provisioner); remove them first") from None
 
     def volume_write(self, pool: str, name: str, chunks: Iterator[bytes],
                      offset: int = 0) -> int:

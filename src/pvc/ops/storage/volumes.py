@@ -163,13 +163,17 @@ def move_records(store: Store, storage: Storage, pool: str, volume: str, new: st
 
 
 def clone(store: Store, storage: Storage, pool: str, volume: str, new_volume: str,
-          force: bool = False, safe: float = 0.8) -> str:
+          force: bool = False, safe: float = 0.8, linked: bool = False) -> str:
+    """A full copy (PVC's clone), or with `linked` a copy-on-write clone that shares
+    what it does not change with its source (made at once; the source cannot be removed
+    while the clone exists)."""
     records.require_volume(store, pool, volume)
     _new_name_free(store, pool, new_volume)
     size = int(_stats(storage, pool, volume).get("size", 0))
     check_space(storage, pool, size, force, safe, f'Clone "{new_volume}"')
+    make = storage.volume_clone if linked else storage.volume_copy
     _create_then_record(store, storage, pool, new_volume,
-                        lambda: storage.volume_copy(pool, volume, new_volume))
+                        lambda: make(pool, volume, new_volume))
     return f'Cloned RBD volume "{pool}/{volume}" to "{pool}/{new_volume}".'
 
 

@@ -107,7 +107,8 @@ class Build:
             volume_ops.add(store, storage, pool, volume, f"{size}B", force=True, safe=safe)
 
         def clone_volume(pool: str, source: str, volume: str) -> None:
-            volume_ops.clone(store, storage, pool, source, volume, force=True, safe=safe)
+            volume_ops.clone(store, storage, pool, source, volume, force=True, safe=safe,
+                             linked=True)
 
         def remove_volume(pool: str, volume: str) -> None:
             mapper.unmap(pool, volume)

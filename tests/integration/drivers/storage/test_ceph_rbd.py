@@ -175,6 +175,32 @@ def test_copy_is_identical_and_independent(storage: CephStorage, pool: str,
         storage.volume_remove(pool, copy)
 
 
+def test_a_linked_clone_reads_its_source_writes_apart_and_holds_the_source(
+        storage: CephStorage, pool: str, volume: str) -> None:
+    data = os.urandom(3 * MiB)
+    storage.volume_write(pool, volume, iter([data]), offset=MiB)
+    clone = f"{volume}-linked"
+    storage.volume_clone(pool, volume, clone)
+    try:
+        assert storage.volume_read(pool, clone, MiB, 3 * MiB) == data
+        assert storage.volume_info(pool, clone)["size"] == 8 * MiB
+        # the source as it was: later writes to either side stay on that side
+        storage.volume_write(pool, volume, iter([b"source-later"]), offset=MiB)
+        storage.volume_write(pool, clone, iter([b"clone-wrote"]), offset=2 * MiB)
+        assert storage.volume_read(pool, clone, MiB, 12) == data[:12]
+        assert storage.volume_read(pool, volume, 2 * MiB, 11) == data[MiB:MiB + 11]
+        # no snapshot of the source is left to see, but it cannot go while the clone is
+        assert storage.snapshot_list(pool, volume) == []
+        with pytest.raises(InvalidState, match="linked clones"):
+            storage.volume_remove(pool, volume)
+        with pytest.raises(AlreadyExists, match=f"volume {pool}/{clone} already exists"):
+            storage.volume_clone(pool, volume, clone)
+    finally:
+        storage.volume_remove(pool, clone)
+    storage.volume_remove(pool, volume)  # free again once its clone is gone
+    assert volume not in storage.volume_names(pool)
+
+
 def test_remove_purges_snapshots(storage: CephStorage, raw: rados.Rados, pool: str,
                                  volume: str) -> None:
     storage.snapshot_create(pool, volume, "plain")
