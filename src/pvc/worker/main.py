@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     from pvc.common import names
     from pvc.tasks import catalogue, context, unacked
     from pvc.tasks.app import make_app
+    from pvc.tasks.provisioner import sweep
     from pvc.tasks.service import worker_name
 
     def keep_our_logging(**_: Any) -> None:
@@ -95,7 +97,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     log.info("pvcworkerd for node %s: queue %s, %d processes, tasks: %s",
              node, node, args.concurrency, ", ".join(tasks) or "none")
-    # before consuming: the tasks a previous run of this worker took and never finished
+    # before consuming: what builds cut short by a previous run left on this node, then
+    # the tasks that run took and never finished
+    try:
+        sweep.sweep(Path(tempfile.gettempdir()))
+    except OSError as exc:
+        log.error("Could not sweep the provisioning builds cut short: %s", exc)
     unacked.restore_own_when_reachable(app, node)
     worker = app.Worker(
         hostname=worker_name(node),

@@ -56,3 +56,4 @@ def test_pvc_size_strings() -> None:
     assert compat._bytes(4096) == 4096
     with pytest.raises(Exception, match="Invalid volume size"):
         compat._bytes("ten")
+

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from pvc.common import vmxml
-from pvc.common.errors import BackendError, InvalidArgument, PVCError
+from pvc.common.errors import BackendError, InvalidArgument, InvalidState, PVCError
 from pvc.node.storage import mapping
 from pvc.ops.provisioner import checks, macs
 from pvc.ops.provisioner import plan as plans
@@ -43,7 +43,7 @@ from pvc.ops.vm import define as vm_define
 from pvc.provisioner import compat, examples, loader
 from pvc.provisioner.builder import Runtime, VMBuilder
 from pvc.tasks import catalogue, context, progress
-from pvc.tasks.registry import register
+from pvc.tasks.registry import is_rerun, register
 
 log = logging.getLogger("pvcworkerd")
 
@@ -214,6 +214,13 @@ def create_vm(task: Any, vm_name: str, profile: str, define_vm: bool = True,
               start_vm: bool = True, script_run_args: Sequence[str] = ()) -> dict[str, Any]:
     """Build VM `vm_name` from profile `profile`."""
     check_request(define_vm, start_vm)
+    if is_rerun(task):  # not built twice over what the first run left
+        progress.fail(task, f'An earlier run of this build of VM "{vm_name}" was cut short '
+                            "(its worker died; pvcworkerd cleared its mounts and mappings "
+                            "when it started again). It may have left the VM defined in "
+                            f"state provision and volumes {vm_name}_*: see `pvc vm info "
+                            f"{vm_name}` and `pvc storage volume list {vm_name}_`, remove "
+                            "them, and create the VM again", InvalidState)
     build = Build(task, vm_name, profile)
     progress.start(task, STAGES, f'Loading profile "{profile}"')
     store, storage, config = context.store(), context.storage(), context.config()
