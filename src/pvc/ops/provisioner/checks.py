@@ -1,8 +1,9 @@
 """The checks before a VM is built from a plan (PVC's order): the name is free, a ready
 node has the VM's memory and 512 MiB more (the one with the most free memory is the
-target), every network exists, every pool has room for its new disks, and every disk's
-filesystem has its mkfs tool on the node that runs the build. Each refusal names what is
-wrong; nothing is changed by a check."""
+target), every network exists, every pool has room for its new disks (their full size;
+a linked clone of a source volume counts as nothing, it grows as it is written), every
+source volume exists, and every disk's filesystem has its mkfs tool on the node that runs
+the build. Each refusal names what is wrong; nothing is changed by a check."""
 
 from __future__ import annotations
 
@@ -115,10 +116,9 @@ def check_pools(store: Store, storage: Storage, disks: list[Disk]) -> None:
         if store.exists("volume", pool=disk.pool, volume=disk.volume):
             raise AlreadyExists(f'Volume "{disk.pool}/{disk.volume}" already exists: remove '
                                 "it or choose another VM name")
-        if disk.source_volume:
+        if disk.source_volume:  # a linked clone: it takes room only as it is written
             names.storage_name(disk.source_volume, "source volume name")
-            info = _source_info(storage, disk.pool, disk.source_volume)
-            wanted[disk.pool] += int(info.get("size", 0))
+            _source_info(storage, disk.pool, disk.source_volume)
         elif disk.size_gb:
             wanted[disk.pool] += int(disk.size_gb) * GiB
     for pool, size in wanted.items():

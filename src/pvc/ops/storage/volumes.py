@@ -169,8 +169,9 @@ def clone(store: Store, storage: Storage, pool: str, volume: str, new_volume: st
     while the clone exists)."""
     records.require_volume(store, pool, volume)
     _new_name_free(store, pool, new_volume)
-    size = int(_stats(storage, pool, volume).get("size", 0))
-    check_space(storage, pool, size, force, safe, f'Clone "{new_volume}"')
+    if not linked:  # a linked clone takes room only as it is written
+        size = int(_stats(storage, pool, volume).get("size", 0))
+        check_space(storage, pool, size, force, safe, f'Clone "{new_volume}"')
     make = storage.volume_clone if linked else storage.volume_copy
     _create_then_record(store, storage, pool, new_volume,
                         lambda: make(pool, volume, new_volume))

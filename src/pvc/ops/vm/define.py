@@ -158,8 +158,6 @@ def rename(store: Store, ident: str, new_name: str) -> str:
     return f'Renamed VM "{rec.name}" to "{new_name}".'
 
 
-
-
 def end_provision(store: Store, uuid: str, start: bool) -> str:
     """A VM the provisioner built leaves state `provision`: to `start` or `stop`."""
     status, version = store.read_versioned("domain.status", domain=uuid)
