@@ -26,6 +26,7 @@ import httpx
 from bench.common import api, bench_cluster, median_line, say
 from pvc.common.errors import BackendError
 from pvc.devcluster import debian
+from pvc.ops.provisioner.macs import random_macs
 from pvc.provisioner.domain import domain_xml
 from pvc.provisioner.examples import debootstrap
 
@@ -124,7 +125,7 @@ def by_hand(c: httpx.Client, name: str) -> tuple[float, float]:
     xml = domain_xml(name, str(uuid.uuid4()), {
         "system_details": {"vcpu_count": 1, "vram_mb": 512, "serial": True},
         "volumes": [{"pool": "vms", "disk_id": "vda"}],
-        "networks": [{"eth_bridge": "vmbr100", "mac": None}],
+        "networks": [{"eth_bridge": "vmbr100", "mac": random_macs(1)[0]}],
         "ceph_monitor_list": [m["host"] for m in client["monitors"]],
         "ceph_monitor_port": client["monitors"][0]["port"],
         "ceph_monitor_secret": client["secret_uuid"],
