@@ -65,6 +65,7 @@ def test_a_filesystem_written_through_the_mapped_device_is_in_the_volume(
         assert _losetup_of(export)
     # unmapped: no loop device on the export, no export file, no daemon
     assert not _losetup_of(export)
+    assert not (Path("/sys/block") / dev.name / "loop").exists()
     assert not export.exists()
     assert volumes.mapped() == {}
     # the ext4 superblock (magic 0xEF53 at 1024 + 56) is in Ceph

@@ -46,5 +46,6 @@ def test_the_sweep_clears_a_stranded_build_and_nothing_else(
     assert not build.exists() and (other / "keep").read_text() == "mine"
     assert sweep._mounts_under(tmp_path.resolve()) == []
     assert sweep._loops_under(tmp_path.resolve()) == []
+    assert not (Path("/sys/block") / dev.name / "loop").exists()  # detached, not orphaned
     ceph_storage.volume_remove(pool, "stranded")  # no longer open by anyone
     assert sweep.sweep(tmp_path) == []

@@ -226,7 +226,8 @@ class FuseLoopMapper(_Base):
         if export is None:
             return
         _run(["losetup", "--detach", str(export.loop)], f"detach {export.loop} of {key}")
-        self._wait_detached(export.loop)
+        if not detach(export.loop):
+            raise BackendError(f"Cannot unmap volume {key}: {export.loop} stays in use")
         stop(export.proc, grace=30.0)  # it flushes its cache to Ceph, then unmounts
         with contextlib.suppress(OSError):
             export.file.unlink()
@@ -234,13 +235,19 @@ class FuseLoopMapper(_Base):
         if export.proc.returncode not in (0, None):
             log.warning("%s of %s ended with status %s", QSD, key, export.proc.returncode)
 
-    @staticmethod
-    def _wait_detached(loop: Path, timeout: float = 10.0) -> None:
-        """A loop device still open (a mount being released) detaches when it is closed."""
-        backing = Path("/sys/block") / loop.name / "loop" / "backing_file"
-        deadline = time.monotonic() + timeout
-        while backing.exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
+
+def detach(loop: Path, timeout: float = 10.0) -> bool:
+    """Detach loop device `loop` and wait until it is released (one still held, by a
+    mount being let go, only detaches once that is over); whether it was."""
+    backing = Path("/sys/block") / loop.name / "loop" / "backing_file"
+    deadline = time.monotonic() + timeout
+    while backing.exists():
+        subprocess.run(["losetup", "--detach", str(loop)], capture_output=True, check=False,
+                       stdin=subprocess.DEVNULL)
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
 
 
 def methods_available() -> list[str]:

@@ -18,6 +18,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from pvc.node.storage import mapping
+
 log = logging.getLogger("pvcworkerd")
 
 PREFIX = "pvc-provision-"
@@ -96,9 +98,13 @@ def sweep(root: Path) -> list[str]:
         directory = directory.resolve()
         mounts, loops = _mounts_under(directory), _loops_under(directory)
         for point in mounts:
-            subprocess.run(["umount", "--lazy", point], capture_output=True, check=False)
+            if subprocess.run(["umount", point], capture_output=True, check=False).returncode:
+                subprocess.run(["umount", "--lazy", point], capture_output=True, check=False)
+        # a loop device is released only once nothing holds it: wait for that before its
+        # export goes, or it stays attached to a file that no longer answers
         for loop in loops:
-            subprocess.run(["losetup", "--detach", loop], capture_output=True, check=False)
+            if not mapping.detach(Path(loop)):
+                log.error("Loop device %s of a build cut short stays attached", loop)
         daemons = _daemons_under(directory)
         _stop(daemons)
         for point in _mounts_under(directory):  # an export whose daemon was killed
