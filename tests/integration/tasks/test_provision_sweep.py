@@ -36,7 +36,7 @@ def test_the_sweep_clears_a_stranded_build_and_nothing_else(
     target.mkdir()
     subprocess.run(["mount", str(dev), str(target)], check=True)
     daemon = next(iter(mapper._exports.values())).proc  # the worker that made it "died"
-    assert sweep._mounts_under(build.resolve()) and sweep._loops_under(build.resolve())
+    assert mapping.mounts_under(build.resolve()) and sweep._loops_under(build.resolve())
 
     report = sweep.sweep(tmp_path)
 
@@ -44,7 +44,7 @@ def test_the_sweep_clears_a_stranded_build_and_nothing_else(
                                   "daemon(s))" in report[0], report
     daemon.wait(10)  # stopped (reaped here: the test is its parent)
     assert not build.exists() and (other / "keep").read_text() == "mine"
-    assert sweep._mounts_under(tmp_path.resolve()) == []
+    assert mapping.mounts_under(tmp_path.resolve()) == []
     assert sweep._loops_under(tmp_path.resolve()) == []
     assert not (Path("/sys/block") / dev.name / "loop").exists()  # detached, not orphaned
     ceph_storage.volume_remove(pool, "stranded")  # no longer open by anyone

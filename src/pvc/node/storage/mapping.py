@@ -236,6 +236,30 @@ class FuseLoopMapper(_Base):
             log.warning("%s of %s ended with status %s", QSD, key, export.proc.returncode)
 
 
+def mounts_under(directory: Path) -> list[Path]:
+    """The mountpoints at or below `directory` in this process's mount table, the
+    deepest first (the order to unmount them in)."""
+    root = str(directory.resolve())
+    found = []
+    with open("/proc/self/mountinfo") as table:
+        for line in table:
+            point = line.split()[4].replace("\\040", " ")
+            if point == root or point.startswith(root + "/"):
+                found.append(Path(point))
+    return sorted(found, key=lambda p: len(p.parts), reverse=True)
+
+
+def unmount(where: Path, lazy: bool = False) -> bool:
+    """Unmount `where` (`lazy`: detach it now, let it go when no longer busy); whether
+    that worked."""
+    done = subprocess.run(["umount", *(["--lazy"] if lazy else []), str(where)],
+                          capture_output=True, text=True, check=False,
+                          stdin=subprocess.DEVNULL)
+    if done.returncode != 0:
+        log.warning("Could not unmount %s: %s", where, done.stderr.strip())
+    return done.returncode == 0
+
+
 def detach(loop: Path, timeout: float = 10.0) -> bool:
     """Detach loop device `loop` and wait until it is released (one still held, by a
     mount being let go, only detaches once that is over); whether it was."""

@@ -21,6 +21,7 @@ from pvc.db.models import (
     SystemTemplate,
 )
 from pvc.ops.provisioner import network_templates, storage_templates, system_templates
+from pvc.ops.provisioner import ova as ova_ops
 from pvc.ops.provisioner.common import one
 from pvc.ops.provisioner.profiles import ARGUMENT
 
@@ -57,13 +58,6 @@ def _by_id(s: Session, model: Any, ident: int | None) -> Any:
     return None if ident is None else s.get(model, ident)
 
 
-def _ova_view(o: Ova) -> dict[str, Any]:
-    return {"id": o.id, "name": o.name, "ovf": o.ovf,
-            "volumes": [{"pool": v.pool, "volume_name": v.volume_name,
-                         "volume_format": v.volume_format, "disk_id": v.disk_id,
-                         "disk_size_gb": v.disk_size_gb} for v in o.volumes]}
-
-
 def load(db: Database, profile: str, script_args: Sequence[str] = ()) -> BuildPlan:
     """The plan of profile `profile` (NotFound if there is none; InvalidState if it lacks
     what a build needs)."""
@@ -92,7 +86,7 @@ def load(db: Database, profile: str, script_args: Sequence[str] = ()) -> BuildPl
             disks=tuple(disks),
             arguments={**parse_arguments((p.arguments or "").split("|"), "profile argument"),
                        **runtime},
-            ova=_ova_view(ova) if ova is not None else None)
+            ova={**ova_ops.view(ova), "ovf": ova.ovf} if ova is not None else None)
 
     return db.run(work)
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-import subprocess
 import tempfile
 import uuid as uuidlib
 from collections.abc import Callable, Sequence
@@ -130,7 +129,7 @@ class Build:
         rt, workdir = self.runtime, self.workdir
         if rt is not None:
             for where in reversed(list(rt.mounts)):
-                if _umount(where):
+                if mapping.unmount(where):
                     rt.mounts.remove(where)
         if self.mapper is not None:
             try:
@@ -138,10 +137,9 @@ class Build:
             except PVCError as exc:
                 left.append(f"a mapping ({exc})")
         if workdir is not None:
-            still = mounts_under(workdir)
-            for where in sorted(still, key=lambda p: len(p.parts), reverse=True):
-                _umount(where, lazy=True)
-            if mounts_under(workdir):  # never delete through a mount
+            for where in mapping.mounts_under(workdir):
+                mapping.unmount(where, lazy=True)
+            if mapping.mounts_under(workdir):  # never delete through a mount
                 left.append(f"mounts under {workdir}")
             else:
                 shutil.rmtree(workdir, ignore_errors=True)
@@ -167,27 +165,6 @@ class Build:
                 except PVCError as exc:
                     left.append(f"volume {pool}/{volume} ({exc})")
         return removed, left
-
-
-def mounts_under(directory: Path) -> list[Path]:
-    """The mountpoints at or below `directory` (this process's mount table)."""
-    root = str(directory.resolve())
-    found = []
-    with open("/proc/self/mountinfo") as table:
-        for line in table:
-            point = line.split()[4].replace("\\040", " ")
-            if point == root or point.startswith(root + "/"):
-                found.append(Path(point))
-    return found
-
-
-def _umount(where: Path, lazy: bool = False) -> bool:
-    cmd = ["umount", *(["--lazy"] if lazy else []), str(where)]
-    done = subprocess.run(cmd, capture_output=True, text=True, check=False,
-                          stdin=subprocess.DEVNULL)
-    if done.returncode != 0:
-        log.warning("Could not unmount %s: %s", where, done.stderr.strip())
-    return done.returncode == 0
 
 
 def script_of(plan: plans.BuildPlan) -> tuple[str, str]:

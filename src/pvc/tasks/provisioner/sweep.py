@@ -31,16 +31,6 @@ def _under(path: str, directory: Path) -> bool:
     return path == root or path.startswith(root + "/")
 
 
-def _mounts_under(directory: Path) -> list[str]:
-    found = []
-    with open("/proc/self/mountinfo") as table:
-        for line in table:
-            point = line.split()[4].replace("\\040", " ")
-            if _under(point, directory):
-                found.append(point)
-    return sorted(found, key=lambda p: p.count("/"), reverse=True)
-
-
 def _loops_under(directory: Path) -> list[str]:
     out = subprocess.run(["losetup", "--list", "--noheadings", "--raw", "--output",
                           "NAME,BACK-FILE"], capture_output=True, text=True, check=False,
@@ -96,10 +86,10 @@ def sweep(root: Path) -> list[str]:
         if not directory.is_dir():
             continue
         directory = directory.resolve()
-        mounts, loops = _mounts_under(directory), _loops_under(directory)
+        mounts, loops = mapping.mounts_under(directory), _loops_under(directory)
         for point in mounts:
-            if subprocess.run(["umount", point], capture_output=True, check=False).returncode:
-                subprocess.run(["umount", "--lazy", point], capture_output=True, check=False)
+            if not mapping.unmount(point):
+                mapping.unmount(point, lazy=True)
         # a loop device is released only once nothing holds it: wait for that before its
         # export goes, or it stays attached to a file that no longer answers
         for loop in loops:
@@ -107,9 +97,9 @@ def sweep(root: Path) -> list[str]:
                 log.error("Loop device %s of a build cut short stays attached", loop)
         daemons = _daemons_under(directory)
         _stop(daemons)
-        for point in _mounts_under(directory):  # an export whose daemon was killed
-            subprocess.run(["umount", "--lazy", point], capture_output=True, check=False)
-        if _mounts_under(directory):
+        for point in mapping.mounts_under(directory):  # an export whose daemon was killed
+            mapping.unmount(point, lazy=True)
+        if mapping.mounts_under(directory):
             report.append(f"{directory}: left, it still has mounts")
             continue
         shutil.rmtree(directory, ignore_errors=True)
