@@ -79,3 +79,8 @@ class StateUnreachable(BackendError):
 
     http_status = 503
     exit_code = 9
+
+
+class NotYetKnown(BackendError):
+    """A component answered that it cannot tell yet (Ceph's EAGAIN, as while PGs are still
+    peering); asking again a little later may give an answer."""

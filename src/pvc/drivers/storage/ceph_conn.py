@@ -32,6 +32,7 @@ from pvc.common.errors import (
     InvalidArgument,
     InvalidState,
     NotFound,
+    NotYetKnown,
     PVCError,
 )
 
@@ -65,6 +66,8 @@ def map_errno(code: int, op: str, detail: str, missing: str | None = None,
         return InvalidState(f"cannot {op}: it is in use{suffix}")
     if code == errno.ETIMEDOUT:
         return BackendError(f"Ceph did not answer in time to {op}{suffix}")
+    if code == errno.EAGAIN:
+        return NotYetKnown(f"Ceph cannot yet {op}{suffix}")
     return BackendError(f"Ceph failed to {op} ({errno.errorcode.get(code, code)}){suffix}")
 
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pvc.common.errors import BackendError
+from pvc.common.errors import BackendError, NotYetKnown
 
 if TYPE_CHECKING:  # librados is imported only where a task runs
     from pvc.drivers.storage.ceph_conn import CephConnection
@@ -83,8 +83,11 @@ class OsdCeph:
 
     def safe_to_destroy(self, osd: int) -> tuple[bool, str]:
         """Whether the managers say the OSD can go, and what keeps it if not."""
-        out = self._json({"prefix": "osd safe-to-destroy", "ids": [str(osd)]},
-                         f"ask whether OSD {osd} is safe to destroy", mgr=True) or {}
+        try:
+            out = self._json({"prefix": "osd safe-to-destroy", "ids": [str(osd)]},
+                             f"tell whether OSD {osd} is safe to destroy", mgr=True) or {}
+        except NotYetKnown as exc:  # "N pgs have unknown state": ask again
+            return False, str(exc)
         if osd in out.get("safe_to_destroy", []):
             return True, ""
         reasons = [what for key, what in (("active", "it still serves PGs"),
