@@ -16,7 +16,14 @@ from pvc.common.config import METADATA_ADDRESS
 from pvc.devcluster import demo
 from pvc.devcluster.guest.xml import GuestNet, Nic
 from tests.system.conftest import DevCluster
-from tests.system.vmhelpers import api, console, info, wait_booted, wait_running_on
+from tests.system.vmhelpers import (
+    aggregated_dns,
+    api,
+    console,
+    info,
+    wait_booted,
+    wait_running_on,
+)
 
 pytestmark = pytest.mark.system
 
@@ -275,6 +282,14 @@ def test_gateway_and_dhcp_follow_the_primary_through_handover_and_power_off(
                 and GW not in addresses(dc, old, "vmbr100"), timeout=15, interval=0.2)
     assert "dnsmasq" in run_in(dc, new, "pgrep", "-a", "dnsmasq")
     assert "dnsmasq" not in run_in(dc, old, "pgrep", "-a", "dnsmasq")
+    # the DNS aggregator went with it: the guests' names resolve upstream through the new
+    # primary's PowerDNS (zone copied from its dnsmasq), and the old one runs none
+    known = set(addresses_before.values())
+    found = dc.wait_for("a1 in the aggregated DNS after the handover", lambda: aggregated_dns(
+        dc, "a1.net100.local"), timeout=30)
+    assert len(found) == 1 and found[0] in known, (found, known)
+    assert "pdns_server" in run_in(dc, new, "pgrep", "-a", "pdns_server")
+    assert "pdns_server" not in run_in(dc, old, "pgrep", "-a", "pdns_server")
     back = wait_probe(dc, "a1", probe, after=last_round(dc, "a1", probe))
     assert failed_rounds(dc, "a1", probe, start, back) <= 3
     # measured finer by the stream (a ping every 50 ms): the longest silence

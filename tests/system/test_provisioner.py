@@ -14,13 +14,15 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
+import dns.query
+import dns.zone
 import pytest
 
 from pvc.devcluster import configs, debian, demo
 from pvc.provisioner.examples import debootstrap
 from tests import ovasupport
 from tests.system.conftest import DevCluster
-from tests.system.vmhelpers import api, console, info
+from tests.system.vmhelpers import aggregated_dns, api, console, info
 
 pytestmark = pytest.mark.system
 
@@ -265,3 +267,14 @@ def test_a_debian_vm_built_by_debootstrap_runs_the_profiles_user_data_with_cloud
         line.strip() == "PVC-CLOUD-INIT-DONE deb1" for line in console(dc, "deb1")),
         timeout=600, interval=5)
     assert any("Datasource DataSourceEc2" in line for line in console(dc, "deb1"))
+    # its name resolves through the DNS aggregator on the upstream floating address, as an
+    # upstream resolver would ask it, to the address of its lease; and the zone transfers
+    mac = vm["networks"][0]["mac"]
+    leases = {e["mac_address"]: e["ip4_address"] for e in json.loads(
+        dc.pvc("network", "dhcp", "list", "100", "--format", "json").stdout)}
+    domain = json.loads(dc.pvc("network", "info", "100", "--format", "json").stdout)["domain"]
+    assert dc.wait_for("deb1 in the aggregated DNS", lambda: aggregated_dns(
+        dc, f"deb1.{domain}"), timeout=60) == [leases[mac]]
+    server = str(dc.spec.floating_address("upstream"))
+    zone = dns.zone.from_xfr(dns.query.xfr(server, domain, timeout=10), check_origin=False)
+    assert zone.get_rdataset("deb1", "A") is not None

@@ -149,3 +149,14 @@ def wait_counter_above(dc: DevCluster, name: str, value: int, timeout: float = 3
 
 def settle(seconds: float) -> None:
     time.sleep(seconds)
+
+
+def aggregated_dns(dc: DevCluster, fqdn: str) -> list[str]:
+    """The A records of a name as the DNS aggregator on the upstream floating address
+    answers them (as an upstream resolver would ask)."""
+    import dns.message
+    import dns.query
+
+    answer = dns.query.udp(dns.message.make_query(fqdn, "A"),
+                           str(dc.spec.floating_address("upstream")), timeout=2)
+    return sorted(rr.to_text() for rrset in answer.answer for rr in rrset)

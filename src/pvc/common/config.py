@@ -131,6 +131,10 @@ class Config:
     postgres_api_database: str = "pvcapi"
     postgres_api_username: str = "pvcapi"
     postgres_api_password: str = ""
+    # PowerDNS's database (pvc.node.network.dns): empty password, no DNS aggregation
+    postgres_dns_database: str = "pvcdns"
+    postgres_dns_username: str = "pvcdns"
+    postgres_dns_password: str = ""
     # Client networks (pvc.node.network): managed networks' VXLANs ride the cluster network;
     # bridged networks are VLANs of guest_networking.bridge_device.
     enable_networking: bool = True
@@ -185,6 +189,12 @@ class Config:
         """Whether the primary serves cloud-init metadata to the managed networks (at
         METADATA_ADDRESS on its loopback): with client networks and the provisioner."""
         return self.enable_networking and bool(self.postgres_api_password)
+
+    @property
+    def dns_aggregation(self) -> bool:
+        """Whether the primary serves the managed networks' zones with PowerDNS on the
+        floating addresses: with client networks and PowerDNS's database."""
+        return self.enable_networking and bool(self.postgres_dns_password)
 
     def postgres_hosts(self) -> list[str]:
         if self.postgres_hostname:
@@ -337,6 +347,11 @@ def parse(raw: dict[str, Any], source: Path | None = None) -> Config:
                                        "pvcapi") or "pvcapi"),
         postgres_api_password=str(_get(raw, "database.postgres.credentials.api.password", "")
                                   or ""),
+        postgres_dns_database=_db_word(raw, "database.postgres.credentials.dns.database",
+                                       "pvcdns"),
+        postgres_dns_username=_db_word(raw, "database.postgres.credentials.dns.username",
+                                       "pvcdns"),
+        postgres_dns_password=_db_word(raw, "database.postgres.credentials.dns.password", ""),
         enable_networking=_bool(_get(raw, "subsystem.enable_networking", True)),
         bridge_device=_bridge_device(raw),
         bridge_mtu=int(_get(raw, "guest_networking.bridge_mtu", 1500)),
@@ -349,6 +364,7 @@ def _bridge_device(raw: dict[str, Any]) -> str:
     return names.interface_name(value) if value else ""
 
 
+DB_WORD = re.compile(r"(?:(?![#\\])[!-~]){0,128}")  # printable ASCII but '#' and '\\'
 MASTER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
@@ -356,6 +372,16 @@ def _master_name(value: str) -> str:
     if not MASTER_NAME.fullmatch(value):
         raise InvalidArgument(f"pvc.conf: database.keydb.master_name {value!r} must be letters, "
                               "digits, '.', '_' or '-' (at most 64)")
+    return value
+
+
+def _db_word(raw: dict[str, Any], dotted: str, default: str) -> str:
+    """A database name, user or password that goes into a server's config file (PowerDNS
+    reads `key=value` lines): printable, without spaces, '#' or backslashes."""
+    value = str(_get(raw, dotted, default) or default)
+    if not DB_WORD.fullmatch(value):
+        raise InvalidArgument(f"pvc.conf: {dotted} must be printable characters without "
+                              "spaces, '#' or '\\' (at most 128)")
     return value
 
 

@@ -42,3 +42,13 @@ def api_spec(config: Config) -> DatabaseSpec | None:
                         database=config.postgres_api_database,
                         username=config.postgres_api_username,
                         password=config.postgres_api_password)
+
+
+def dns_spec(config: Config) -> DatabaseSpec | None:
+    """PowerDNS's database as pvc.conf names it; None when DNS aggregation is off."""
+    if not config.dns_aggregation:
+        return None
+    return DatabaseSpec(hosts=config.postgres_hosts(), port=config.postgres_port,
+                        database=config.postgres_dns_database,
+                        username=config.postgres_dns_username,
+                        password=config.postgres_dns_password)

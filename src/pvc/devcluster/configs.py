@@ -75,6 +75,10 @@ def pvc_conf(spec: ClusterSpec) -> dict[str, Any]:
     if patroni.available():  # the provisioner's database (pvc.devcluster.patroni)
         raw["database"]["postgres"]["credentials"]["api"]["password"] = patroni.password(
             spec, patroni.API_USER)
+        if patroni.powerdns_available():  # the DNS aggregator (pvc.node.network.dns)
+            raw["database"]["postgres"]["credentials"]["dns"] = {
+                "database": patroni.DNS_DATABASE, "username": patroni.DNS_USER,
+                "password": patroni.password(spec, patroni.DNS_USER)}
     raw["api"]["listen"]["address"] = str(spec.floating_address("upstream"))
     raw["api"]["authentication"]["secret_key"] = spec.api_key[::-1]
     raw["api"]["token"] = [{"description": "pvc-dev", "token": spec.api_key}]

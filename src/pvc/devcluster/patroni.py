@@ -30,10 +30,18 @@ SCOPE = "pvc"
 NAMESPACE = "/patroni/"
 API_DATABASE = "pvcapi"
 API_USER = "pvcapi"
+DNS_DATABASE = "pvcdns"
+DNS_USER = "pvcdns"
+# PowerDNS's own schema, shipped with its PostgreSQL backend
+PDNS_SCHEMA = Path("/usr/share/doc/pdns-backend-pgsql/schema.pgsql.sql")
 
 
 def available() -> bool:
     return PATRONI.exists() and (PG_BIN / "postgres").exists()
+
+
+def powerdns_available() -> bool:
+    return PDNS_SCHEMA.exists() and Path("/usr/sbin/pdns_server").exists()
 
 
 def password(spec: ClusterSpec, role: str) -> str:
@@ -56,15 +64,19 @@ def hosts(spec: ClusterSpec) -> list[str]:
 def bootstrap_script(spec: ClusterSpec) -> str:
     """Run by Patroni once, on the member that initializes the cluster (its argument: a
     superuser connection string)."""
-    pw = password(spec, API_USER)
-    return "\n".join([
+    psql = "/usr/bin/psql \"$1\" -q -v ON_ERROR_STOP=1"
+    lines = [
         "#!/bin/sh",
-        "# written by pvc-dev: the provisioner's database and its owner",
+        "# written by pvc-dev: the provisioner's database and PowerDNS's, with their owners",
         "set -e",
-        f"/usr/bin/psql \"$1\" -v ON_ERROR_STOP=1 -c \"CREATE ROLE {API_USER} LOGIN "
-        f"PASSWORD '{pw}'\" -c \"CREATE DATABASE {API_DATABASE} OWNER {API_USER}\"",
-        "",
-    ])
+    ]
+    for user, database in ((API_USER, API_DATABASE), (DNS_USER, DNS_DATABASE)):
+        lines.append(f"{psql} -c \"CREATE ROLE {user} LOGIN PASSWORD '{password(spec, user)}'\""
+                     f" -c \"CREATE DATABASE {database} OWNER {user}\"")
+    if powerdns_available():  # PowerDNS's tables, made by (so owned by) its user
+        lines.append(f"{psql} -c '\\connect {DNS_DATABASE}' -c 'SET ROLE {DNS_USER}' "
+                     f"-f {PDNS_SCHEMA}")
+    return "\n".join(lines) + "\n"
 
 
 def patroni_conf(spec: ClusterSpec, node: str) -> dict[str, Any]:

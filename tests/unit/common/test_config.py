@@ -49,12 +49,26 @@ def test_missing_defaults_apply() -> None:
     lambda r: r["cluster"]["networks"]["upstream"]["ipv4"].update(floating_address="10.9.9.9"),
     lambda r: r["cluster"]["networks"]["cluster"].update(device="bad dev;rm"),
     lambda r: r["cluster"]["networks"].pop("storage"),
+    lambda r: r["database"]["postgres"]["credentials"]["dns"].update(password="two words"),
+    lambda r: r["database"]["postgres"]["credentials"]["dns"].update(password="a\nlaunch=x"),
+    lambda r: r["database"]["postgres"]["credentials"]["dns"].update(database="x#y"),
 ])
 def test_bad_config_is_refused(mutate) -> None:  # type: ignore[no-untyped-def]
     raw = sample()
     mutate(raw)
     with pytest.raises(InvalidArgument):
         config.parse(raw)
+
+
+def test_dns_aggregation_needs_its_database_password_and_client_networks() -> None:
+    raw = sample()
+    assert not config.parse(raw).dns_aggregation
+    raw["database"]["postgres"]["credentials"]["dns"]["password"] = "s3cr=t!"
+    cfg = config.parse(raw)
+    assert cfg.dns_aggregation and cfg.postgres_dns_password == "s3cr=t!"
+    assert (cfg.postgres_dns_database, cfg.postgres_dns_username) == ("pvcdns", "pvcdns")
+    raw["subsystem"]["enable_networking"] = False
+    assert not config.parse(raw).dns_aggregation
 
 
 def test_unreadable_or_invalid_file(tmp_path: Path) -> None:

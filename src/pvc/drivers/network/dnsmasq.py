@@ -25,6 +25,10 @@ from pvc.common.errors import BackendError
 DNSMASQ = "/usr/sbin/dnsmasq"
 LEASE_TIME = "48h"
 LEASE_TIME_V6 = "24h"
+# the zone's SOA: the aggregator asks for the serial every ZONE_REFRESH s (each lease
+# change moves it) and keeps serving the names for a week if dnsmasq cannot be reached
+ZONE_REFRESH = 5
+ZONE_EXPIRY = 7 * 86400
 _PR_SET_PDEATHSIG = 1
 
 
@@ -43,6 +47,8 @@ class DhcpConfig:
     workdir: Path  # pid file, hosts directory
     hook: Path  # the lease hook (an executable file)
     log_file: Path
+    # the DNS aggregator's address: it may take the network's zone by AXFR (None: no one)
+    zone_peer: ipaddress.IPv4Address | ipaddress.IPv6Address | None = None
 
 
 def hosts_dir(workdir: Path) -> Path:
@@ -61,6 +67,13 @@ def command(cfg: DhcpConfig) -> list[str]:
         f"--domain={domain}", f"--local=/{domain}/", "--expand-hosts", "--no-hosts",
         "--dhcp-authoritative",
     ]
+    if cfg.zone_peer is not None and domain:
+        # the network's names as an authoritative zone that only the aggregator may copy;
+        # no interface is named, so the guests' queries stay recursive ones
+        args += [f"--auth-zone={domain}", f"--auth-server=dns.{domain}",
+                 f"--auth-peer={ipaddress.ip_address(cfg.zone_peer)}",
+                 f"--auth-soa=0,hostmaster.{domain},{ZONE_REFRESH},{ZONE_REFRESH},"
+                 f"{ZONE_EXPIRY}"]
     # names outside the domain: only the network's name servers, never the node's resolver
     args.append("--no-resolv")
     args += [f"--server={ipaddress.ip_address(s)}" for s in cfg.upstream_servers]
@@ -82,7 +95,7 @@ def command(cfg: DhcpConfig) -> list[str]:
     return args
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """In the child before exec: SIGTERM when the node daemon (its parent) dies."""
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
@@ -102,7 +115,7 @@ class Dnsmasq:
             with open(self.cfg.log_file, "ab") as log:  # its own messages before it logs
                 self.proc = subprocess.Popen(
                     command(self.cfg), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                    stderr=log, preexec_fn=_die_with_parent, close_fds=True)
+                    stderr=log, preexec_fn=die_with_parent, close_fds=True)
         except OSError as exc:
             raise BackendError(f"Cannot start dnsmasq for network {self.cfg.vni}: {exc}") from exc
 

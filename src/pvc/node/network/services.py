@@ -22,6 +22,7 @@ from pvc.drivers.network.links import Links
 from pvc.drivers.network.linux import Interface, IpRoute
 from pvc.node.network import firewall, leasehook
 from pvc.node.network.datapath import OURS, bridge_name
+from pvc.node.network.dns import DnsAggregator
 from pvc.node.network.watch import NetworkWatch
 from pvc.node.primary.services import PrimaryServices
 from pvc.ops.network import records
@@ -55,6 +56,12 @@ def gateways(specs: list[NetworkSpec]) -> set[tuple[str, Interface]]:
     return out
 
 
+def zone_peer(spec: NetworkSpec) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """Where the DNS aggregator (on this node) finds the network's dnsmasq, and so the
+    address it asks from: the network's gateway."""
+    return spec.ip4.gateway if spec.ip4.gateway is not None else spec.ip6.gateway
+
+
 class NetworkServices:
     def __init__(self, store: Store, node: str, config: Config, primary: PrimaryServices,
                  links: Links, fw: Firewall, sysctl_root: Path | None = Path("/proc/sys")
@@ -73,6 +80,7 @@ class NetworkServices:
         self.nat_device = (config.networks["upstream"].device
                            if config.guest_source_nat else None)
         self.dnsmasq: dict[int, Dnsmasq] = {}
+        self.dns = DnsAggregator(config) if config.dns_aggregation else None
         self._is_primary = False
         self._lock = threading.RLock()  # the dnsmasq processes: this thread and the role's
         self._applied_rules: str | None = None
@@ -87,6 +95,8 @@ class NetworkServices:
         self._remove_stray_gateways()
         watch.subscribe(self._wake.set)
         self.primary.listeners.append(self.on_primary)
+        if self.dns is not None:
+            self.dns.start()
         self._thread.start()
 
     def wake(self) -> None:
@@ -98,6 +108,8 @@ class NetworkServices:
         if not primary:
             with self._lock:  # before the addresses go: no DHCP answers from a secondary
                 self._stop_dnsmasq()
+            if self.dns is not None:
+                self.dns.retire()
         self._wake.set()
 
     def stop(self) -> None:
@@ -106,6 +118,8 @@ class NetworkServices:
         self._thread.join(10)
         with self._lock:
             self._stop_dnsmasq()
+        if self.dns is not None:
+            self.dns.stop()
 
     def _remove_stray_gateways(self) -> None:
         """A node that went down without giving its gateways back (its keeper killed with
@@ -160,12 +174,17 @@ class NetworkServices:
                      len(rules), sum(len(r[d]) for r in rules.values() for d in r))
         if not self._is_primary:
             self._stop_dnsmasq()
+            if self.dns is not None:
+                self.dns.retire()
             return
         present = set(self.links.links())
         built = [s for s in specs if s.managed and bridge_name(s.vni) in present]
         for error in self.primary.set_extra(gateways(built)):
             log.error("Gateway address: %s", error)
         self._serve(built)
+        if self.dns is not None:
+            self.dns.want({s.domain: str(peer) for s in built
+                           if s.domain and (peer := zone_peer(s)) is not None})
 
     def _serve(self, specs: list[NetworkSpec]) -> None:
         wanted = {s.vni: s for s in specs}
@@ -205,7 +224,8 @@ class NetworkServices:
                          and ip4.dhcp_end else None),
             ip6_network=spec.ip6.network, ip6_gateway=spec.ip6.gateway,
             upstream_servers=spec.name_servers, workdir=workdir, hook=workdir / "lease-hook",
-            log_file=self.log_dir / f"dnsmasq-{spec.vni}.log")
+            log_file=self.log_dir / f"dnsmasq-{spec.vni}.log",
+            zone_peer=zone_peer(spec) if self.dns is not None else None)
 
     def _stop_dnsmasq(self) -> None:
         for vni in sorted(self.dnsmasq):

@@ -8,7 +8,8 @@ from pathlib import Path
 from pvc.drivers.network.dnsmasq import DhcpConfig, command, hosts_dir, write_reservations
 
 
-def config(tmp_path: Path, ip6: bool = False, ip4: bool = True) -> DhcpConfig:
+def config(tmp_path: Path, ip6: bool = False, ip4: bool = True,
+           zone_peer: str | None = None) -> DhcpConfig:
     return DhcpConfig(
         vni=100, bridge="vmbr100", domain="net100.local", mtu=1450,
         ip4_gateway=ipaddress.IPv4Address("10.100.0.1") if ip4 else None,
@@ -18,7 +19,8 @@ def config(tmp_path: Path, ip6: bool = False, ip4: bool = True) -> DhcpConfig:
         ip6_network=ipaddress.IPv6Network("fd00:100::/64") if ip6 else None,
         ip6_gateway=ipaddress.IPv6Address("fd00:100::1") if ip6 else None,
         upstream_servers=("9.9.9.9",), workdir=tmp_path, hook=tmp_path / "hook",
-        log_file=tmp_path / "log")
+        log_file=tmp_path / "log",
+        zone_peer=ipaddress.ip_address(zone_peer) if zone_peer else None)
 
 
 def test_an_ipv4_network_serves_dhcp_and_dns_pointing_at_its_gateway(tmp_path: Path) -> None:
@@ -44,6 +46,18 @@ def test_ipv6_is_stateless_beside_ipv4_and_stateful_alone(tmp_path: Path) -> Non
     alone = command(config(tmp_path, ip6=True, ip4=False))
     assert "--dhcp-range=::1000,::ffff,constructor:vmbr100,64,24h" in alone
     assert not any("option:router" in a for a in alone)
+
+
+def test_the_zone_is_authoritative_and_copied_only_by_the_aggregator(tmp_path: Path) -> None:
+    plain = command(config(tmp_path))
+    assert not any(a.startswith("--auth-") for a in plain)
+    args = command(config(tmp_path, zone_peer="10.100.0.1"))
+    auth = [a for a in args if a.startswith("--auth-")]
+    assert auth == ["--auth-zone=net100.local", "--auth-server=dns.net100.local",
+                    "--auth-peer=10.100.0.1",
+                    "--auth-soa=0,hostmaster.net100.local,5,5,604800"]
+    # still a recursive server for the guests, asking only the network's name servers
+    assert "--server=9.9.9.9" in args and "--interface=vmbr100" in args
 
 
 def test_reservation_files_follow_the_reservations(tmp_path: Path) -> None:
