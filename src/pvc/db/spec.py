@@ -38,17 +38,18 @@ def api_spec(config: Config) -> DatabaseSpec | None:
     (the provisioner is off)."""
     if not config.postgres_api_password:
         return None
-    return DatabaseSpec(hosts=config.postgres_hosts(), port=config.postgres_port,
-                        database=config.postgres_api_database,
-                        username=config.postgres_api_username,
-                        password=config.postgres_api_password)
+    return _on_cluster(config, config.postgres_api_database, config.postgres_api_username,
+                       config.postgres_api_password)
 
 
 def dns_spec(config: Config) -> DatabaseSpec | None:
     """PowerDNS's database as pvc.conf names it; None when DNS aggregation is off."""
     if not config.dns_aggregation:
         return None
+    return _on_cluster(config, config.postgres_dns_database, config.postgres_dns_username,
+                       config.postgres_dns_password)
+
+
+def _on_cluster(config: Config, database: str, username: str, password: str) -> DatabaseSpec:
     return DatabaseSpec(hosts=config.postgres_hosts(), port=config.postgres_port,
-                        database=config.postgres_dns_database,
-                        username=config.postgres_dns_username,
-                        password=config.postgres_dns_password)
+                        database=database, username=username, password=password)

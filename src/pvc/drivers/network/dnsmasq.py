@@ -101,12 +101,11 @@ def die_with_parent() -> None:
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
 
 
-class Dnsmasq:
+class Dnsmasq(procs.Child):
     """One network's dnsmasq process."""
 
     def __init__(self, cfg: DhcpConfig) -> None:
         self.cfg = cfg
-        self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         hosts_dir(self.cfg.workdir).mkdir(parents=True, exist_ok=True)
@@ -119,20 +118,10 @@ class Dnsmasq:
         except OSError as exc:
             raise BackendError(f"Cannot start dnsmasq for network {self.cfg.vni}: {exc}") from exc
 
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def exit_code(self) -> int | None:
-        return None if self.proc is None else self.proc.poll()
-
     def reload(self) -> None:
         """Read the hosts directory again (a reservation was removed)."""
         if self.alive() and self.proc is not None:
             self.proc.send_signal(signal.SIGHUP)
-
-    def stop(self, grace: float = 3.0) -> None:
-        proc, self.proc = self.proc, None
-        procs.stop(proc, grace)
 
 
 def write_reservations(workdir: Path, wanted: dict[str, tuple[str, str]]) -> bool:

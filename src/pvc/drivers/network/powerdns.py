@@ -77,12 +77,11 @@ def command(cfg: PdnsConfig) -> list[str]:
     return [PDNS_SERVER, f"--config-dir={cfg.workdir}"]
 
 
-class PowerDns:
+class PowerDns(procs.Child):
     """The aggregator's pdns_server process."""
 
     def __init__(self, cfg: PdnsConfig) -> None:
         self.cfg = cfg
-        self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         self.cfg.workdir.mkdir(parents=True, exist_ok=True)
@@ -99,13 +98,3 @@ class PowerDns:
                     preexec_fn=die_with_parent, close_fds=True)
         except OSError as exc:
             raise BackendError(f"Cannot start PowerDNS: {exc}") from exc
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def exit_code(self) -> int | None:
-        return None if self.proc is None else self.proc.poll()
-
-    def stop(self, grace: float = 3.0) -> None:
-        proc, self.proc = self.proc, None
-        procs.stop(proc, grace)

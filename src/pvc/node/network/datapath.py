@@ -22,6 +22,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from pvc.common import procs
 from pvc.common.config import Config
 from pvc.common.errors import InvalidArgument, PVCError
 from pvc.drivers.network.links import Link, Links
@@ -83,11 +84,7 @@ class NetworkLinks:
         self._thread.start()
 
     def _run(self) -> None:
-        while not self._stop.is_set():
-            self._changed.wait(RESYNC)
-            self._changed.clear()
-            if self._stop.is_set():
-                break
+        for _ in procs.wakes(self._stop, self._changed, RESYNC):
             try:
                 self.sync()
             except PVCError as exc:

@@ -16,6 +16,7 @@ import logging
 import threading
 from typing import TYPE_CHECKING
 
+from pvc.common import procs
 from pvc.common.config import Config
 from pvc.common.errors import PVCError
 from pvc.db.spec import dns_spec
@@ -84,11 +85,7 @@ class DnsAggregator:
 
     # -- its thread -------------------------------------------------------------------
     def _run(self) -> None:
-        while not self._stop.is_set():
-            self._wake.wait(RESYNC)
-            self._wake.clear()
-            if self._stop.is_set():
-                break
+        for _ in procs.wakes(self._stop, self._wake, RESYNC):
             try:
                 self._pass()
             except PVCError as exc:

@@ -14,6 +14,7 @@ import logging
 import threading
 from pathlib import Path
 
+from pvc.common import procs
 from pvc.common.config import Config
 from pvc.common.errors import PVCError
 from pvc.drivers.network.dnsmasq import DhcpConfig, Dnsmasq, write_reservations
@@ -147,11 +148,7 @@ class NetworkServices:
                 log.warning("Could not set %s to %s: %s", key.replace("/", "."), value, exc)
 
     def _run(self) -> None:
-        while not self._stop.is_set():
-            self._wake.wait(RESYNC)
-            self._wake.clear()
-            if self._stop.is_set():
-                break
+        for _ in procs.wakes(self._stop, self._wake, RESYNC):
             try:
                 with self._lock:
                     self.sync()

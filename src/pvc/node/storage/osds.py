@@ -17,6 +17,7 @@ import logging
 import threading
 import time
 
+from pvc.common import procs
 from pvc.common.errors import PVCError
 from pvc.node.services import ServiceControl, osd_service
 from pvc.state.store import Store
@@ -52,13 +53,9 @@ class LocalOsds:
         return None
 
     def _run(self) -> None:
-        while not self._stop.is_set():
-            # on a change, and every few seconds: a record made without its node (the
-            # primary adopting an OSD before it was placed) may get it later
-            self._changed.wait(RECHECK)
-            self._changed.clear()
-            if self._stop.is_set():
-                break
+        # on a change, and every few seconds: a record made without its node (the
+        # primary adopting an OSD before it was placed) may get it later
+        for _ in procs.wakes(self._stop, self._changed, RECHECK):
             try:
                 self.start_new()
                 self.restart_crashed()
