@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import ctypes
+import signal
 import subprocess
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
+
+from pvc.common.errors import BackendError
+
+_PR_SET_PDEATHSIG = 1
 
 
 def stop(proc: subprocess.Popen[Any] | None, grace: float = 10.0,
@@ -25,10 +32,27 @@ def stop(proc: subprocess.Popen[Any] | None, grace: float = 10.0,
         proc.wait()
 
 
+def die_with_parent() -> None:
+    """In the child before exec: SIGTERM when the daemon (its parent) dies."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+
+
 class Child:
-    """A long-running child process of a daemon (dnsmasq, PowerDNS)."""
+    """A long-running child process of a daemon (dnsmasq, PowerDNS): its output goes to
+    its log file, and it dies with the daemon."""
 
     proc: subprocess.Popen[bytes] | None = None
+
+    def spawn(self, argv: list[str], log_file: Path, what: str) -> None:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with open(log_file, "ab") as log:
+                self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log,
+                                             stderr=log, preexec_fn=die_with_parent,
+                                             close_fds=True)
+        except OSError as exc:
+            raise BackendError(f"Cannot start {what}: {exc}") from exc
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None

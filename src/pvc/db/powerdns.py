@@ -60,8 +60,3 @@ def sync_zones(session: Session, wanted: dict[str, str]) -> ZoneChanges:
             found.master, found.type = master, SECONDARY
             changes.changed.append(name)
     return changes
-
-
-def our_zones(session: Session) -> dict[str, str]:
-    return {d.name: d.master or "" for d in session.scalars(
-        select(Domain).where(Domain.account == ACCOUNT))}

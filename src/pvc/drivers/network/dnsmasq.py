@@ -11,16 +11,13 @@ files of `--dhcp-hostsdir` (`<mac>,<ip>[,<hostname>]`), read as they change.
 
 from __future__ import annotations
 
-import ctypes
 import ipaddress
 import os
 import signal
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 from pvc.common import names, procs
-from pvc.common.errors import BackendError
 
 DNSMASQ = "/usr/sbin/dnsmasq"
 LEASE_TIME = "48h"
@@ -29,7 +26,6 @@ LEASE_TIME_V6 = "24h"
 # change moves it) and keeps serving the names for a week if dnsmasq cannot be reached
 ZONE_REFRESH = 5
 ZONE_EXPIRY = 7 * 86400
-_PR_SET_PDEATHSIG = 1
 
 
 @dataclass(frozen=True)
@@ -95,12 +91,6 @@ def command(cfg: DhcpConfig) -> list[str]:
     return args
 
 
-def die_with_parent() -> None:
-    """In the child before exec: SIGTERM when the node daemon (its parent) dies."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-
-
 class Dnsmasq(procs.Child):
     """One network's dnsmasq process."""
 
@@ -109,14 +99,8 @@ class Dnsmasq(procs.Child):
 
     def start(self) -> None:
         hosts_dir(self.cfg.workdir).mkdir(parents=True, exist_ok=True)
-        self.cfg.log_file.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            with open(self.cfg.log_file, "ab") as log:  # its own messages before it logs
-                self.proc = subprocess.Popen(
-                    command(self.cfg), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                    stderr=log, preexec_fn=die_with_parent, close_fds=True)
-        except OSError as exc:
-            raise BackendError(f"Cannot start dnsmasq for network {self.cfg.vni}: {exc}") from exc
+        # its own messages before it logs go to its log file too
+        self.spawn(command(self.cfg), self.cfg.log_file, f"dnsmasq for network {self.cfg.vni}")
 
     def reload(self) -> None:
         """Read the hosts directory again (a reservation was removed)."""

@@ -15,13 +15,10 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 from pvc.common import procs
-from pvc.common.errors import BackendError
-from pvc.drivers.network.dnsmasq import die_with_parent
 
 PDNS_SERVER = "/usr/sbin/pdns_server"
 # how often PowerDNS looks for secondary zones due a check (each zone is checked once its
@@ -90,11 +87,4 @@ class PowerDns(procs.Child):
         fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as out:
             out.write(pdns_conf(self.cfg))
-        self.cfg.log_file.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            with open(self.cfg.log_file, "ab") as log:
-                self.proc = subprocess.Popen(
-                    command(self.cfg), stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                    preexec_fn=die_with_parent, close_fds=True)
-        except OSError as exc:
-            raise BackendError(f"Cannot start PowerDNS: {exc}") from exc
+        self.spawn(command(self.cfg), self.cfg.log_file, "PowerDNS")
