@@ -21,6 +21,8 @@ from pvc.common import names
 from pvc.common.errors import BackendError, InvalidArgument
 
 VXLAN_PORT = 4789
+# a dump the kernel marks as interrupted (the links changed while it was read) is read again
+DUMP_ATTEMPTS = 10
 
 
 @dataclass(frozen=True)
@@ -89,9 +91,23 @@ class NetlinkLinks:
         return "" if self.netns is None else f" in namespace {self.netns}"
 
     # -- reading ------------------------------------------------------------------
+    def _dump_links(self, ipr: Any) -> list[Any]:
+        """All links in one consistent dump. The kernel marks a dump during which links were
+        added or removed (another reconciler, libvirt making a tap) as interrupted: that
+        one is read again, a few times, before it counts as a failure."""
+        from pyroute2.netlink.exceptions import NetlinkDumpInterrupted
+
+        for attempt in range(DUMP_ATTEMPTS):
+            try:
+                return list(ipr.get_links())
+            except NetlinkDumpInterrupted:
+                if attempt == DUMP_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
+
     def links(self) -> dict[str, Link]:
         with self._ipr() as ipr:
-            msgs = list(ipr.get_links())
+            msgs = self._dump_links(ipr)
         by_index = {m["index"]: m.get_attr("IFLA_IFNAME") for m in msgs}
         out: dict[str, Link] = {}
         for m in msgs:

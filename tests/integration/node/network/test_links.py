@@ -4,10 +4,13 @@ appear, change and disappear as bridges and VXLANs (VLANs where the kernel has t
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -141,3 +144,25 @@ def test_watches_apply_a_new_network_within_moments(links: NetworkLinks, store: 
     finally:
         watch.stop()
         links.stop()
+
+
+def test_links_are_read_whole_while_other_links_come_and_go(netns: str,
+                                                             tmp_path: Path) -> None:
+    """The kernel marks a dump as interrupted when links change while it is read (about one
+    read in eight here, as when libvirt or another reconciler adds and removes devices):
+    each read still answers, with every link that stayed."""
+    steady = [f"keep{i}" for i in range(30)]
+    for name in steady:
+        ip(netns, "link", "add", name, "type", "bridge")
+    batch = tmp_path / "churn"
+    batch.write_text("link add churn0 type bridge\nlink del churn0\n" * 1000)
+    churn = subprocess.Popen(
+        ["sh", "-c", f"while :; do ip -n {netns} -force -batch {batch}; done"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        for _ in range(100):
+            assert set(steady) <= set(NetlinkLinks(netns).links())
+        assert churn.poll() is None, "the links stopped changing before the reads ended"
+    finally:
+        os.killpg(churn.pid, signal.SIGKILL)
+        churn.wait()
