@@ -18,6 +18,7 @@ import yaml
 
 from pvc.common import names
 from pvc.common.errors import InvalidArgument
+from pvc.common.vm import SELECTORS
 
 DEFAULT_CONFIG_FILE = "/etc/pvc/pvc.conf"
 # The documented sample: every key with its default and why.
@@ -31,6 +32,7 @@ METADATA_PORT = 80
 def config_path() -> Path:
     return Path(os.environ.get("PVC_CONFIG_FILE", DEFAULT_CONFIG_FILE))
 
+FENCE_ACTIONS = ("migrate", "none")  # what recovery follows a fence, or its failure
 
 @dataclass(frozen=True)
 class CoreNetwork:
@@ -260,6 +262,13 @@ def _domain_type(value: str) -> str:
     return value
 
 
+def _choice(raw: dict[str, Any], key: str, default: str, allowed: tuple[str, ...]) -> str:
+    value = str(_get(raw, key, default))
+    if value not in allowed:
+        raise InvalidArgument(f"pvc.conf: {key} {value!r}: use {', '.join(allowed)}")
+    return value
+
+
 def _service_control(value: str) -> str:
     if value not in ("systemd", "direct"):
         raise InvalidArgument(f"pvc.conf: ceph.service_control {value!r}: use systemd or direct")
@@ -283,6 +292,11 @@ def parse(raw: dict[str, Any], source: Path | None = None) -> Config:
         if isinstance(t, dict) and t.get("token")
     )
     failed_fence = str(_get(raw, "fencing.actions.failed_fence", "none"))
+    if failed_fence in ("None", ""):
+        failed_fence = "none"
+    if failed_fence not in FENCE_ACTIONS:
+        raise InvalidArgument(f"pvc.conf: fencing.actions.failed_fence {failed_fence!r}: use "
+                              f"{', '.join(FENCE_ACTIONS)}")
     return Config(
         raw=raw,
         source=source,
@@ -300,12 +314,13 @@ def parse(raw: dict[str, Any], source: Path | None = None) -> Config:
         # upstream's parser read the singular key, so it is accepted too
         suicide_intervals=max(0, int(_get(raw, "fencing.intervals.suicide_intervals",
                                           _get(raw, "fencing.intervals.suicide_interval", 3)))),
-        successful_fence=str(_get(raw, "fencing.actions.successful_fence", "migrate")),
-        failed_fence="none" if failed_fence in ("None", "") else failed_fence,
+        successful_fence=_choice(raw, "fencing.actions.successful_fence", "migrate",
+                                 FENCE_ACTIONS),
+        failed_fence=failed_fence,
         ipmi_hostname=str(_get(raw, "fencing.ipmi.hostname", "")),
         ipmi_username=str(_get(raw, "fencing.ipmi.username", "")),
         ipmi_password=str(_get(raw, "fencing.ipmi.password", "")),
-        target_selector=str(_get(raw, "migration.target_selector", "mem")),
+        target_selector=_choice(raw, "migration.target_selector", "mem", SELECTORS),
         flush_concurrency=max(1, int(_get(raw, "migration.flush_concurrency", 4))),
         domain_type=_domain_type(str(_get(raw, "hypervisor.domain_type", "auto"))),
         node_log_lines=int(_get(raw, "logging.node_log_lines", 2000)),

@@ -207,10 +207,51 @@ def service(name: str, node: str, service: str, action: str) -> None:
                ("running, pid {}".format(svc.get("pid")) if svc.get("running") else "stopped")))
 
 
+@cli.command()
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              default=REPO / "dist", show_default=True, help="Where the package goes.")
+@click.option("--version", "version", help="Package version (default: PVC's own).")
+def package(out: Path, version: str | None) -> None:
+    """Build the Debian package of PVC from this checkout (pvc_VERSION_amd64.deb)."""
+    from pvc.devcluster import package as debpkg
+
+    try:
+        deb = debpkg.build(REPO, out, version)
+    except PVCError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(str(deb))
+
+
+@cli.command()
+@click.argument("action", type=click.Choice(["up", "down"]))
+@click.option("--count", default=3, show_default=True, help="How many servers (hv1..hvN).")
+def targets(action: str, count: int) -> None:
+    """Fresh Debian 12 servers (systemd-nspawn) for trying the Ansible kit, or remove them."""
+    from pvc.devcluster.targets import lifecycle, machines
+    from pvc.devcluster.targets.layout import TargetSpec
+
+    _need_root()
+    try:
+        spec = TargetSpec(count=count)
+        if action == "down":
+            lifecycle.down(spec)
+            _say("Targets removed")
+            return
+        lifecycle.up(spec)
+    except PVCError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for host in spec.hostnames:
+        click.echo(f"{host}  upstream {spec.address(host, 'upstream').ip}  cluster "
+                   f"{spec.address(host, 'cluster').ip}  storage {spec.address(host, 'storage').ip}")
+    click.echo(f"login:  {' '.join(machines.ssh_command(spec, spec.hostnames[0]))}")
+    click.echo(f"Debian mirror for them (apt-cacher-ng): {spec.mirror}")
+
+
 @cli.command(context_settings={"ignore_unknown_options": True})
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
 def test(pytest_args: tuple[str, ...]) -> None:
-    """Run ruff, mypy, the import contracts and every test tier (unit, integration, system)."""
+    """Run ruff, mypy, the import contracts and every test tier (unit, integration, system,
+    deploy)."""
     venv = REPO / ".venv" / "bin"
     steps = [
         ("ruff", [str(venv / "ruff"), "check", "src", "tests", "bench"]),

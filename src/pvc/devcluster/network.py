@@ -48,13 +48,17 @@ def check_subnets_free(spec: ClusterSpec) -> None:
                                    "choose another subnet")
 
 
+def ensure_bridge(name: str, address: str) -> None:
+    """A host bridge, up, with the host's own `address` on it."""
+    if not link_exists(name):
+        ip("link", "add", name, "type", "bridge")
+    ip("link", "set", name, "up")
+    ip("addr", "replace", address, "dev", name)
+
+
 def create_bridges(spec: ClusterSpec) -> None:
     for net in NETWORKS:
-        br = spec.bridge(net)
-        if not link_exists(br):
-            ip("link", "add", br, "type", "bridge")
-        ip("link", "set", br, "up")
-        ip("addr", "replace", str(spec.host_address(net)), "dev", br)
+        ensure_bridge(spec.bridge(net), str(spec.host_address(net)))
     up = spec.bridge("upstream")
     for node in spec.node_names:
         ip("addr", "replace", f"{spec.bmc_address(node)}/32", "dev", up)

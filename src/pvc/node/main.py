@@ -18,7 +18,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", help="pvc.conf (default $PVC_CONFIG_FILE or /etc/pvc/pvc.conf)")
     parser.add_argument("--node", help="node name (default: the short hostname)")
     parser.add_argument("--zookeeper", help="ZooKeeper hosts (default: from the config)")
+    parser.add_argument("--check-config", metavar="FILE", help=(
+        "only read FILE as pvc.conf and say whether it is valid (exit 0) or what is wrong "
+        "(exit 2); with --node, also that the node is one of the cluster's"))
     args = parser.parse_args(argv)
+    if args.check_config is not None:
+        return _check(args.check_config, args.node)
     try:
         cfg = configmod.load(args.config)
         node = args.node or configmod.this_node()
@@ -46,6 +51,19 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     stop.wait()
     daemon.stop()
+    return 0
+
+
+def _check(path: str, node: str | None) -> int:
+    try:
+        cfg = configmod.load(path)
+    except PVCError as exc:
+        print(f"pvcnoded: {exc}", file=sys.stderr)
+        return 2
+    if node is not None and node not in cfg.all_nodes:
+        print(f"pvcnoded: node {node} is not in cluster.all_nodes of {path}", file=sys.stderr)
+        return 2
+    print(f"{path}: valid configuration of cluster {cfg.cluster_name}")
     return 0
 
 

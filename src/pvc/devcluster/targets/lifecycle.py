@@ -1,0 +1,77 @@
+"""Bringing a set of targets up fresh and taking it down without a trace."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import subprocess
+from pathlib import Path
+
+from pvc.common.errors import BackendError
+from pvc.devcluster.network import link_exists, netns_list
+from pvc.devcluster.targets import aptcache, machines, rootfs
+from pvc.devcluster.targets.layout import NETWORKS, TargetSpec
+
+
+def _key(spec: TargetSpec) -> str:
+    if not spec.ssh_key.exists():
+        spec.state_dir.mkdir(parents=True, exist_ok=True)
+        done = subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C",
+                               f"pvc-targets-{spec.name}", "-f", str(spec.ssh_key)],
+                              capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise BackendError(f"Cannot make the targets' SSH key: {done.stderr.strip()}")
+    return Path(f"{spec.ssh_key}.pub").read_text()
+
+
+def _taken(spec: TargetSpec) -> list[str]:
+    """Names this set would use that something else already has."""
+    links = [spec.bridge(n) for n in NETWORKS] + [
+        spec.host_veth(h, n) for h in spec.hostnames for n in NETWORKS]
+    return ([name for name in links if link_exists(name)]
+            + [spec.netns(h) for h in spec.hostnames if spec.netns(h) in netns_list()])
+
+
+def up(spec: TargetSpec) -> None:
+    """Fresh targets, booted, each answering on SSH as `deploy` with sudo."""
+    down(spec)
+    taken = _taken(spec)
+    if taken:
+        raise BackendError(f"{', '.join(taken)} already exist and are not this target set's "
+                           "(another cluster with the same prefix?): choose another prefix")
+    spec.state_dir.mkdir(parents=True, exist_ok=True)  # from here on, the names are ours
+    try:
+        machines.create_bridges(spec)
+        aptcache.start(spec)
+        base = rootfs.base(spec)
+        public = _key(spec)
+        for host in spec.hostnames:
+            rootfs.make(spec, host, base, public)
+            machines.create_net(spec, host)
+            machines.boot(spec, host)
+        for host in spec.hostnames:
+            machines.wait_ssh(spec, host)
+    except BaseException:
+        down(spec)
+        raise
+
+
+def _hosts(spec: TargetSpec) -> list[str]:
+    """Every target this set has or had (an interrupted run may have made more)."""
+    found = {p.name for p in spec.state_dir.glob("hv*") if p.is_dir()}
+    return sorted(found | set(spec.hostnames))
+
+
+def down(spec: TargetSpec) -> None:
+    """Everything of this set goes; with no state directory, nothing here is ours."""
+    if not spec.state_dir.exists():
+        return
+    for host in _hosts(spec):
+        machines.stop(spec, host)
+        machines.delete_net(spec, host)
+    aptcache.stop(spec)
+    machines.delete_bridges(spec)
+    for tree in machines.CGROUPS:
+        with contextlib.suppress(OSError):  # not there, or another set's targets in it
+            (tree / "pvc-targets").rmdir()
+    shutil.rmtree(spec.state_dir, ignore_errors=True)

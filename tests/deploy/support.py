@@ -1,0 +1,122 @@
+"""Running the Ansible kit against deployment targets, as an operator would."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pvc.devcluster.targets import machines
+from pvc.devcluster.targets.layout import TargetSpec
+
+REPO = Path(__file__).resolve().parents[2]
+KIT = REPO / "deploy" / "ansible"
+CLUSTER = "test"
+DOMAIN = "deploy.test"
+PLAYBOOK_TIMEOUT = 1800
+
+
+RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+"
+                   r"failed=(\d+)", re.M)
+
+
+@dataclass
+class Run:
+    """A playbook run as its operator saw it (Ansible's default output)."""
+
+    rc: int
+    output: str
+
+    def stats(self) -> dict[str, dict[str, int]]:
+        """PLAY RECAP per host."""
+        return {m[1]: {"ok": int(m[2]), "changed": int(m[3]), "unreachable": int(m[4]),
+                       "failed": int(m[5])} for m in RECAP.finditer(self.output)}
+
+    def changed(self) -> dict[str, int]:
+        return {host: s["changed"] for host, s in self.stats().items()}
+
+    def changed_tasks(self) -> list[str]:
+        """`TASK [...]` headings followed by a `changed:` line, for a failure message."""
+        found, task = [], ""
+        for line in self.output.splitlines():
+            if line.startswith("TASK ["):
+                task = line
+            elif line.startswith("changed:"):
+                found.append(f"{task} {line}")
+        return found
+
+
+def node_vars(spec: TargetSpec) -> list[dict[str, Any]]:
+    return [{"hostname": host, "is_coordinator": True, "node_id": index,
+             "router_id": str(spec.address(host, "upstream").ip),
+             "upstream_ip": str(spec.address(host, "upstream").ip),
+             "cluster_ip": str(spec.address(host, "cluster").ip),
+             "storage_ip": str(spec.address(host, "storage").ip),
+             "ipmi_host": f"{host}-lom.{DOMAIN}", "ipmi_user": "pvcfence",
+             "ipmi_password": "fence-secret"}
+            for index, host in enumerate(spec.hostnames, start=1)]
+
+
+def make_repo(spec: TargetSpec, where: Path, package: Path) -> Path:
+    """An operator's local repository (create-local-repo.sh) set up for the targets."""
+    repo = where / "cluster-config"
+    subprocess.run([str(KIT / "create-local-repo.sh"), str(repo), CLUSTER], check=True,
+                   capture_output=True)
+    (repo / "hosts").write_text(f"[{CLUSTER}]\n" + "".join(
+        f"{host}.{DOMAIN} ansible_host={spec.address(host, 'upstream').ip}\n"
+        for host in spec.hostnames))
+    group = repo / "group_vars" / CLUSTER
+    base = yaml.safe_load((group / "base.yml").read_text())
+    networks = base["networks"]
+    for net in ("upstream", "cluster", "storage"):
+        network = spec.network(net)
+        networks[net].update(subnet=str(network.network_address), netmask=network.prefixlen,
+                             floating_ip=str(network[250]))
+    networks["upstream"]["gateway_ip"] = str(spec.host_address("upstream").ip)
+    base.update(debian_main_repository=spec.mirror,
+                debian_security_repository=spec.security_mirror,
+                recursive_dns_servers=[str(spec.host_address("upstream").ip)],
+                local_domain=DOMAIN)
+    (group / "base.yml").write_text(yaml.safe_dump(base, sort_keys=False))
+    pvc = yaml.safe_load((group / "pvc.yml").read_text())
+    pvc.update(pvc_nodes=node_vars(spec), pvc_package_file=str(package),
+               pvc_api_secret_key="test-secret-key",
+               pvc_api_tokens=[{"description": "test", "token": "test-token"}],
+               pvc_api_database_password="api-db-secret",
+               pvc_dns_database_password="dns-db-secret", pvc_domain_type="qemu")
+    (group / "pvc.yml").write_text(yaml.safe_dump(pvc, sort_keys=False))
+    return repo
+
+
+def playbook(spec: TargetSpec, repo: Path, *args: str,
+             extra: dict[str, Any] | None = None) -> Run:
+    env = {**os.environ, "ANSIBLE_CONFIG": str(repo / "ansible.cfg"),
+           "ANSIBLE_NOCOLOR": "1", "ANSIBLE_CALLBACKS_ENABLED": "",
+           "ANSIBLE_LOCAL_TEMP": str(repo / ".ansible-tmp"),
+           "ANSIBLE_SSH_CONTROL_PATH_DIR": str(repo / ".ansible-cp"),
+           "ANSIBLE_SSH_ARGS": "-o ControlMaster=auto -o ControlPersist=60s "
+                               "-o UserKnownHostsFile=/dev/null"}
+    argv = ["ansible-playbook", "-i", "hosts", "pvc.yml", "-l", CLUSTER,
+            "--private-key", str(spec.ssh_key), *args]
+    if extra:
+        argv += ["-e", json.dumps(extra)]
+    done = subprocess.run(argv, cwd=repo, env=env, capture_output=True, text=True,
+                          timeout=PLAYBOOK_TIMEOUT, check=False)
+    return Run(done.returncode, done.stdout + done.stderr)
+
+
+def on(spec: TargetSpec, host: str, command: str) -> str:
+    """Run a shell command on a target as root; its output."""
+    done = subprocess.run(machines.ssh_command(spec, host, f"sudo sh -c {shlex.quote(command)}"),
+                          capture_output=True, text=True, timeout=120, check=False)
+    if done.returncode != 0:
+        raise AssertionError(f"{host}: {command!r} failed ({done.returncode}): "
+                             f"{done.stderr.strip() or done.stdout.strip()}")
+    return done.stdout
