@@ -6,7 +6,9 @@ import json
 import os
 import re
 import shlex
+import socket
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -120,3 +122,30 @@ def on(spec: TargetSpec, host: str, command: str) -> str:
         raise AssertionError(f"{host}: {command!r} failed ({done.returncode}): "
                              f"{done.stderr.strip() or done.stdout.strip()}")
     return done.stdout
+
+
+def zookeeper_word(address: str, word: str, timeout: float = 5.0) -> str:
+    """A ZooKeeper four-letter word's answer ('' when the server does not answer)."""
+    try:
+        with socket.create_connection((address, 2181), timeout=timeout) as conn:
+            conn.sendall(word.encode())
+            chunks = []
+            while chunk := conn.recv(4096):
+                chunks.append(chunk)
+    except OSError:
+        return ""
+    return b"".join(chunks).decode(errors="replace")
+
+
+def zookeeper_modes(addresses: list[str], timeout: float = 90.0) -> dict[str, str]:
+    """Each server's mode (leader, follower, ...) once all of them are in a quorum."""
+    deadline = time.monotonic() + timeout
+    while True:
+        modes = {}
+        for address in addresses:
+            found = re.search(r"^Mode: (\w+)", zookeeper_word(address, "srvr"), re.M)
+            modes[address] = found.group(1) if found else ""
+        if all(m in ("leader", "follower") for m in modes.values()) or (
+                time.monotonic() > deadline):
+            return modes
+        time.sleep(1)

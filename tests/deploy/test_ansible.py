@@ -19,7 +19,16 @@ import yaml
 from pvc.devcluster import package as debpkg
 from pvc.devcluster.targets import lifecycle
 from pvc.devcluster.targets.layout import TargetSpec
-from tests.deploy.support import REPO, Run, make_repo, node_vars, on, playbook
+from tests.deploy.support import (
+    REPO,
+    Run,
+    make_repo,
+    node_vars,
+    on,
+    playbook,
+    zookeeper_modes,
+    zookeeper_word,
+)
 
 pytestmark = pytest.mark.timeout(3600)
 
@@ -142,6 +151,11 @@ def test_the_first_run_builds_every_server(spec: TargetSpec, repo: Path) -> None
         conf = on(spec, host, "cat /etc/pvc/pvc.conf")
         assert f"hostname: \"{host}-lom.deploy.test\"" in conf
         assert "domain_type: \"qemu\"" in conf
+    # ZooKeeper: one ensemble of the three coordinators on their cluster addresses
+    modes = zookeeper_modes([str(spec.address(h, "cluster").ip) for h in spec.hostnames])
+    assert sorted(modes.values()) == ["follower", "follower", "leader"], modes
+    leader = next(a for a, m in modes.items() if m == "leader")
+    assert "zk_synced_followers\t2" in zookeeper_word(leader, "mntr")
 
 
 def test_a_second_run_changes_nothing(spec: TargetSpec, repo: Path) -> None:

@@ -75,3 +75,5 @@ def down(spec: TargetSpec) -> None:
         with contextlib.suppress(OSError):  # not there, or another set's targets in it
             (tree / "pvc-targets").rmdir()
     shutil.rmtree(spec.state_dir, ignore_errors=True)
+    with contextlib.suppress(OSError):  # the last set gone: no empty directory left
+        spec.state_dir.parent.rmdir()
