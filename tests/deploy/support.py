@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import redis
 import yaml
 
 from pvc.devcluster.targets import machines
@@ -148,4 +149,26 @@ def zookeeper_modes(addresses: list[str], timeout: float = 90.0) -> dict[str, st
         if all(m in ("leader", "follower") for m in modes.values()) or (
                 time.monotonic() > deadline):
             return modes
+        time.sleep(1)
+
+
+def redis_roles(addresses: list[str], timeout: float = 60.0) -> dict[str, str]:
+    """Each Redis's role (master, slave) once every replica has synced with its master."""
+    deadline = time.monotonic() + timeout
+    while True:
+        roles: dict[str, str] = {}
+        synced = True
+        for address in addresses:
+            try:
+                role = redis.Redis(host=address, port=6379, socket_timeout=5,
+                                   decode_responses=True).role()
+            except redis.RedisError:
+                roles[address] = ""
+                synced = False
+                continue
+            roles[address] = str(role[0])
+            if roles[address] == "slave":
+                synced = synced and role[3] == "connected"
+        if synced or time.monotonic() > deadline:
+            return roles
         time.sleep(1)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 import yaml
 
 from pvc.devcluster import package as debpkg
@@ -26,6 +27,7 @@ from tests.deploy.support import (
     node_vars,
     on,
     playbook,
+    redis_roles,
     zookeeper_modes,
     zookeeper_word,
 )
@@ -156,6 +158,15 @@ def test_the_first_run_builds_every_server(spec: TargetSpec, repo: Path) -> None
     assert sorted(modes.values()) == ["follower", "follower", "leader"], modes
     leader = next(a for a, m in modes.items() if m == "leader")
     assert "zk_synced_followers\t2" in zookeeper_word(leader, "mntr")
+    # the task broker: hv1's Redis the master, the others its replicas, and every
+    # coordinator's Sentinel naming hv1 as the master
+    addresses = [str(spec.address(h, "cluster").ip) for h in spec.hostnames]
+    roles = redis_roles(addresses)
+    assert roles == {addresses[0]: "master", addresses[1]: "slave", addresses[2]: "slave"}
+    for address in addresses:
+        sentinel = redis.Redis(host=address, port=26379, socket_timeout=5,
+                               decode_responses=True)
+        assert sentinel.sentinel_get_master_addr_by_name("pvc") == (addresses[0], 6379)
 
 
 def test_a_second_run_changes_nothing(spec: TargetSpec, repo: Path) -> None:

@@ -6,7 +6,7 @@
   in the versions it needs (FastAPI, SQLAlchemy 2, Celery, kazoo, ...), installed there by
   pip from the checkout, byte-compiled. The bindings only Debian has (Ceph's rados/rbd,
   libvirt, pyroute2, nftables, psycopg) are the package's dependencies.
-- `/usr/bin/pvc` and `/usr/sbin/{pvcnoded,pvcworkerd}`: Debian's python3 with that
+- `/usr/bin/pvc` and `/usr/sbin/{pvcnoded,pvcworkerd,pvc-broker}`: Debian's python3 with that
   directory first on its path. They also put it on `PYTHONPATH`, so what they start with
   the same interpreter (the API, the address keeper, dnsmasq's lease hook) finds it too.
 - systemd units for the node daemon and the worker (`deploy/debian/`), not enabled: the
@@ -35,6 +35,8 @@ COMMANDS = {  # installed path: the module whose main() it runs
     "usr/bin/pvc": "pvc.cli.main",
     "usr/sbin/pvcnoded": "pvc.node.main",
     "usr/sbin/pvcworkerd": "pvc.worker.main",
+    # a coordinator's Redis, started in the role the Sentinels give it now
+    "usr/sbin/pvc-broker": "pvc.tasks.broker",
 }
 UNITS = ("pvcnoded.service", "pvcworkerd.service")
 # what both Debian and Python (PEP 440) read alike: 1.2.3, or 1.2.3+build.4 for a local build

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import subprocess
 from pathlib import Path
 
 from pvc.common.errors import BackendError
+from pvc.devcluster import procs
 from pvc.devcluster.network import link_exists, netns_list
 from pvc.devcluster.targets import aptcache, machines, rootfs
 from pvc.devcluster.targets.layout import NETWORKS, TargetSpec
@@ -40,6 +42,7 @@ def up(spec: TargetSpec) -> None:
         raise BackendError(f"{', '.join(taken)} already exist and are not this target set's "
                            "(another cluster with the same prefix?): choose another prefix")
     spec.state_dir.mkdir(parents=True, exist_ok=True)  # from here on, the names are ours
+    _owner_file(spec).write_text(str(os.getpid()))
     try:
         machines.create_bridges(spec)
         aptcache.start(spec)
@@ -62,10 +65,26 @@ def _hosts(spec: TargetSpec) -> list[str]:
     return sorted(found | set(spec.hostnames))
 
 
+def _owner_file(spec: TargetSpec) -> Path:
+    return spec.state_dir / "owner.pid"
+
+
+def _check_not_in_use(spec: TargetSpec) -> None:
+    """A set made by a process that still runs (a test session) is that process's."""
+    try:
+        owner = int(_owner_file(spec).read_text())
+    except (OSError, ValueError):
+        return
+    if owner != os.getpid() and procs.state(owner) not in (None, "Z"):
+        raise BackendError(f"Targets {spec.name!r} are in use by process {owner} "
+                           f"({' '.join(procs.cmdline(owner))[:120]}); wait for it to end")
+
+
 def down(spec: TargetSpec) -> None:
     """Everything of this set goes; with no state directory, nothing here is ours."""
     if not spec.state_dir.exists():
         return
+    _check_not_in_use(spec)
     for host in _hosts(spec):
         machines.stop(spec, host)
         machines.delete_net(spec, host)
