@@ -21,6 +21,7 @@ from pvc.common.errors import InvalidArgument
 from pvc.common.vm import SELECTORS
 
 DEFAULT_CONFIG_FILE = "/etc/pvc/pvc.conf"
+FENCE_ACTIONS = ("migrate", "none")  # what recovery follows a fence, or its failure
 # The documented sample: every key with its default and why.
 SAMPLE_FILE = Path(__file__).with_name("pvc.sample.conf")
 NETWORK_NAMES = ("upstream", "cluster", "storage")
@@ -32,7 +33,6 @@ METADATA_PORT = 80
 def config_path() -> Path:
     return Path(os.environ.get("PVC_CONFIG_FILE", DEFAULT_CONFIG_FILE))
 
-FENCE_ACTIONS = ("migrate", "none")  # what recovery follows a fence, or its failure
 
 @dataclass(frozen=True)
 class CoreNetwork:
