@@ -93,7 +93,10 @@ def make_repo(spec: TargetSpec, where: Path, package: Path) -> Path:
                pvc_api_secret_key="test-secret-key",
                pvc_api_tokens=[{"description": "test", "token": "test-token"}],
                pvc_api_database_password="api-db-secret",
-               pvc_dns_database_password="dns-db-secret", pvc_domain_type="qemu")
+               pvc_dns_database_password="dns-db-secret", pvc_domain_type="qemu",
+               # what libvirt in a container needs (no SELinux/AppArmor, no cgroup setup)
+               pvc_libvirt_qemu_settings={"security_driver": "none",
+                                          "cgroup_controllers": []})
     (group / "pvc.yml").write_text(yaml.safe_dump(pvc, sort_keys=False))
     return repo
 

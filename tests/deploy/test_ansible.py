@@ -7,7 +7,9 @@ pvc.conf), changes nothing on a second run, and upgrades the package to a newer 
 from __future__ import annotations
 
 import os
+import re
 import socket
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -153,6 +155,18 @@ def test_the_first_run_builds_every_server(spec: TargetSpec, repo: Path) -> None
         conf = on(spec, host, "cat /etc/pvc/pvc.conf")
         assert f"hostname: \"{host}-lom.deploy.test\"" in conf
         assert "domain_type: \"qemu\"" in conf
+    # libvirt: each node's libvirtd answers the others on its cluster address, with a
+    # host UUID of its own (live migration needs both)
+    uuids = set()
+    for host in spec.hostnames:
+        uri = f"qemu+tcp://{spec.address(host, 'cluster').ip}/system"
+        caps = subprocess.run(["virsh", "-c", uri, "capabilities"], capture_output=True,
+                              text=True, timeout=60, check=True).stdout
+        assert "<domain type='qemu'/>" in caps
+        found = re.search(r"<uuid>([0-9a-f-]+)</uuid>", caps)
+        assert found is not None
+        uuids.add(found.group(1))
+    assert len(uuids) == len(spec.hostnames)
     # ZooKeeper: one ensemble of the three coordinators on their cluster addresses
     modes = zookeeper_modes([str(spec.address(h, "cluster").ip) for h in spec.hostnames])
     assert sorted(modes.values()) == ["follower", "follower", "leader"], modes
