@@ -69,11 +69,13 @@ def repo(spec: TargetSpec, packages: dict[str, Path],
 
 
 def untouched(spec: TargetSpec) -> None:
-    """Still as the installer left them: no PVC, the installer's apt sources."""
+    """Still as the installer left them: no PVC, and no file written by Ansible (each
+    template the roles write starts with Ansible's "managed" mark)."""
     for host in spec.hostnames:
         assert on(spec, host, "test -e /etc/pvc && echo yes || echo no").strip() == "no"
-        assert on(spec, host, "test -e /etc/apt/sources.list.d/debian.sources || "
-                              "grep -c pvc /etc/apt/sources.list || true").strip() in ("", "0")
+        marked = on(spec, host, "grep -l 'Ansible managed' /etc/apt/sources.list /etc/hosts "
+                                "/etc/network/interfaces /etc/sudoers.d/* || true")
+        assert marked.strip() == "", f"{host} was changed: {marked}"
 
 
 Change = Callable[[TargetSpec, dict[str, Any]], dict[str, Any]]
@@ -142,6 +144,7 @@ def test_the_first_run_builds_every_server(spec: TargetSpec, repo: Path) -> None
             socket.create_connection((str(spec.address(host, net).ip), 22), timeout=5).close()
         assert f"{spec.address('hv2', 'cluster').ip}\thv2.pvc.local" in on(
             spec, host, "cat /etc/hosts")
+        assert on(spec, host, "head -n 1 /etc/hosts").strip() == "# Ansible managed"
         assert on(spec, host, "cat /etc/timezone").strip() == "Etc/UTC"
         # packages came from the site's mirror (the apt cache), as the variables say
         assert spec.mirror in on(spec, host, "cat /etc/apt/sources.list")
