@@ -45,6 +45,10 @@ def _no_domain(exc: libvirt.libvirtError) -> bool:
     return bool(exc.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN)
 
 
+# how long a start waits for libvirt to finish removing the domain's previous run
+REMOVAL_WAIT = 10.0
+
+
 class LibvirtVms(Libvirt):
     """The node's libvirt for VM work (one shared connection; libvirt serialises calls
     on it safely, and a migration uses connections of its own)."""
@@ -71,12 +75,22 @@ class LibvirtVms(Libvirt):
             raise BackendError(f"libvirt state of {uuid} failed: {exc}") from exc
 
     def create(self, xml: str) -> None:
+        """Start the domain (transient: ZooKeeper holds the definition). Right after the
+        domain's last run ended (a forced stop, a guest that powered itself off), libvirt
+        may still be removing it and refuses the same name for a moment: that refusal is
+        waited out, for up to REMOVAL_WAIT seconds."""
         with self._lock:
             conn = self._connect()
-        try:
-            conn.createXML(xml, 0)  # transient: ZooKeeper holds the definition
-        except libvirt.libvirtError as exc:
-            raise BackendError(f"libvirt could not start the domain: {exc}") from exc
+        deadline = time.monotonic() + REMOVAL_WAIT
+        while True:
+            try:
+                conn.createXML(xml, 0)
+                return
+            except libvirt.libvirtError as exc:
+                if "already being removed" in str(exc) and time.monotonic() < deadline:
+                    time.sleep(0.2)
+                    continue
+                raise BackendError(f"libvirt could not start the domain: {exc}") from exc
 
     def shutdown(self, uuid: str) -> None:
         dom = self._domain(uuid)
