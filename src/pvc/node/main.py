@@ -25,16 +25,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.check_config is not None:
         return _check(args.check_config, args.node)
     try:
-        cfg = configmod.load(args.config)
         node = args.node or configmod.this_node()
     except PVCError as exc:
         print(f"pvcnoded: {exc}", file=sys.stderr)
         return 2
-    setup_logging(cfg.debug_logging)
-    if node not in cfg.all_nodes:
-        print(f"pvcnoded: node {node} is not in cluster.all_nodes of {cfg.source}",
-              file=sys.stderr)
+    cfg = _load(args.config, node)
+    if cfg is None:
         return 2
+    setup_logging(cfg.debug_logging)
     daemon = Daemon(cfg, node, args.zookeeper)
     stop = threading.Event()
 
@@ -54,14 +52,24 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _check(path: str, node: str | None) -> int:
+def _load(path: str | None, node: str | None) -> configmod.Config | None:
+    """pvc.conf, with `node` (if named) one of the cluster's; None, the reason printed,
+    when either is wrong."""
     try:
         cfg = configmod.load(path)
     except PVCError as exc:
         print(f"pvcnoded: {exc}", file=sys.stderr)
-        return 2
+        return None
     if node is not None and node not in cfg.all_nodes:
-        print(f"pvcnoded: node {node} is not in cluster.all_nodes of {path}", file=sys.stderr)
+        print(f"pvcnoded: node {node} is not in cluster.all_nodes of {cfg.source}",
+              file=sys.stderr)
+        return None
+    return cfg
+
+
+def _check(path: str, node: str | None) -> int:
+    cfg = _load(path, node)
+    if cfg is None:
         return 2
     print(f"{path}: valid configuration of cluster {cfg.cluster_name}")
     return 0

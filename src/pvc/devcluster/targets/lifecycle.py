@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import subprocess
 from pathlib import Path
 
 from pvc.common.errors import BackendError
@@ -16,13 +15,11 @@ from pvc.devcluster.targets.layout import NETWORKS, TargetSpec
 
 
 def _key(spec: TargetSpec) -> str:
+    """The set's SSH public key (made in its state directory, which `up` has made)."""
     if not spec.ssh_key.exists():
-        spec.state_dir.mkdir(parents=True, exist_ok=True)
-        done = subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C",
-                               f"pvc-targets-{spec.name}", "-f", str(spec.ssh_key)],
-                              capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            raise BackendError(f"Cannot make the targets' SSH key: {done.stderr.strip()}")
+        procs.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C",
+                   f"pvc-targets-{spec.name}", "-f", str(spec.ssh_key)],
+                  "make the targets' SSH key")
     return Path(f"{spec.ssh_key}.pub").read_text()
 
 

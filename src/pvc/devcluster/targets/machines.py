@@ -81,7 +81,8 @@ def _leader(spec: TargetSpec, host: str) -> int | None:
 def boot(spec: TargetSpec, host: str) -> None:
     if _leader(spec, host) is not None:
         return
-    for group in _cgroups(spec, host):
+    groups = _cgroups(spec, host)
+    for group in groups:
         group.mkdir(parents=True, exist_ok=True)
     # nspawn keeps its state in /run/systemd/nspawn: a private tmpfs there (over all of
     # /run/systemd, which on a host without systemd may lack it) leaves nothing behind
@@ -92,7 +93,6 @@ def boot(spec: TargetSpec, host: str) -> None:
               "--keep-unit --console=read-only --capability=CAP_NET_ADMIN "
               # the machine's own files, as on a server: Ansible writes them
               "--resolv-conf=off --timezone=off")
-    groups = _cgroups(spec, host)
 
     def join_cgroups() -> None:  # in the child, before it runs anything: no race with _leader
         for group in groups:
