@@ -25,6 +25,7 @@ ASN = 65500
 UPSTREAM_ASN = 65501  # the dev cluster's upstream router (pvc.devcluster.router)
 FRR_BIN = Path("/usr/lib/frr")
 RUN_DIR = Path("/run/frr")  # the node's private /run
+TMP_DIR = Path("/var/tmp/frr")  # where each FRR process keeps a crash-log directory
 USER = "frr"
 
 
@@ -141,6 +142,18 @@ def write(spec: ClusterSpec, node: str) -> None:
     where.mkdir(parents=True, exist_ok=True)
     (where / "zebra.conf").write_text(zebra_conf(node))
     (where / "bgpd.conf").write_text(bgpd_conf(spec, node))
+
+
+def private_tmp(cmd: list[str]) -> list[str]:
+    """`cmd` with a /var/tmp/frr of its own, a tmpfs that goes with it. Each FRR process
+    makes a directory there named by its pid and leaves it behind when killed or after a
+    dry run; a later process given the same pid then prints an error at start. (Nodes have
+    their own /var/tmp/frr already.)"""
+    uid, gid = pwd.getpwnam(USER).pw_uid, grp.getgrnam(USER).gr_gid
+    TMP_DIR.mkdir(parents=True, exist_ok=True)
+    mount = f"mount -t tmpfs -o mode=755,uid={uid},gid={gid},size=16m tmpfs {TMP_DIR}"
+    return ["/usr/bin/unshare", "--mount", "--propagation", "private", "/bin/sh", "-c",
+            f'{mount} && exec "$@"', USER, *cmd]
 
 
 def prepare_run_dir(run: Path = RUN_DIR) -> None:

@@ -56,7 +56,8 @@ def ensure(spec: ClusterSpec) -> None:
     (where / "bgpd.conf").write_text(frr.router_bgpd_conf(spec))
     for name, cmd in frr.daemons(where, run):
         with open(where / f"{name}.log", "ab") as log:
-            subprocess.Popen([netsetup.IP, "netns", "exec", spec.router_netns(), *cmd],
+            subprocess.Popen([netsetup.IP, "netns", "exec", spec.router_netns(),
+                              *frr.private_tmp(cmd)],
                              stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                              start_new_session=True)
         if name == "zebra":  # bgpd talks to zebra through its socket

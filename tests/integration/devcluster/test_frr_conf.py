@@ -20,15 +20,16 @@ SPEC = ClusterSpec(name="frrconf", nodes=4, coordinators=3, subnet=77, root="/no
 
 def bgpd_errors(conf: str) -> str:
     """What bgpd says reading `conf` (from a directory FRR's user can read: pytest's own
-    temporary directories are private to root)."""
+    temporary directories are private to root; with a /var/tmp/frr of its own, so neither
+    a directory left by an earlier process of the same pid disturbs it nor it leaves one)."""
     with tempfile.TemporaryDirectory(prefix="pvc-frrconf-") as where:
         path = Path(where) / "bgpd.conf"
         path.write_text(conf)
         path.chmod(0o644)
         Path(where).chmod(0o755)
-        res = subprocess.run([str(frr.FRR_BIN / "bgpd"), "-C", "-f", str(path), "-u", frr.USER,
-                              "-g", frr.USER], capture_output=True, text=True, timeout=30,
-                             check=False)
+        res = subprocess.run(frr.private_tmp([str(frr.FRR_BIN / "bgpd"), "-C", "-f", str(path),
+                                              "-u", frr.USER, "-g", frr.USER]),
+                             capture_output=True, text=True, timeout=30, check=False)
     return (res.stdout + res.stderr).strip()
 
 

@@ -4,11 +4,13 @@ runs: another run on the same machine cannot take it down under it."""
 from __future__ import annotations
 
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
 from pvc.common.errors import BackendError
+from pvc.devcluster import procs
 from pvc.devcluster.targets import lifecycle
 from pvc.devcluster.targets.layout import TargetSpec
 
@@ -19,6 +21,10 @@ def test_a_set_in_use_by_a_running_process_is_left_alone(tmp_path: Path) -> None
     spec = TargetSpec(name="owned", prefix="zq", root=str(tmp_path))
     spec.state_dir.mkdir(parents=True)
     owner = subprocess.Popen(["sleep", "30"])
+    # Popen may return (vfork) before the kernel has set the new program's arguments
+    deadline = time.monotonic() + 5
+    while procs.cmdline(owner.pid)[:2] != ["sleep", "30"] and time.monotonic() < deadline:
+        time.sleep(0.01)
     try:
         (spec.state_dir / "owner.pid").write_text(str(owner.pid))
         with pytest.raises(BackendError, match=rf"in use by process {owner.pid} \(sleep 30"):

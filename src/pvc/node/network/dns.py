@@ -20,7 +20,7 @@ from pvc.common import procs
 from pvc.common.config import Config
 from pvc.common.errors import PVCError
 from pvc.db.spec import dns_spec
-from pvc.drivers.network.powerdns import PdnsConfig, PowerDns
+from pvc.drivers.network.powerdns import PdnsConfig, PowerDns, forget
 
 if TYPE_CHECKING:  # SQLAlchemy is loaded only on the primary, when zones are first kept
     from pvc.db.engine import Database
@@ -114,6 +114,12 @@ class DnsAggregator:
             log.info("DNS aggregator zones: added %s, changed %s, removed %s",
                      changes.added or "none", changes.changed or "none",
                      changes.removed or "none")
+        gone, server = changes.removed + changes.changed, self.server
+        if gone and server is not None and server.alive():
+            try:  # names of a removed zone are not answered from caches for 40 s more
+                forget(self.cfg, gone)
+            except PVCError as exc:
+                log.warning("%s (its caches expire within 40 s)", exc)
         for name in changes.foreign:
             log.error("DNS zone %s exists in PowerDNS's database and is not ours: its "
                       "network's names are not aggregated", name)

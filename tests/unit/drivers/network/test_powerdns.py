@@ -6,7 +6,10 @@ from __future__ import annotations
 import ipaddress
 from pathlib import Path
 
-from pvc.drivers.network.powerdns import PdnsConfig, command, pdns_conf
+import pytest
+
+from pvc.common.errors import BackendError
+from pvc.drivers.network.powerdns import PdnsConfig, command, forget, pdns_conf, purge_command
 
 
 def conf(tmp_path: Path) -> dict[str, str]:
@@ -35,3 +38,13 @@ def test_config(tmp_path: Path) -> None:
         "no", "yes", "0")
     assert (got["disable-axfr"], got["allow-axfr-ips"]) == ("no", "0.0.0.0/0, ::/0")
     assert got["socket-dir"] == str(tmp_path)
+
+
+def test_purging_a_zone_drops_every_name_under_it(tmp_path: Path) -> None:
+    cfg = PdnsConfig(addresses=(), port=53, db_hosts=(), db_port=5432, db_name="d",
+                     db_user="u", db_password="p", workdir=tmp_path, log_file=tmp_path / "l")
+    assert purge_command(cfg, "net1.example") == [
+        "/usr/bin/pdns_control", f"--config-dir={tmp_path}", "purge", "net1.example$"]
+    # no PowerDNS runs with this config: said, naming the zone
+    with pytest.raises(BackendError, match=r"cache of net1\.example"):
+        forget(cfg, ["net1.example"])
