@@ -203,7 +203,8 @@ def ceph_settled(spec: ClusterSpec) -> None:
     with CephAdmin(cephdev.host_conf(spec), cephdev.host_keyring(spec), timeout=30) as a:
         a.wait_quorum(spec.coordinator_names, 240)
         a.wait_osds_up(sorted(a.osd_states()), 240)
-        a.wait("the vms pool clean", lambda: a.pool_clean(POOL), 240)
+        a.wait("the vms pool clean", lambda: a.pool_clean(POOL), 240,
+               last=lambda: a.pool_line(POOL))
 
 
 def primary_of(spec: ClusterSpec, store: Store) -> str | None:

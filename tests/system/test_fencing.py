@@ -183,7 +183,8 @@ def ceph_settled(dc: DevCluster) -> None:
     with CephAdmin(cephdev.host_conf(spec), cephdev.host_keyring(spec), timeout=30) as a:
         a.wait_quorum(spec.coordinator_names, 180)
         a.wait_osds_up(sorted(a.osd_states()), 180)
-        a.wait("the vms pool clean", lambda: a.pool_clean("vms"), 180)
+        a.wait("the vms pool clean", lambda: a.pool_clean("vms"), 180,
+               last=lambda: a.pool_line("vms"))
 
 
 def states(dc: DevCluster, node: str) -> tuple[str, str]:
