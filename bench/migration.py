@@ -1,10 +1,9 @@
 """Live-migration downtime of a 256 MiB guest, as the guest's work sees it.
 
 The guest prints `pvc-tick N` every 10 ms on its serial console. While it migrates, the
-bench tails the console log files on the source and on the target node (libvirt writes
-them as the guest prints) and timestamps every tick as it appears; the longest silence
-across the switch is the time the guest did no work. (The guest's own clock cannot tell:
-under TCG it stops while the VM is paused.) QEMU's own downtime figure is printed too.
+bench tails the console log files on the source and on the target node and timestamps
+every tick as it appears (`pvc.devcluster.guest.ticks`); the longest silence across the
+switch is the time the guest did no work. QEMU's own downtime figure is printed too.
 
 Run: sudo .venv/bin/python -m bench.migration [--runs 7]
 """
@@ -12,60 +11,19 @@ Run: sudo .venv/bin/python -m bench.migration [--runs 7]
 from __future__ import annotations
 
 import argparse
-import itertools
 import re
-import threading
 import time
-from pathlib import Path
 
 import httpx
 import libvirt
 
 from bench.common import bench_cluster, median_line, say
 from pvc.devcluster import demo
+from pvc.devcluster.guest.ticks import TickLog, longest_silence
 from pvc.devcluster.layout import ClusterSpec
 
 GOAL_MS = 300.0
 TICK = re.compile(rb"^pvc-tick (\d+)$")
-
-
-class Ticks:
-    """Tails a console log file; records when each tick line appears."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.seen: list[float] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        offset, inode, partial = 0, -1, b""
-        while not self._stop.is_set():
-            try:
-                st = self.path.stat()
-            except OSError:
-                time.sleep(0.001)
-                continue
-            if st.st_ino != inode or st.st_size < offset:
-                offset, inode, partial = 0, st.st_ino, b""
-            if st.st_size > offset:
-                with open(self.path, "rb") as fh:
-                    fh.seek(offset)
-                    data = fh.read()
-                offset += len(data)
-                now = time.monotonic()
-                lines = (partial + data).split(b"\n")
-                partial = lines.pop()
-                self.seen.extend(now for line in lines if TICK.match(line.strip()))
-            time.sleep(0.001)
-
-    def __enter__(self) -> Ticks:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
 
 
 def qemu_downtime_ms(spec: ClusterSpec, node: str, uuid: str) -> float | None:
@@ -98,14 +56,13 @@ def main() -> None:
             src = api.get("/vm/tick1").json()[0]["node"]
             dst = "hv2" if src == "hv1" else "hv1"
             logs = [spec.node_dir(n) / "var/log/libvirt/tick1.log" for n in (src, dst)]
-            with Ticks(logs[0]) as before, Ticks(logs[1]) as after:
+            with TickLog(logs[0]) as before, TickLog(logs[1]) as after:
                 time.sleep(1.0)
                 r = api.post("/vm/tick1/node", params={"action": "move", "node": dst,
                                                        "wait": "true"})
                 assert r.status_code == 200, r.text
                 time.sleep(1.0)
-            stamps = sorted(before.seen + after.seen)
-            gap = max(b - a for a, b in itertools.pairwise(stamps)) * 1000
+            gap = longest_silence([before, after]) * 1000
             seen_ms.append(gap)
             q = qemu_downtime_ms(spec, dst, uuid)
             if q is not None:

@@ -33,7 +33,7 @@ fi
 
 mkdir -p "$target/group_vars" "$target/files"
 cd "$target"
-for item in ansible.cfg roles pvc.yml; do
+for item in ansible.cfg roles pvc.yml upgrade-pvc.yml; do
     ln -s "$kit/$item" "$item"
 done
 sed "s/^\[default\]$/[$cluster]/" "$kit/hosts.default" > hosts

@@ -9,10 +9,12 @@ import shlex
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import redis
 import yaml
 
@@ -24,6 +26,11 @@ KIT = REPO / "deploy" / "ansible"
 CLUSTER = "test"
 DOMAIN = "deploy.test"
 PLAYBOOK_TIMEOUT = 1800
+# each target's OSD "device": a sparse file the test makes before the first run
+OSD_FILE = "/var/lib/pvc-test-osd.img"
+OSD_FILE_SIZE = "4G"
+# quotes, a dollar and a backslash: the roles must pass it to SQL and files unharmed
+API_DB_PASSWORD = "it's $ecret \\ \"db\""
 
 
 RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+"
@@ -63,7 +70,7 @@ def node_vars(spec: TargetSpec) -> list[dict[str, Any]]:
              "cluster_ip": str(spec.address(host, "cluster").ip),
              "storage_ip": str(spec.address(host, "storage").ip),
              "ipmi_host": f"{host}-lom.{DOMAIN}", "ipmi_user": "pvcfence",
-             "ipmi_password": "fence-secret"}
+             "ipmi_password": "fence-secret", "osd_devices": [OSD_FILE]}
             for index, host in enumerate(spec.hostnames, start=1)]
 
 
@@ -92,8 +99,14 @@ def make_repo(spec: TargetSpec, where: Path, package: Path) -> Path:
     pvc.update(pvc_nodes=node_vars(spec), pvc_package_file=str(package),
                pvc_api_secret_key="test-secret-key",
                pvc_api_tokens=[{"description": "test", "token": "test-token"}],
-               pvc_api_database_password="api-db-secret",
-               pvc_dns_database_password="dns-db-secret", pvc_domain_type="qemu",
+               pvc_api_database_password=API_DB_PASSWORD,
+               pvc_dns_database_password="dns-db-secret",
+               pvc_postgresql_superuser_password="pg-super-secret",
+               pvc_postgresql_replication_password="pg-replication-secret",
+               pvc_domain_type="qemu",
+               pvc_ceph_pools=[{"name": "vms", "pgs": 32}],
+               # the targets' monitors share this host's disk; a small OSD memory target
+               pvc_ceph_settings={"mon_data_avail_warn": 5, "osd_memory_target": 939524096},
                # what libvirt in a container needs (no SELinux/AppArmor, no cgroup setup)
                pvc_libvirt_qemu_settings={"security_driver": "none",
                                           "cgroup_controllers": []})
@@ -102,14 +115,14 @@ def make_repo(spec: TargetSpec, where: Path, package: Path) -> Path:
 
 
 def playbook(spec: TargetSpec, repo: Path, *args: str,
-             extra: dict[str, Any] | None = None) -> Run:
+             extra: dict[str, Any] | None = None, book: str = "pvc.yml") -> Run:
     env = {**os.environ, "ANSIBLE_CONFIG": str(repo / "ansible.cfg"),
            "ANSIBLE_NOCOLOR": "1", "ANSIBLE_CALLBACKS_ENABLED": "",
            "ANSIBLE_LOCAL_TEMP": str(repo / ".ansible-tmp"),
            "ANSIBLE_SSH_CONTROL_PATH_DIR": str(repo / ".ansible-cp"),
            "ANSIBLE_SSH_ARGS": "-o ControlMaster=auto -o ControlPersist=60s "
                                "-o UserKnownHostsFile=/dev/null"}
-    argv = ["ansible-playbook", "-i", "hosts", "pvc.yml", "-l", CLUSTER,
+    argv = ["ansible-playbook", "-i", "hosts", book, "-l", CLUSTER,
             "--private-key", str(spec.ssh_key), *args]
     if extra:
         argv += ["-e", json.dumps(extra)]
@@ -175,3 +188,44 @@ def redis_roles(addresses: list[str], timeout: float = 60.0) -> dict[str, str]:
         if synced or time.monotonic() > deadline:
             return roles
         time.sleep(1)
+
+
+def patroni_members(addresses: list[str], timeout: float = 120.0) -> dict[str, str]:
+    """Member name -> role (leader, sync_standby, replica) once every member runs and the
+    replicas stream from the leader, as the first Patroni that answers tells it."""
+    deadline = time.monotonic() + timeout
+    roles: dict[str, str] = {}
+    while True:
+        for address in addresses:
+            try:
+                found = httpx.get(f"http://{address}:8008/cluster", timeout=5).json()
+            except (httpx.HTTPError, ValueError):
+                continue
+            members = found.get("members", [])
+            roles = {str(m.get("name")): str(m.get("role")) for m in members}
+            ready = len(members) == len(addresses) and all(
+                m.get("state") in ("running", "streaming") for m in members)
+            if ready:
+                return roles
+            break
+        if time.monotonic() > deadline:
+            return roles
+        time.sleep(1)
+
+
+def wait_on(spec: TargetSpec, host: str, command: str, done: Callable[[str], bool],
+            timeout: float = 300.0) -> str:
+    """Run `command` on `host` until `done(its output)`; the last output (an
+    AssertionError naming the output if it never was)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            out = on(spec, host, command)
+        except AssertionError as exc:
+            out = str(exc)
+        if done(out):
+            return out
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{host}: {command!r} not as wanted within {timeout} s: "
+                                 f"{out[-2000:]}")
+        time.sleep(2)

@@ -1,35 +1,50 @@
 """The Ansible kit (deploy/ansible) on three fresh Debian 12 servers: systemd-nspawn
 targets booted from their own roots, reaching packages only through the host's
 apt-cacher-ng. The playbook first refuses bad variables without touching a server, then
-converges the servers (base system, networks, the PVC package built from this checkout,
-pvc.conf), changes nothing on a second run, and upgrades the package to a newer build."""
+builds the cluster (base system, networks, ZooKeeper, Patroni, Ceph, libvirt, the task
+broker, FRR, PVC from a package built from this checkout, its daemons, OSDs and a pool);
+a VM defined through the API runs and live-migrates; a second run changes nothing; the
+rolling upgrade playbook installs a newer build node by node while the VM keeps running."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
+import psycopg
 import pytest
 import redis
 import yaml
 
 from pvc.devcluster import package as debpkg
+from pvc.devcluster.guest import image as guest
+from pvc.devcluster.guest import xml as guest_xml
+from pvc.devcluster.guest.ticks import TickLog, longest_silence, restarts
 from pvc.devcluster.targets import lifecycle
 from pvc.devcluster.targets.layout import TargetSpec
 from tests.deploy.support import (
+    API_DB_PASSWORD,
+    OSD_FILE,
+    OSD_FILE_SIZE,
     REPO,
     Run,
     make_repo,
     node_vars,
     on,
+    patroni_members,
     playbook,
     redis_roles,
+    wait_on,
     zookeeper_modes,
     zookeeper_word,
 )
@@ -37,6 +52,9 @@ from tests.deploy.support import (
 pytestmark = pytest.mark.timeout(3600)
 
 VERSION = debpkg.checkout_version(REPO)
+VM = "dtvm"
+GUEST_DIR = "/var/lib/pvc-test-guest"
+TICK_MS = 50
 FIGURES: dict[str, float] = {}
 
 
@@ -51,7 +69,7 @@ def spec() -> Iterator[TargetSpec]:
     finally:
         lifecycle.down(spec)
         if FIGURES:
-            print("\nAnsible figures: " + ", ".join(f"{k} {v:.0f} s"
+            print("\nAnsible figures: " + ", ".join(f"{k} {v:.1f} s"
                                                   for k, v in FIGURES.items()))
 
 
@@ -112,6 +130,8 @@ def _value(**values: Any) -> Change:
     (_value(pvc_fence_failed_action="reboot"), "pvc_fence_successful_action and "
                                                "pvc_fence_failed_action are migrate or none"),
     (_value(pvc_api_secret_key=""), "pvc_api_secret_key is empty"),
+    (_value(pvc_dns_database_name="pvc-dns"),
+     "pvc_dns_database_name is 'pvc-dns': a database or user name is lower-case letters"),
     (_value(pvc_package_file="/nonexistent/pvc.deb"),
      "pvc_package_file '/nonexistent/pvc.deb' is not a file on this machine"),
 ])
@@ -133,6 +153,8 @@ def converge(spec: TargetSpec, repo: Path, *args: str) -> Run:
 
 
 def test_the_first_run_builds_every_server(spec: TargetSpec, repo: Path) -> None:
+    for host in spec.hostnames:  # each server's OSD "disk"
+        on(spec, host, f"truncate -s {OSD_FILE_SIZE} {OSD_FILE}")
     run = converge(spec, repo, "-e", "do_bootstrap=yes")
     assert set(run.stats()) == {f"{h}.deploy.test" for h in spec.hostnames}
     for host in spec.hostnames:
@@ -184,6 +206,118 @@ def test_the_first_run_builds_every_server(spec: TargetSpec, repo: Path) -> None
         sentinel = redis.Redis(host=address, port=26379, socket_timeout=5,
                                decode_responses=True)
         assert sentinel.sentinel_get_master_addr_by_name("pvc") == (addresses[0], 6379)
+    # PostgreSQL under Patroni: a leader, its synchronous standby and a replica; the
+    # provisioner's and the DNS aggregator's databases, PowerDNS's tables in the latter
+    members = patroni_members(addresses)
+    assert sorted(members.values()) == ["leader", "replica", "sync_standby"], members
+    leader = str(spec.address(next(n for n, r in members.items() if r == "leader"),
+                              "cluster").ip)
+    with psycopg.connect(host=leader, dbname="pvcapi", user="pvcapi",
+                         password=API_DB_PASSWORD, connect_timeout=5) as conn:
+        assert conn.execute("SELECT current_user").fetchone() == ("pvcapi",)
+    with psycopg.connect(host=leader, dbname="pvcdns", user="pvcdns",
+                         password="dns-db-secret", connect_timeout=5) as conn:
+        assert conn.execute("SELECT count(*) FROM domains").fetchone() == (0,)
+        assert conn.execute("SELECT tableowner FROM pg_tables WHERE tablename = 'records'"
+                            ).fetchone() == ("pvcdns",)
+    for host in spec.hostnames:
+        # Debian's own services stay out of the way: no default cluster, no PowerDNS
+        assert on(spec, host, "pg_lsclusters -h").strip() == ""
+        assert on(spec, host, "systemctl is-enabled pdns || true").strip() == "masked"
+    # PVC: every node runs, one coordinator is primary (seen through each node's `pvc`)
+    for host in spec.hostnames:
+        nodes = json.loads(on(spec, host, "pvc node list --format json"))
+        assert sorted(n["name"] for n in nodes) == spec.hostnames
+        assert {n["daemon_state"] for n in nodes} == {"run"}, nodes
+        assert [n["coordinator_state"] for n in nodes].count("primary") == 1, nodes
+    # Ceph: a monitor per coordinator in quorum, an OSD per node (made through PVC, which
+    # records it), the pool, HEALTH_OK
+    quorum = json.loads(on(spec, "hv1", "ceph quorum_status -f json"))
+    assert sorted(quorum["quorum_names"]) == spec.hostnames
+    osds = json.loads(on(spec, "hv2", "pvc storage osd list --format json"))
+    assert sorted((o["node"], o["device"]) for o in osds) == [
+        (h, OSD_FILE) for h in spec.hostnames]
+    assert [p["name"] for p in json.loads(
+        on(spec, "hv3", "pvc storage pool list --format json"))] == ["vms"]
+    wait_on(spec, "hv1", "ceph health", lambda out: out.strip() == "HEALTH_OK")
+    # a managed network: its gateway comes up on the primary, its VXLAN on every node
+    on(spec, "hv2", "pvc network add 100 -d deploytest -p managed --domain net100.deploy.test "
+                    "--ipnet 10.100.0.0/24 --gateway 10.100.0.1 --dhcp "
+                    "--dhcp-start 10.100.0.100 --dhcp-end 10.100.0.199")
+    primary = next(n["name"] for n in nodes if n["coordinator_state"] == "primary")
+    wait_on(spec, primary, "ip -br -4 addr", lambda out: " 10.100.0.1/24" in out)
+    for host in spec.hostnames:
+        wait_on(spec, host, "ip -br link", lambda out: "vxlan100" in out)
+        # FRR's EVPN: each node floods the VNI to the two others
+        flooded = [f"  {spec.address(h, 'cluster').ip} flood" for h in spec.hostnames
+                   if h != host]
+        wait_on(spec, host, "vtysh -c 'show evpn vni 100'",
+                lambda out: all(line in out for line in flooded))  # noqa: B023
+        # the base role's kernel settings are in force (gateways forward)
+        assert on(spec, host, "cat /proc/sys/net/ipv4/ip_forward").strip() == "1"
+
+
+def api(spec: TargetSpec) -> httpx.Client:
+    """The cluster's API, on the primary's upstream floating address."""
+    return httpx.Client(base_url=f"http://{spec.network('upstream')[250]}:7370/api/v1",
+                        headers={"X-Api-Key": "test-token"}, timeout=300)
+
+
+def console(spec: TargetSpec, host: str) -> Path:
+    """The test VM's console log on a server, seen from this host."""
+    return spec.rootfs(host) / "var/log/libvirt" / f"{VM}.log"
+
+
+def vm_node(spec: TargetSpec) -> tuple[str, str]:
+    with api(spec) as client:
+        found = client.get(f"/vm/{VM}").json()[0]
+    return found["node"], found["state"]
+
+
+def test_a_vm_runs_on_one_server_and_live_migrates_to_another(
+        spec: TargetSpec, repo: Path) -> None:
+    made = guest.build_guest(spec.cache_dir / "guest")
+    for host in spec.hostnames:  # the tiny guest's kernel and initrd on every server
+        where = spec.rootfs(host) / GUEST_DIR.lstrip("/")
+        where.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(made.kernel, where / "vmlinuz")
+        shutil.copyfile(made.initrd, where / "initrd")
+    image = guest.GuestImage(Path(GUEST_DIR) / "vmlinuz", Path(GUEST_DIR) / "initrd",
+                             cmdline=made.cmdline)
+    conf = on(spec, "hv1", "cat /etc/pvc/pvc.conf")
+    secret = re.search(r'secret_uuid: "([0-9a-f-]{36})"', conf)
+    assert secret is not None, conf
+    # its disk on Ceph, reached with the libvirt secret each node daemon defined
+    on(spec, "hv1", f"pvc storage volume add vms {VM}-disk 64M")
+    disk = guest_xml.Disk(f"vms/{VM}-disk", "vda", kind="rbd", auth_user="admin",
+                          hosts=tuple(str(spec.address(h, "storage").ip)
+                                      for h in spec.hostnames),
+                          secret_uuid=secret.group(1))
+    xml = guest_xml.domain_xml(VM, str(uuid.uuid4()), 128, 1, image, tick_ms=TICK_MS,
+                               console_log=Path(f"/var/log/libvirt/{VM}.log"), disks=[disk],
+                               write_marker="DEPLOYED")
+    with api(spec) as client:
+        r = client.post("/vm", data={"xml": xml}, params={"node": "hv1"})
+        assert r.status_code == 200, r.text
+        r = client.post(f"/vm/{VM}/state", params={"state": "start", "wait": "true"})
+        assert r.status_code == 200, r.text
+        with TickLog(console(spec, "hv1")) as first, TickLog(console(spec, "hv2")) as second:
+            deadline = time.monotonic() + 120
+            while len(first.seen) < 20 and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert len(first.seen) >= 20, console(spec, "hv1").read_text()[-2000:]
+            r = client.post(f"/vm/{VM}/node", params={"action": "migrate", "node": "hv2",
+                                                       "wait": "true", "force_live": "true"})
+            assert r.status_code == 200, r.text
+            time.sleep(2)
+    assert vm_node(spec) == ("hv2", "start")
+    state = subprocess.run(
+        ["virsh", "-c", f"qemu+tcp://{spec.address('hv2', 'cluster').ip}/system", "domstate",
+         VM], capture_output=True, text=True, timeout=60, check=True).stdout.strip()
+    assert state == "running"
+    # the guest went on counting on hv2 where it stopped on hv1
+    assert second.seen and restarts([first, second]) == []
+    FIGURES["live migration silence"] = longest_silence([first, second])
 
 
 def test_a_second_run_changes_nothing(spec: TargetSpec, repo: Path) -> None:
@@ -191,10 +325,30 @@ def test_a_second_run_changes_nothing(spec: TargetSpec, repo: Path) -> None:
     assert set(run.changed().values()) == {0}, run.changed_tasks()
 
 
-def test_a_newer_package_is_installed_on_every_server(
+def test_a_rolling_upgrade_keeps_the_vm_running(
         spec: TargetSpec, repo: Path, packages: dict[str, Path]) -> None:
-    run = converge(spec, repo, "-e", f"pvc_package_file={packages['newer']}")
-    assert all(run.changed().values()), run.changed_tasks()
+    newer = f"{VERSION}+upgrade.1"
+    logs = [TickLog(console(spec, h), from_end=True) for h in spec.hostnames]
+    for log in logs:
+        log.__enter__()
+    try:
+        started = time.monotonic()
+        run = playbook(spec, repo, "-e", f"pvc_package_file={packages['newer']}",
+                       book="upgrade-pvc.yml")
+        FIGURES["rolling upgrade"] = time.monotonic() - started
+        time.sleep(2)
+    finally:
+        for log in logs:
+            log.__exit__()
+    assert run.rc == 0, run.output[-4000:]
     for host in spec.hostnames:
-        assert on(spec, host, "dpkg-query -W -f '${Version}' pvc") == f"{VERSION}+upgrade.1"
-        assert "version " + f"{VERSION}+upgrade.1" in on(spec, host, "pvc --version")
+        assert on(spec, host, "dpkg-query -W -f '${Version}' pvc") == newer
+        info = json.loads(on(spec, host, f"pvc node info {host} --format json"))
+        assert (info["pvc_version"], info["daemon_state"], info["domain_state"]) == (
+            newer, "run", "ready")
+    # the VM kept running through every flush and ready: it counted on without a new
+    # boot, and its longest silence is the upgrade's VM downtime
+    assert vm_node(spec)[1] == "start"
+    assert sum(len(log.seen) for log in logs) > 0
+    assert restarts(logs) == []
+    FIGURES["VM downtime in the rolling upgrade"] = longest_silence(logs)

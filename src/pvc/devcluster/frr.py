@@ -17,6 +17,8 @@ from __future__ import annotations
 import grp
 import os
 import pwd
+import subprocess
+import tempfile
 from pathlib import Path
 
 from pvc.devcluster.layout import NETWORKS, ClusterSpec
@@ -154,6 +156,21 @@ def private_tmp(cmd: list[str]) -> list[str]:
     mount = f"mount -t tmpfs -o mode=755,uid={uid},gid={gid},size=16m tmpfs {TMP_DIR}"
     return ["/usr/bin/unshare", "--mount", "--propagation", "private", "/bin/sh", "-c",
             f'{mount} && exec "$@"', USER, *cmd]
+
+
+def dry_run_errors(conf: str) -> str:
+    """What bgpd says reading `conf` without running (`bgpd -C`: an error for each line it
+    does not understand; "" when it takes every line). It reads from a directory FRR's
+    user may enter, with a /var/tmp/frr of its own."""
+    with tempfile.TemporaryDirectory(prefix="pvc-frrconf-") as where:
+        path = Path(where) / "bgpd.conf"
+        path.write_text(conf)
+        path.chmod(0o644)
+        Path(where).chmod(0o755)
+        res = subprocess.run(private_tmp([str(FRR_BIN / "bgpd"), "-C", "-f", str(path),
+                                          "-u", USER, "-g", USER]),
+                             capture_output=True, text=True, timeout=30, check=False)
+    return (res.stdout + res.stderr).strip()
 
 
 def prepare_run_dir(run: Path = RUN_DIR) -> None:

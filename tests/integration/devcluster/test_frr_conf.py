@@ -4,10 +4,6 @@ prints an error for each line it does not understand)."""
 
 from __future__ import annotations
 
-import subprocess
-import tempfile
-from pathlib import Path
-
 import pytest
 
 from pvc.devcluster import frr
@@ -16,21 +12,6 @@ from pvc.devcluster.layout import ClusterSpec
 pytestmark = pytest.mark.integration
 
 SPEC = ClusterSpec(name="frrconf", nodes=4, coordinators=3, subnet=77, root="/nonexistent")
-
-
-def bgpd_errors(conf: str) -> str:
-    """What bgpd says reading `conf` (from a directory FRR's user can read: pytest's own
-    temporary directories are private to root; with a /var/tmp/frr of its own, so neither
-    a directory left by an earlier process of the same pid disturbs it nor it leaves one)."""
-    with tempfile.TemporaryDirectory(prefix="pvc-frrconf-") as where:
-        path = Path(where) / "bgpd.conf"
-        path.write_text(conf)
-        path.chmod(0o644)
-        Path(where).chmod(0o755)
-        res = subprocess.run(frr.private_tmp([str(frr.FRR_BIN / "bgpd"), "-C", "-f", str(path),
-                                              "-u", frr.USER, "-g", frr.USER]),
-                             capture_output=True, text=True, timeout=30, check=False)
-    return (res.stdout + res.stderr).strip()
 
 
 @pytest.fixture(autouse=True)
@@ -42,12 +23,12 @@ def needs_frr() -> None:
 def test_bgpd_reads_every_written_line() -> None:
     for conf in (frr.bgpd_conf(SPEC, "hv1"), frr.bgpd_conf(SPEC, "hv4"),
                  frr.router_bgpd_conf(SPEC)):
-        assert bgpd_errors(conf) == ""
+        assert frr.dry_run_errors(conf) == ""
 
 
 def test_the_dry_run_does_catch_a_bad_line() -> None:
     # what makes the test above able to fail
-    assert "No such command" in bgpd_errors("router bgp 1\n neighbor x peer-groupz\n")
+    assert "No such command" in frr.dry_run_errors("router bgp 1\n neighbor x peer-groupz\n")
 
 
 def test_only_coordinators_peer_with_the_upstream_router_and_announce_client_subnets() -> None:

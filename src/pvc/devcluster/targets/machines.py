@@ -119,6 +119,7 @@ def wait_ssh(spec: TargetSpec, host: str, timeout: float = BOOT_TIMEOUT) -> None
             done = subprocess.run(ssh_command(spec, host, "sudo", "true"), capture_output=True,
                                   timeout=20, check=False, stdin=subprocess.DEVNULL)
             if done.returncode == 0:
+                _open_net_sysctls(spec, host)
                 return
         except (OSError, subprocess.TimeoutExpired):
             pass
@@ -126,6 +127,26 @@ def wait_ssh(spec: TargetSpec, host: str, timeout: float = BOOT_TIMEOUT) -> None
             raise BackendError(f"Target {host} did not answer on SSH at {address} within "
                                f"{timeout:.0f} s")
         time.sleep(1)
+
+
+def _open_net_sysctls(spec: TargetSpec, host: str) -> None:
+    """Let the target set its network's kernel settings, as a server does (the node
+    daemon sets per-bridge ones; the base role forwarding). nspawn mounts /proc/sys
+    read-only and opens /proc/sys/net only in a network namespace it makes itself; these
+    targets join one made beforehand. So /proc/sys/net is bound writable in the target's
+    mount namespace: procfs shows each reader its own network namespace, so what the
+    target writes there changes its namespace only, never this host's."""
+    leader = _leader(spec, host)
+    children = Path(f"/proc/{leader}/task/{leader}/children")
+    try:
+        init = int(children.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        raise BackendError(f"Target {host} has no init process to open /proc/sys/net "
+                           "in") from None
+    procs.run(["nsenter", "-t", str(init), "-m", "sh", "-c",
+               "mountpoint -q /proc/sys/net || mount --bind /proc/sys/net /proc/sys/net; "
+               "mount -o remount,bind,rw /proc/sys/net"],
+              f"make /proc/sys/net of target {host} writable", timeout=30)
 
 
 def ssh_command(spec: TargetSpec, host: str, *command: str) -> list[str]:
