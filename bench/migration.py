@@ -11,7 +11,6 @@ Run: sudo .venv/bin/python -m bench.migration [--runs 7]
 from __future__ import annotations
 
 import argparse
-import re
 import time
 
 import httpx
@@ -23,7 +22,6 @@ from pvc.devcluster.guest.ticks import TickLog, longest_silence
 from pvc.devcluster.layout import ClusterSpec
 
 GOAL_MS = 300.0
-TICK = re.compile(rb"^pvc-tick (\d+)$")
 
 
 def qemu_downtime_ms(spec: ClusterSpec, node: str, uuid: str) -> float | None:

@@ -8,6 +8,7 @@ rolling upgrade playbook installs a newer build node by node while the VM keeps 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -328,18 +329,14 @@ def test_a_second_run_changes_nothing(spec: TargetSpec, repo: Path) -> None:
 def test_a_rolling_upgrade_keeps_the_vm_running(
         spec: TargetSpec, repo: Path, packages: dict[str, Path]) -> None:
     newer = f"{VERSION}+upgrade.1"
-    logs = [TickLog(console(spec, h), from_end=True) for h in spec.hostnames]
-    for log in logs:
-        log.__enter__()
-    try:
+    with contextlib.ExitStack() as stack:
+        logs = [stack.enter_context(TickLog(console(spec, h), from_end=True))
+                for h in spec.hostnames]
         started = time.monotonic()
         run = playbook(spec, repo, "-e", f"pvc_package_file={packages['newer']}",
                        book="upgrade-pvc.yml")
         FIGURES["rolling upgrade"] = time.monotonic() - started
         time.sleep(2)
-    finally:
-        for log in logs:
-            log.__exit__()
     assert run.rc == 0, run.output[-4000:]
     for host in spec.hostnames:
         assert on(spec, host, "dpkg-query -W -f '${Version}' pvc") == newer

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 from collections.abc import Iterator
@@ -86,8 +87,7 @@ def power_status(port: int, user: str, password: str) -> subprocess.CompletedPro
 
 @pytest.fixture(autouse=True)
 def needs_ansible() -> None:
-    if subprocess.run(["which", "ansible-playbook"], capture_output=True,
-                      check=False).returncode != 0:
+    if shutil.which("ansible-playbook") is None:
         pytest.skip("ansible-playbook is not installed (pvc-dev installs it)")
 
 

@@ -24,15 +24,17 @@ class TickLog:
 
     def __init__(self, path: Path, from_end: bool = False) -> None:
         self.path = path
-        self._start = path.stat().st_size if from_end and path.exists() else 0
+        self._offset, self._inode = 0, -1
+        if from_end:
+            with contextlib.suppress(OSError):
+                st = path.stat()
+                self._offset, self._inode = st.st_size, st.st_ino
         self.seen: list[tuple[float, int]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
-        offset, inode, partial = self._start, -1, b""
-        with contextlib.suppress(OSError):
-            inode = self.path.stat().st_ino if self._start else -1
+        offset, inode, partial = self._offset, self._inode, b""
         while not self._stop.is_set():
             try:
                 st = self.path.stat()
