@@ -104,11 +104,16 @@ if [ -n "$write" ] && [ -b /dev/vda ]; then
   printf 'PVCMARK:%s:END' "$write" | dd of=/dev/vda conv=fsync,notrunc 2>/dev/null \
     && echo "PVC-DISK-WROTE $write"
 fi
-# graceful shutdown: any event of the ACPI power button powers the guest off
+# graceful shutdown: any event of the ACPI power button powers the guest off. This shell
+# opens the device before the counter starts, so a press right after the guest looks
+# booted is queued for the reader, not lost while its subshell is still being started.
+fd=3
 for dev in /sys/class/input/event*; do
-  if grep -qs "Power Button" "$dev/device/name"; then
-    ( head -c 1 "/dev/input/${dev##*/}" >/dev/null
+  if grep -qs "Power Button" "$dev/device/name" && [ $fd -le 5 ]; then
+    eval "exec $fd</dev/input/${dev##*/}"
+    ( head -c 1 <&$fd >/dev/null
       echo "PVC-GUEST-SHUTDOWN $name"; sync; poweroff -f ) &
+    fd=$((fd+1))
   fi
 done
 if [ "$net" = 1 ]; then
