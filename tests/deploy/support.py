@@ -63,25 +63,38 @@ class Run:
         return found
 
 
-def node_vars(spec: TargetSpec) -> list[dict[str, Any]]:
-    return [{"hostname": host, "is_coordinator": True, "node_id": index,
+COORDINATORS = 3
+
+
+def node_vars(spec: TargetSpec, hosts: list[str]) -> list[dict[str, Any]]:
+    """pvc_nodes for `hosts` (the first three the coordinators, any more hypervisors)."""
+    return [{"hostname": host, "is_coordinator": index <= COORDINATORS, "node_id": index,
              "router_id": str(spec.address(host, "upstream").ip),
              "upstream_ip": str(spec.address(host, "upstream").ip),
              "cluster_ip": str(spec.address(host, "cluster").ip),
              "storage_ip": str(spec.address(host, "storage").ip),
              "ipmi_host": f"{host}-lom.{DOMAIN}", "ipmi_user": "pvcfence",
              "ipmi_password": "fence-secret", "osd_devices": [OSD_FILE]}
-            for index, host in enumerate(spec.hostnames, start=1)]
+            for index, host in enumerate(hosts, start=1)]
 
 
-def make_repo(spec: TargetSpec, where: Path, package: Path) -> Path:
-    """An operator's local repository (create-local-repo.sh) set up for the targets."""
+def set_servers(spec: TargetSpec, repo: Path, hosts: list[str]) -> None:
+    """The operator's servers: the inventory and pvc_nodes list `hosts`."""
+    (repo / "hosts").write_text(f"[{CLUSTER}]\n" + "".join(
+        f"{host}.{DOMAIN} ansible_host={spec.address(host, 'upstream').ip}\n"
+        for host in hosts))
+    path = repo / "group_vars" / CLUSTER / "pvc.yml"
+    pvc = yaml.safe_load(path.read_text())
+    pvc["pvc_nodes"] = node_vars(spec, hosts)
+    path.write_text(yaml.safe_dump(pvc, sort_keys=False))
+
+
+def make_repo(spec: TargetSpec, where: Path, package: Path, hosts: list[str]) -> Path:
+    """An operator's local repository (create-local-repo.sh) set up for the targets
+    `hosts`."""
     repo = where / "cluster-config"
     subprocess.run([str(KIT / "create-local-repo.sh"), str(repo), CLUSTER], check=True,
                    capture_output=True)
-    (repo / "hosts").write_text(f"[{CLUSTER}]\n" + "".join(
-        f"{host}.{DOMAIN} ansible_host={spec.address(host, 'upstream').ip}\n"
-        for host in spec.hostnames))
     group = repo / "group_vars" / CLUSTER
     base = yaml.safe_load((group / "base.yml").read_text())
     networks = base["networks"]
@@ -96,7 +109,7 @@ def make_repo(spec: TargetSpec, where: Path, package: Path) -> Path:
                 local_domain=DOMAIN)
     (group / "base.yml").write_text(yaml.safe_dump(base, sort_keys=False))
     pvc = yaml.safe_load((group / "pvc.yml").read_text())
-    pvc.update(pvc_nodes=node_vars(spec), pvc_package_file=str(package),
+    pvc.update(pvc_package_file=str(package),
                pvc_api_secret_key="test-secret-key",
                pvc_api_tokens=[{"description": "test", "token": "test-token"}],
                pvc_api_database_password=API_DB_PASSWORD,
@@ -111,6 +124,7 @@ def make_repo(spec: TargetSpec, where: Path, package: Path) -> Path:
                pvc_libvirt_qemu_settings={"security_driver": "none",
                                           "cgroup_controllers": []})
     (group / "pvc.yml").write_text(yaml.safe_dump(pvc, sort_keys=False))
+    set_servers(spec, repo, hosts)
     return repo
 
 

@@ -1,10 +1,12 @@
-"""The Ansible kit (deploy/ansible) on three fresh Debian 12 servers: systemd-nspawn
-targets booted from their own roots, reaching packages only through the host's
-apt-cacher-ng. The playbook first refuses bad variables without touching a server, then
-builds the cluster (base system, networks, ZooKeeper, Patroni, Ceph, libvirt, the task
+"""The Ansible kit (deploy/ansible) on fresh Debian 12 servers: systemd-nspawn targets
+booted from their own roots, reaching packages only through the host's apt-cacher-ng.
+The playbook first refuses bad variables without touching a server, then builds a
+cluster of three (base system, networks, ZooKeeper, Patroni, Ceph, libvirt, the task
 broker, FRR, PVC from a package built from this checkout, its daemons, OSDs and a pool);
-a VM defined through the API runs and live-migrates; a second run changes nothing; the
-rolling upgrade playbook installs a newer build node by node while the VM keeps running."""
+a VM defined through the API runs and live-migrates; a fourth server added to the
+inventory joins as a hypervisor with an OSD and takes the VM; a further run changes
+nothing; the rolling upgrade playbook installs a newer build node by node while the VM
+keeps running."""
 
 from __future__ import annotations
 
@@ -45,6 +47,7 @@ from tests.deploy.support import (
     patroni_members,
     playbook,
     redis_roles,
+    set_servers,
     wait_on,
     zookeeper_modes,
     zookeeper_word,
@@ -56,6 +59,9 @@ VERSION = debpkg.checkout_version(REPO)
 VM = "dtvm"
 GUEST_DIR = "/var/lib/pvc-test-guest"
 TICK_MS = 50
+# the servers of the first run; the fourth joins later
+FIRST = ["hv1", "hv2", "hv3"]
+JOINER = "hv4"
 FIGURES: dict[str, float] = {}
 
 
@@ -63,7 +69,7 @@ FIGURES: dict[str, float] = {}
 def spec() -> Iterator[TargetSpec]:
     if os.geteuid() != 0:
         pytest.skip("deployment tests need root: run `sudo ./pvc-dev test`")
-    spec = TargetSpec(name="ansible", count=3)
+    spec = TargetSpec(name="ansible", count=4)
     lifecycle.up(spec)
     try:
         yield spec
@@ -84,7 +90,7 @@ def packages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.fixture(scope="module")
 def repo(spec: TargetSpec, packages: dict[str, Path],
          tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_repo(spec, tmp_path_factory.mktemp("operator"), packages["current"])
+    return make_repo(spec, tmp_path_factory.mktemp("operator"), packages["current"], FIRST)
 
 
 def untouched(spec: TargetSpec) -> None:
@@ -102,7 +108,7 @@ Change = Callable[[TargetSpec, dict[str, Any]], dict[str, Any]]
 
 def _nodes(change: Callable[[list[dict[str, Any]]], None]) -> Change:
     def make(spec: TargetSpec, networks: dict[str, Any]) -> dict[str, Any]:
-        nodes = node_vars(spec)
+        nodes = node_vars(spec, FIRST)
         change(nodes)
         return {"pvc_nodes": nodes}
     return make
@@ -126,6 +132,10 @@ def _value(**values: Any) -> Change:
      "pvc_nodes entry hv2: it needs a lower-case hostname, a node_id from 1, upstream_ip, "
      "cluster_ip and storage_ip, and the fencing BMC's ipmi_host, ipmi_user and "
      "ipmi_password (missing or empty: ipmi_host)"),
+    (_nodes(lambda n: n[1].update(cluster_ip="10.88.1.7")),
+     "pvc_nodes entry hv2 (node_id 2): PVC takes a node's id from the digits its hostname "
+     "ends in, and its address on each network as the network's address plus that id: "
+     "cluster_ip is 10.88.1.7, not 10.88.1.2"),
     (_network("storage", type="bond"), "networks.storage: type bond with device ens6"),
     (_network("cluster", type="infiniband"), "networks.cluster: type infiniband"),
     (_value(pvc_fence_failed_action="reboot"), "pvc_fence_successful_action and "
@@ -154,11 +164,11 @@ def converge(spec: TargetSpec, repo: Path, *args: str) -> Run:
 
 
 def test_the_first_run_builds_every_server(spec: TargetSpec, repo: Path) -> None:
-    for host in spec.hostnames:  # each server's OSD "disk"
+    for host in FIRST:  # each server's OSD "disk"
         on(spec, host, f"truncate -s {OSD_FILE_SIZE} {OSD_FILE}")
     run = converge(spec, repo, "-e", "do_bootstrap=yes")
-    assert set(run.stats()) == {f"{h}.deploy.test" for h in spec.hostnames}
-    for host in spec.hostnames:
+    assert set(run.stats()) == {f"{h}.deploy.test" for h in FIRST}
+    for host in FIRST:
         assert on(spec, host, "hostname").strip() == host
         # the cluster and storage networks are up with this server's addresses
         for net in ("cluster", "storage"):
@@ -184,7 +194,7 @@ def test_the_first_run_builds_every_server(spec: TargetSpec, repo: Path) -> None
     # libvirt: each node's libvirtd answers the others on its cluster address, with a
     # host UUID of its own (live migration needs both)
     uuids = set()
-    for host in spec.hostnames:
+    for host in FIRST:
         uri = f"qemu+tcp://{spec.address(host, 'cluster').ip}/system"
         caps = subprocess.run(["virsh", "-c", uri, "capabilities"], capture_output=True,
                               text=True, timeout=60, check=True).stdout
@@ -192,15 +202,15 @@ def test_the_first_run_builds_every_server(spec: TargetSpec, repo: Path) -> None
         found = re.search(r"<uuid>([0-9a-f-]+)</uuid>", caps)
         assert found is not None
         uuids.add(found.group(1))
-    assert len(uuids) == len(spec.hostnames)
+    assert len(uuids) == len(FIRST)
     # ZooKeeper: one ensemble of the three coordinators on their cluster addresses
-    modes = zookeeper_modes([str(spec.address(h, "cluster").ip) for h in spec.hostnames])
+    modes = zookeeper_modes([str(spec.address(h, "cluster").ip) for h in FIRST])
     assert sorted(modes.values()) == ["follower", "follower", "leader"], modes
     leader = next(a for a, m in modes.items() if m == "leader")
     assert "zk_synced_followers\t2" in zookeeper_word(leader, "mntr")
     # the task broker: hv1's Redis the master, the others its replicas, and every
     # coordinator's Sentinel naming hv1 as the master
-    addresses = [str(spec.address(h, "cluster").ip) for h in spec.hostnames]
+    addresses = [str(spec.address(h, "cluster").ip) for h in FIRST]
     roles = redis_roles(addresses)
     assert roles == {addresses[0]: "master", addresses[1]: "slave", addresses[2]: "slave"}
     for address in addresses:
@@ -221,23 +231,23 @@ def test_the_first_run_builds_every_server(spec: TargetSpec, repo: Path) -> None
         assert conn.execute("SELECT count(*) FROM domains").fetchone() == (0,)
         assert conn.execute("SELECT tableowner FROM pg_tables WHERE tablename = 'records'"
                             ).fetchone() == ("pvcdns",)
-    for host in spec.hostnames:
+    for host in FIRST:
         # Debian's own services stay out of the way: no default cluster, no PowerDNS
         assert on(spec, host, "pg_lsclusters -h").strip() == ""
         assert on(spec, host, "systemctl is-enabled pdns || true").strip() == "masked"
     # PVC: every node runs, one coordinator is primary (seen through each node's `pvc`)
-    for host in spec.hostnames:
+    for host in FIRST:
         nodes = json.loads(on(spec, host, "pvc node list --format json"))
-        assert sorted(n["name"] for n in nodes) == spec.hostnames
+        assert sorted(n["name"] for n in nodes) == FIRST
         assert {n["daemon_state"] for n in nodes} == {"run"}, nodes
         assert [n["coordinator_state"] for n in nodes].count("primary") == 1, nodes
     # Ceph: a monitor per coordinator in quorum, an OSD per node (made through PVC, which
     # records it), the pool, HEALTH_OK
     quorum = json.loads(on(spec, "hv1", "ceph quorum_status -f json"))
-    assert sorted(quorum["quorum_names"]) == spec.hostnames
+    assert sorted(quorum["quorum_names"]) == FIRST
     osds = json.loads(on(spec, "hv2", "pvc storage osd list --format json"))
     assert sorted((o["node"], o["device"]) for o in osds) == [
-        (h, OSD_FILE) for h in spec.hostnames]
+        (h, OSD_FILE) for h in FIRST]
     assert [p["name"] for p in json.loads(
         on(spec, "hv3", "pvc storage pool list --format json"))] == ["vms"]
     wait_on(spec, "hv1", "ceph health", lambda out: out.strip() == "HEALTH_OK")
@@ -247,10 +257,10 @@ def test_the_first_run_builds_every_server(spec: TargetSpec, repo: Path) -> None
                     "--dhcp-start 10.100.0.100 --dhcp-end 10.100.0.199")
     primary = next(n["name"] for n in nodes if n["coordinator_state"] == "primary")
     wait_on(spec, primary, "ip -br -4 addr", lambda out: " 10.100.0.1/24" in out)
-    for host in spec.hostnames:
+    for host in FIRST:
         wait_on(spec, host, "ip -br link", lambda out: "vxlan100" in out)
         # FRR's EVPN: each node floods the VNI to the two others
-        flooded = [f"  {spec.address(h, 'cluster').ip} flood" for h in spec.hostnames
+        flooded = [f"  {spec.address(h, 'cluster').ip} flood" for h in FIRST
                    if h != host]
         wait_on(spec, host, "vtysh -c 'show evpn vni 100'",
                 lambda out: all(line in out for line in flooded))  # noqa: B023
@@ -292,7 +302,7 @@ def test_a_vm_runs_on_one_server_and_live_migrates_to_another(
     on(spec, "hv1", f"pvc storage volume add vms {VM}-disk 64M")
     disk = guest_xml.Disk(f"vms/{VM}-disk", "vda", kind="rbd", auth_user="admin",
                           hosts=tuple(str(spec.address(h, "storage").ip)
-                                      for h in spec.hostnames),
+                                      for h in FIRST),
                           secret_uuid=secret.group(1))
     xml = guest_xml.domain_xml(VM, str(uuid.uuid4()), 128, 1, image, tick_ms=TICK_MS,
                                console_log=Path(f"/var/log/libvirt/{VM}.log"), disks=[disk],
@@ -321,7 +331,54 @@ def test_a_vm_runs_on_one_server_and_live_migrates_to_another(
     FIGURES["live migration silence"] = longest_silence([first, second])
 
 
-def test_a_second_run_changes_nothing(spec: TargetSpec, repo: Path) -> None:
+def test_a_server_added_to_the_inventory_joins_as_a_hypervisor(
+        spec: TargetSpec, repo: Path) -> None:
+    """hv4 in the inventory and pvc_nodes (not a coordinator), the playbook run again
+    without bootstrap: it joins PVC, its disk becomes an OSD, it takes part in the EVPN
+    fabric and the VM live-migrates to it; nothing of the cluster is made again."""
+    fsid = on(spec, "hv1", "ceph fsid").strip()
+    on(spec, JOINER, f"truncate -s {OSD_FILE_SIZE} {OSD_FILE}")
+    set_servers(spec, repo, spec.hostnames)
+    run = converge(spec, repo)
+    assert set(run.stats()) == {f"{h}.deploy.test" for h in spec.hostnames}
+    # the same Ceph cluster, ZooKeeper ensemble and databases: the joiner is in none
+    assert on(spec, JOINER, "ceph fsid").strip() == fsid
+    modes = zookeeper_modes([str(spec.address(h, "cluster").ip) for h in FIRST])
+    assert sorted(modes.values()) == ["follower", "follower", "leader"], modes
+    assert zookeeper_word(str(spec.address(JOINER, "cluster").ip), "srvr") == ""
+    members = patroni_members([str(spec.address(h, "cluster").ip) for h in FIRST])
+    assert sorted(members) == FIRST, members
+    # PVC: four nodes run, the joiner a hypervisor (client), still one primary
+    nodes = json.loads(on(spec, JOINER, "pvc node list --format json"))
+    assert sorted(n["name"] for n in nodes) == spec.hostnames
+    assert {n["daemon_state"] for n in nodes} == {"run"}, nodes
+    states = {n["name"]: n["coordinator_state"] for n in nodes}
+    assert states[JOINER] == "client" and list(states.values()).count("primary") == 1, states
+    # its disk is an OSD PVC made and knows, and Ceph is healthy with four
+    osds = json.loads(on(spec, "hv1", "pvc storage osd list --format json"))
+    assert sorted((o["node"], o["device"]) for o in osds) == [
+        (h, OSD_FILE) for h in spec.hostnames]
+    assert json.loads(on(spec, "hv1", "ceph osd stat -f json"))["num_up_osds"] == 4
+    wait_on(spec, "hv1", "ceph health", lambda out: out.strip() == "HEALTH_OK")
+    # the managed network reaches it: its VXLAN, flooded to and from the others
+    wait_on(spec, JOINER, "ip -br link", lambda out: "vxlan100" in out)
+    joiner = str(spec.address(JOINER, "cluster").ip)
+    wait_on(spec, JOINER, "vtysh -c 'show evpn vni 100'", lambda out: all(
+        f"  {spec.address(h, 'cluster').ip} flood" in out for h in FIRST))
+    wait_on(spec, "hv1", "vtysh -c 'show evpn vni 100'",
+            lambda out: f"  {joiner} flood" in out)
+    # and it is a hypervisor the VM can live on: moved there for good, live
+    with api(spec) as client, TickLog(console(spec, "hv2"), from_end=True) as before, \
+            TickLog(console(spec, JOINER)) as after:
+        r = client.post(f"/vm/{VM}/node", params={"action": "move", "node": JOINER,
+                                                   "wait": "true", "force_live": "true"})
+        assert r.status_code == 200, r.text
+        time.sleep(2)
+    assert vm_node(spec) == (JOINER, "start")
+    assert after.seen and restarts([before, after]) == []
+
+
+def test_a_further_run_changes_nothing(spec: TargetSpec, repo: Path) -> None:
     run = converge(spec, repo)
     assert set(run.changed().values()) == {0}, run.changed_tasks()
 
