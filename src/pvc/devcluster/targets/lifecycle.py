@@ -82,8 +82,9 @@ def down(spec: TargetSpec) -> None:
     if not spec.state_dir.exists():
         return
     _check_not_in_use(spec)
-    for host in _hosts(spec):
-        machines.stop(spec, host)
+    hosts = _hosts(spec)
+    machines.stop(spec, hosts)
+    for host in hosts:
         machines.delete_net(spec, host)
     aptcache.stop(spec)
     machines.delete_bridges(spec)

@@ -24,7 +24,7 @@ from pvc.devcluster.targets.layout import DEVICES, NETWORKS, TargetSpec
 
 CGROUPS = (Path("/sys/fs/cgroup/systemd"), Path("/sys/fs/cgroup/unified"))
 BOOT_TIMEOUT = 120.0
-STOP_TIMEOUT = 60.0
+STOP_TIMEOUT = 15.0  # a throwaway target: its systemd gets this long, then it is killed
 
 
 def create_bridges(spec: TargetSpec) -> None:
@@ -167,18 +167,24 @@ def _wait_gone(pid: int, timeout: float) -> bool:
     return False
 
 
-def stop(spec: TargetSpec, host: str) -> None:
-    """Power the target off (SIGTERM makes systemd-nspawn shut its systemd down), then
-    anything left in its cgroups is killed and the cgroups removed."""
-    pid = _leader(spec, host)
-    if pid is not None:
-        os.kill(pid, signal.SIGTERM)
-        if not _wait_gone(pid, STOP_TIMEOUT):
-            os.kill(pid, signal.SIGKILL)
+def stop(spec: TargetSpec, hosts: list[str]) -> None:
+    """Power the targets off together (SIGTERM makes systemd-nspawn shut its systemd down;
+    one still up after STOP_TIMEOUT is killed), then anything left in their cgroups is
+    killed and the cgroups removed."""
+    leaders = [pid for pid in (_leader(spec, host) for host in hosts) if pid is not None]
+    for pid in leaders:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_TIMEOUT
+    for pid in leaders:
+        if not _wait_gone(pid, max(0.0, deadline - time.monotonic())):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
             _wait_gone(pid, 10)
-    _pid_file(spec, host).unlink(missing_ok=True)
-    for group in _cgroups(spec, host):
-        _empty_cgroup(group)
+    for host in hosts:
+        _pid_file(spec, host).unlink(missing_ok=True)
+        for group in _cgroups(spec, host):
+            _empty_cgroup(group)
 
 
 def _empty_cgroup(group: Path) -> None:
