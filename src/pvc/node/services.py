@@ -19,6 +19,7 @@ Which one a node uses is `ceph.service_control` in pvc.conf (`systemd`, the defa
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import re
 import signal
@@ -187,10 +188,18 @@ class DirectServices:
         return self.pid_file(name).exists() and self.pid(name) is None
 
     def start(self, name: str) -> None:
-        if self.is_active(name):
-            return
-        argv = list(self.resolve(name))
+        """Start `name` unless it runs. One starter at a time per service, across
+        processes: the node daemon's OSD watcher and a worker's `osd add` can start the
+        same new OSD at once (the primary adopts it as soon as it is placed), and the
+        second daemon would fail on the first one's lock."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.run_dir / f"{service_name(name)}.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not self.is_active(name):
+                self._launch(name)
+
+    def _launch(self, name: str) -> None:
+        argv = list(self.resolve(name))
         pid_file, log_file = self.pid_file(name), self.log_file(name)
         pid_file.unlink(missing_ok=True)
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +26,8 @@ COMMANDS = {
     "sleep": ["/bin/sleep", "60"],
     "stubborn": [sys.executable, "-c", STUBBORN],
     "broken": ["/bin/sh", "-c", "echo cannot start >&2; exit 3"],
+    # like ceph-osd: a second instance fails at once on the first one's lock
+    "exclusive": ["/usr/bin/flock", "-n", "-E", "7", "/proc/self/exe", "/bin/sleep", "60"],
 }
 
 
@@ -45,7 +48,7 @@ def direct(tmp_path: Path) -> Iterator[DirectServices]:
     try:
         yield control
     finally:  # whatever a failed test left running: by the pids it recorded
-        for name in ("sleep@1", "sleep@2", "stubborn@1"):
+        for name in ("sleep@1", "sleep@2", "stubborn@1", "exclusive@1"):
             control.stop(name, timeout=1)
 
 
@@ -74,6 +77,27 @@ def test_start_runs_the_process_detached_and_stop_ends_it(direct: DirectServices
     assert not direct.is_active("sleep@1")
     assert not direct.pid_file("sleep@1").exists()
     direct.stop("sleep@1")  # stopped already: nothing to do
+
+
+def test_starters_at_once_start_the_service_once(direct: DirectServices) -> None:
+    """The node daemon's OSD watcher and a worker's `osd add` may start one OSD at the
+    same moment: one daemon runs, and no starter sees it fail."""
+    errors: list[BackendError] = []
+
+    def start() -> None:
+        try:
+            direct.start("exclusive@1")
+        except BackendError as exc:
+            errors.append(exc)
+
+    starters = [threading.Thread(target=start) for _ in range(4)]
+    for starter in starters:
+        starter.start()
+    for starter in starters:
+        starter.join()
+    assert errors == []
+    pid = direct.pid("exclusive@1")
+    assert pid is not None and alive(pid)
 
 
 def test_instances_are_separate(direct: DirectServices) -> None:
