@@ -279,6 +279,12 @@ def console(spec: TargetSpec, host: str) -> Path:
     return spec.rootfs(host) / "var/log/libvirt" / f"{VM}.log"
 
 
+def osds_up_since(spec: TargetSpec) -> dict[int, int]:
+    """Each up OSD and the OSD map epoch it came up at (a change means it went down)."""
+    dump = json.loads(on(spec, "hv1", "ceph osd dump -f json"))
+    return {o["osd"]: o["up_from"] for o in dump["osds"] if o["up"]}
+
+
 def vm_node(spec: TargetSpec) -> tuple[str, str]:
     with api(spec) as client:
         found = client.get(f"/vm/{VM}").json()[0]
@@ -338,6 +344,7 @@ def test_a_server_added_to_the_inventory_joins_as_a_hypervisor(
     fabric and the VM live-migrates to it; nothing of the cluster is made again."""
     fsid = on(spec, "hv1", "ceph fsid").strip()
     on(spec, JOINER, f"truncate -s {OSD_FILE_SIZE} {OSD_FILE}")
+    up_before = osds_up_since(spec)
     set_servers(spec, repo, spec.hostnames)
     run = converge(spec, repo)
     assert set(run.stats()) == {f"{h}.deploy.test" for h in spec.hostnames}
@@ -359,6 +366,9 @@ def test_a_server_added_to_the_inventory_joins_as_a_hypervisor(
     assert sorted((o["node"], o["device"]) for o in osds) == [
         (h, OSD_FILE) for h in spec.hostnames]
     assert json.loads(on(spec, "hv1", "ceph osd stat -f json"))["num_up_osds"] == 4
+    # the others' daemons restarted for the new pvc.conf; their OSDs never went down
+    assert {osd: since for osd, since in osds_up_since(spec).items()
+            if osd in up_before} == up_before
     wait_on(spec, "hv1", "ceph health", lambda out: out.strip() == "HEALTH_OK")
     # the managed network reaches it: its VXLAN, flooded to and from the others
     wait_on(spec, JOINER, "ip -br link", lambda out: "vxlan100" in out)
@@ -386,6 +396,7 @@ def test_a_further_run_changes_nothing(spec: TargetSpec, repo: Path) -> None:
 def test_a_rolling_upgrade_keeps_the_vm_running(
         spec: TargetSpec, repo: Path, packages: dict[str, Path]) -> None:
     newer = f"{VERSION}+upgrade.1"
+    up_before = osds_up_since(spec)
     with contextlib.ExitStack() as stack:
         logs = [stack.enter_context(TickLog(console(spec, h), from_end=True))
                 for h in spec.hostnames]
@@ -406,3 +417,5 @@ def test_a_rolling_upgrade_keeps_the_vm_running(
     assert sum(len(log.seen) for log in logs) > 0
     assert restarts(logs) == []
     FIGURES["VM downtime in the rolling upgrade"] = longest_silence(logs)
+    # nor was any OSD down: the daemons' restarts leave systemd's OSD units running
+    assert osds_up_since(spec) == up_before

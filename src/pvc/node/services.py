@@ -50,6 +50,11 @@ Resolver = Callable[[str], Sequence[str]]
 class ServiceControl(Protocol):
     """Start, stop and query one daemon instance of this node."""
 
+    # Whether the services run on when the node daemon stops: systemd's units do (they
+    # belong to systemd, as VMs belong to libvirt), the dev cluster's direct processes
+    # are the node's and go with its daemon.
+    outlives_daemon: bool
+
     def start(self, name: str) -> None:
         """Run `name` (no-op if it runs); BackendError if it cannot be started."""
 
@@ -78,6 +83,8 @@ def osd_service(osd_id: int) -> str:
 # -- systemd -----------------------------------------------------------------------
 
 class SystemdServices:
+    outlives_daemon = True
+
     def __init__(self, systemctl: str = SYSTEMCTL, timeout: float = STOP_TIMEOUT) -> None:
         self.systemctl = systemctl
         self.timeout = timeout
@@ -161,6 +168,8 @@ def ceph_commands(conf: Path) -> Resolver:
 
 
 class DirectServices:
+    outlives_daemon = False
+
     def __init__(self, run_dir: Path, resolve: Resolver) -> None:
         self.run_dir = Path(run_dir)
         self.resolve = resolve

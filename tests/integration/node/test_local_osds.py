@@ -133,3 +133,35 @@ def test_a_crashed_osd_is_started_again_until_it_crashes_too_often(
         assert not services.is_active("ceph-osd@1") and not services.crashed("ceph-osd@1")
     finally:
         osds.stop()
+
+
+class LastingServices(DirectServices):
+    """Direct processes that, like systemd's units, are not the node daemon's to stop."""
+
+    outlives_daemon = True
+
+
+def test_osds_that_outlive_the_daemon_run_on_through_its_restart(
+        store: Store, tmp_path: Path) -> None:
+    """Under systemd a node daemon restarted (a changed pvc.conf, an upgrade) leaves its
+    OSDs running: the same processes before and after, never down."""
+    services = LastingServices(tmp_path / "run", lambda name: ["sleep", "600"])
+    tree.initialize(store)
+    record(store, 0, "hv1")
+    try:
+        first = LocalOsds(store, "hv1", services)
+        first.start()
+        wait_for("osd.0 started", lambda: services.is_active("ceph-osd@0"))
+        pid = services.pid("ceph-osd@0")
+        first.stop()
+        assert services.pid("ceph-osd@0") == pid
+        again = LocalOsds(store, "hv1", services)
+        again.start()
+        try:
+            time.sleep(1.0)
+            assert services.pid("ceph-osd@0") == pid
+        finally:
+            again.stop()
+        assert services.pid("ceph-osd@0") == pid
+    finally:
+        services.stop("ceph-osd@0", timeout=5)

@@ -16,6 +16,11 @@ from pvc.drivers.hypervisor.libvirt_driver import Libvirt
 
 RUNNING = {libvirt.VIR_DOMAIN_RUNNING, libvirt.VIR_DOMAIN_PAUSED, libvirt.VIR_DOMAIN_BLOCKED,
            libvirt.VIR_DOMAIN_PMSUSPENDED}
+# `is_running` counts a domain as running while its QEMU runs: also while it is being shut
+# down (`shutdown`: the guest has powered off, QEMU has not exited yet) or has no state
+# yet. libvirt refuses a new start of the name until then ("domain is already active"):
+# a restart that started the VM again at `shutdown` failed.
+ACTIVE = RUNNING | {libvirt.VIR_DOMAIN_SHUTDOWN, libvirt.VIR_DOMAIN_NOSTATE}
 STATE_NAMES = {
     libvirt.VIR_DOMAIN_NOSTATE: "nostate", libvirt.VIR_DOMAIN_RUNNING: "running",
     libvirt.VIR_DOMAIN_BLOCKED: "blocked", libvirt.VIR_DOMAIN_PAUSED: "paused",
@@ -68,7 +73,7 @@ class LibvirtVms(Libvirt):
         if dom is None:
             return False
         try:
-            return dom.state()[0] in RUNNING
+            return dom.state()[0] in ACTIVE
         except libvirt.libvirtError as exc:
             if _no_domain(exc):
                 return False

@@ -1,7 +1,9 @@
 """This node's OSDs, run through the node's `ServiceControl` (as `osd.add` and
 `osd.remove` do): each OSD that the cluster state records on this node is started when
-the daemon starts, or when its record first appears, and all of them are stopped when the
-daemon shuts down.
+the daemon starts, or when its record first appears. When the daemon shuts down they are
+stopped too if they are the daemon's own processes (the dev cluster's direct services);
+systemd's OSD units run on (`ServiceControl.outlives_daemon`), so that a restart of the
+node daemon, for a changed configuration or an upgrade, never takes an OSD down.
 
 An OSD is started once per daemon life, never again behind an operator's back: one that
 was stopped on purpose (`systemctl stop`, `pvc-dev service ... stop`, or `osd.remove`,
@@ -125,11 +127,13 @@ class LocalOsds:
         return started
 
     def stop(self) -> None:
-        """Stop watching, then stop every OSD of this node (the daemon shuts down)."""
+        """Stop watching, then (the daemon shuts down) stop every OSD of this node unless
+        they outlive the daemon."""
         self._stop.set()
         self._changed.set()
         with self._lock:
-            for osd in sorted(self.mine, key=int):
+            going = [] if self.services.outlives_daemon else sorted(self.mine, key=int)
+            for osd in going:
                 service = osd_service(int(osd))
                 try:
                     if self.services.is_active(service):
