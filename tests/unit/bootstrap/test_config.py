@@ -1,0 +1,81 @@
+"""A cluster's bootstrap.yml: read whole, and every bad line refused by its number."""
+
+from __future__ import annotations
+
+import pytest
+
+from pvc.bootstrap.config import Bmc, BootstrapConfigError, Install, parse
+
+GOOD = """\
+nodes:
+  "52:54:00:AA:00:01":
+    hostname: hv1
+    bmc:
+      username: Administrator
+      password: secret
+      bios_settings: {BootMode: Uefi}
+    install:
+      system_disks: [detect:INTEL:480GB:0]
+      filesystem: xfs
+      packages: [vim]
+      kernel_options: ["console=ttyS0,115200n8"]
+  "52:54:00:aa:00:02":
+    hostname: hv2
+    bmc: {redfish: false}
+hooks:
+  - name: data OSDs
+    type: osd
+    target: [hv1]
+    args: {device: /dev/sdb}
+  - name: tell the team
+    type: webhook
+"""
+
+
+def test_a_whole_file_is_read() -> None:
+    config = parse(GOOD)
+    hv1, hv2 = config.nodes
+    assert (hv1.bmc_mac, hv1.hostname) == ("52:54:00:aa:00:01", "hv1")
+    assert hv1.bmc == Bmc("Administrator", "secret", True, {"BootMode": "Uefi"}, {})
+    assert hv1.install == Install(("detect:INTEL:480GB:0",), "xfs", Install.mirror, ("vim",),
+                                  ("console=ttyS0,115200n8",), "")
+    assert hv2.bmc.redfish is False and hv2.install == Install()
+    assert config.node_by_bmc("52:54:00:AA:00:02") == hv2
+    assert [(h.name, h.type, h.target) for h in config.hooks] == [
+        ("data OSDs", "osd", ("hv1",)), ("tell the team", "webhook", ("all",))]
+    assert config.hooks[0].args == {"device": "/dev/sdb"}
+
+
+def edit(old: str, new: str) -> str:
+    assert old in GOOD
+    return GOOD.replace(old, new, 1)
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    (edit("    hostname: hv1\n", "    hostname: hv1\n    colour: blue\n"),
+     "line 4: unknown key 'colour' in node 52:54:00:aa:00:01"),
+    (edit('"52:54:00:AA:00:01"', '"52:54:00:AA:00"'),
+     "line 2: '52:54:00:AA:00' is not a MAC address"),
+    (edit('"52:54:00:aa:00:02"', '"52:54:00:AA:00:01"'), "line 13: BMC 52:54:00:aa:00:01 is "
+     "given twice"),
+    (edit("hostname: hv2", "hostname: hv1"), "line 14: hostname 'hv1' is given twice"),
+    (edit("hostname: hv1", "hostname: HV_1"), "line 3: hostname 'HV_1' is not a host name"),
+    (edit("      password: secret\n", ""), "line 3: node 52:54:00:aa:00:01: a Redfish BMC needs"),
+    (edit("filesystem: xfs", "filesystem: zfs"), "line 10: filesystem 'zfs' is not one of"),
+    (edit("[detect:INTEL:480GB:0]", "[detect:INTEL:lots:0]"), "line 9: system_disks: disk"),
+    (edit("[vim]", "['vim; rm']"), "line 11: packages: package 'vim; rm'"),
+    (edit("redfish: false", "redfish: maybe"), "line 15: node 52:54:00:aa:00:02 bmc redfish "
+     "'maybe' is not true or false"),
+    (edit("type: osd", "type: ceph"), "line 18: hook 'data OSDs': type 'ceph' is not one of"),
+    (edit("target: [hv1]", "target: [hv7]"), "line 19: hook 'data OSDs': target 'hv7' is not"),
+    (edit("hooks:", "hoks:"), "line 16: unknown key 'hoks' in the file"),
+    ("nodes: [a, b]\n", "line 1: nodes is not a mapping"),
+    ("nodes:\n  x: [\n", "line 3: not YAML"),
+    ("", "bootstrap.yml: the file is empty"),
+    ("hooks: []\n", "line 1: the file has no 'nodes'"),
+])
+def test_a_bad_file_is_refused_naming_its_line(text: str, message: str) -> None:
+    with pytest.raises(BootstrapConfigError) as err:
+        parse(text)
+    assert err.value.message.startswith("bootstrap.yml"), err.value.message
+    assert message in err.value.message, err.value.message
