@@ -185,44 +185,37 @@ def _mac(value: str) -> str:
 
 
 def _node(r: _Reader, mac: str, node: yaml.Node) -> Node:
+    """One node's entry; what it leaves out takes `Bmc`'s and `Install`'s defaults."""
     where = f"node {mac}"
     keys = r.mapping(node, where, {"hostname": True, "bmc": False, "install": False})
     hostname = r.checked(keys["hostname"][1], f"{where} hostname", _hostname)
-    bmc = Bmc()
-    if "bmc" in keys:
-        b = r.mapping(keys["bmc"][1], f"{where} bmc", {
-            "username": False, "password": False, "redfish": False, "bios_settings": False,
-            "manager_settings": False})
-        bmc = Bmc(
-            username=r.scalar(b["username"][1], "username") if "username" in b else "",
-            password=r.scalar(b["password"][1], "password") if "password" in b else "",
-            redfish=r.boolean(b["redfish"][1], f"{where} bmc redfish") if "redfish" in b
-            else True,
-            bios_settings=r.settings(b["bios_settings"][1], "bios_settings")
-            if "bios_settings" in b else {},
-            manager_settings=r.settings(b["manager_settings"][1], "manager_settings")
-            if "manager_settings" in b else {})
+    bmc_fields: dict[str, Callable[[yaml.Node], Any]] = {
+        "username": lambda n: r.scalar(n, "username"),
+        "password": lambda n: r.scalar(n, "password"),
+        "redfish": lambda n: r.boolean(n, f"{where} bmc redfish"),
+        "bios_settings": lambda n: r.settings(n, "bios_settings"),
+        "manager_settings": lambda n: r.settings(n, "manager_settings"),
+    }
+    install_fields: dict[str, Callable[[yaml.Node], Any]] = {
+        "system_disks": lambda n: r.strings(n, "system_disks", _system_disk),
+        "filesystem": lambda n: r.checked(n, "filesystem", answers.filesystem),
+        "mirror": lambda n: r.checked(n, "mirror", lambda v: answers.url("mirror", v)),
+        "packages": lambda n: r.strings(n, "packages", answers.package),
+        "kernel_options": lambda n: r.strings(n, "kernel_options", _kernel_option),
+        "interface": lambda n: r.checked(n, "interface", answers.interface)
+        if r.scalar(n, "interface") else "",
+    }
+
+    def given(section: str, fields: dict[str, Callable[[yaml.Node], Any]]) -> dict[str, Any]:
+        if section not in keys:
+            return {}
+        found = r.mapping(keys[section][1], f"{where} {section}", dict.fromkeys(fields, False))
+        return {name: fields[name](value) for name, (_, value) in found.items()}
+
+    bmc = Bmc(**given("bmc", bmc_fields))
     if bmc.redfish and not (bmc.username and bmc.password):
         raise r.fail(node, f"{where}: a Redfish BMC needs bmc username and password")
-    install = Install()
-    if "install" in keys:
-        i = r.mapping(keys["install"][1], f"{where} install", {
-            "system_disks": False, "filesystem": False, "mirror": False, "packages": False,
-            "kernel_options": False, "interface": False})
-        install = Install(
-            system_disks=r.strings(i["system_disks"][1], "system_disks", _system_disk)
-            if "system_disks" in i else Install.system_disks,
-            filesystem=r.checked(i["filesystem"][1], "filesystem", answers.filesystem)
-            if "filesystem" in i else "ext4",
-            mirror=r.checked(i["mirror"][1], "mirror", lambda v: answers.url("mirror", v))
-            if "mirror" in i else answers.DEFAULT_MIRROR,
-            packages=r.strings(i["packages"][1], "packages", answers.package)
-            if "packages" in i else (),
-            kernel_options=r.strings(i["kernel_options"][1], "kernel_options",
-                                     _kernel_option) if "kernel_options" in i else (),
-            interface=r.checked(i["interface"][1], "interface", answers.interface)
-            if "interface" in i and r.scalar(i["interface"][1], "interface") else "")
-    return Node(mac, hostname, bmc, install)
+    return Node(mac, hostname, bmc, Install(**given("install", install_fields)))
 
 
 def _kernel_option(value: str) -> None:

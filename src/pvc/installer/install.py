@@ -36,16 +36,20 @@ CHECKIN_TIMEOUT = 10.0
 Progress = Callable[[str], None]
 
 
-def run(argv: Sequence[str], input_text: str | None = None, timeout: float = 1800) -> str:
-    """Run a command; its output. BackendError naming the command and its error."""
+def run(argv: Sequence[str], what: str = "", *, input_text: str | None = None,
+        timeout: float = 1800, env: dict[str, str] | None = None) -> str:
+    """Run a command; its output. BackendError naming `what` (or the command) and the
+    command's error. `env` adds to this process's environment."""
+    label = what or shlex.join(argv)
     try:
         done = subprocess.run(list(argv), input=input_text, capture_output=True, text=True,
-                              timeout=timeout, check=False)
+                              timeout=timeout, check=False,
+                              env=None if env is None else {**os.environ, **env})
     except (OSError, subprocess.TimeoutExpired) as exc:
-        raise BackendError(f"{shlex.join(argv)}: {exc}") from exc
+        raise BackendError(f"{label}: {exc}") from exc
     if done.returncode != 0:
-        detail = (done.stderr.strip() or done.stdout.strip())[-800:]
-        raise BackendError(f"{shlex.join(argv)} failed ({done.returncode}): {detail}")
+        detail = (done.stderr.strip() or done.stdout.strip())[-1500:]
+        raise BackendError(f"{label} failed ({done.returncode}): {detail}")
     return done.stdout
 
 
@@ -182,18 +186,17 @@ ExecStartPost=/bin/systemctl disable pvc-firstboot-checkin.service
 WantedBy=multi-user.target
 """
 
-FIRSTBOOT_SCRIPT = """import json, urllib.request
+FIRSTBOOT_SCRIPT = """import json, time, urllib.request
 c = json.load(open("/etc/pvc-installer/checkin.json"))
 body = json.dumps({"hostname": c["hostname"], "mac": c["mac"], "stage": "booted",
                    "message": ""}).encode()
-for attempt in range(30):
+for _ in range(30):  # the network may take a while: 2.5 min at most
     try:
         urllib.request.urlopen(urllib.request.Request(
             c["url"], data=body, method="POST",
             headers={"Content-Type": "application/json"}), timeout=10)
         break
     except OSError:
-        import time
         time.sleep(5)
 """
 
@@ -202,9 +205,8 @@ for attempt in range(30):
 
 def partition(disk: str, answers: Answers, disk_bytes: int) -> dict[str, str]:
     """Partition and format `disk`; the block device of each mount point ("" = swap)."""
-    for vg in ("vgx",):  # an earlier install's volume group on this disk
-        with contextlib.suppress(BackendError):
-            run(["vgchange", "-an", vg])
+    with contextlib.suppress(BackendError):  # an earlier install's volume group
+        run(["vgchange", "-an", layout.VG])
     run(["wipefs", "--all", "--force", disk])
     run(["sfdisk", "--wipe", "always", "--wipe-partitions", "always", disk],
         input_text=layout.sfdisk_script())

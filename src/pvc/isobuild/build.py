@@ -22,7 +22,6 @@ import fcntl
 import hashlib
 import os
 import shutil
-import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -30,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pvc.common.errors import BackendError, InvalidArgument
+from pvc.installer.install import run
 
 RELEASE = "bookworm"
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
@@ -70,18 +70,6 @@ class Built:
     root_cached: bool
 
 
-def run(argv: Sequence[str], what: str, timeout: float = TIMEOUT,
-        env: dict[str, str] | None = None) -> None:
-    try:
-        done = subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout,
-                              check=False, env=None if env is None else {**os.environ, **env})
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise BackendError(f"{what}: {exc}") from exc
-    if done.returncode != 0:
-        tail = (done.stderr.strip() or done.stdout.strip())[-1500:]
-        raise BackendError(f"{what} failed ({done.returncode}): {tail}")
-
-
 def missing_tools() -> list[str]:
     """The Debian packages this machine lacks for a build."""
     missing = {pkg for cmd, pkg in HOST_TOOLS.items() if shutil.which(cmd) is None}
@@ -106,7 +94,7 @@ def live_root(cache: Path, mirror: str, progress: Progress) -> tuple[Path, bool]
              "dependencies; minutes)")
     try:
         run(["debootstrap", "--variant=minbase", f"--include={','.join(PACKAGES)}", RELEASE,
-             str(work), mirror], f"debootstrap {RELEASE} from {mirror}")
+             str(work), mirror], f"debootstrap {RELEASE} from {mirror}", timeout=TIMEOUT)
         # the live system boots with live-boot's initramfs; the nodes' system without it
         # (made here, at the build host's speed, rather than by every install under it)
         _, initrd = kernel_files(work)
