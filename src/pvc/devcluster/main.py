@@ -251,7 +251,7 @@ def targets(action: str, count: int) -> None:
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
 def test(pytest_args: tuple[str, ...]) -> None:
     """Run ruff, mypy, the import contracts and every test tier (unit, integration, system,
-    deploy)."""
+    deploy, installer)."""
     venv = REPO / ".venv" / "bin"
     steps = [
         ("ruff", [str(venv / "ruff"), "check", "src", "tests", "bench"]),
