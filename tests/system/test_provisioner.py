@@ -263,10 +263,15 @@ def test_a_debian_vm_built_by_debootstrap_runs_the_profiles_user_data_with_cloud
     assert [n["mac"] for n in vm["networks"]] == ["52:54:01:01:00:01"]
     # booted from its own disk (EXTLINUX), cloud-init fetched the user-data from the
     # metadata service as an EC2 data source and ran its runcmd
-    dc.wait_for("cloud-init's runcmd marker", lambda: any(
-        line.strip() == "PVC-CLOUD-INIT-DONE deb1" for line in console(dc, "deb1")),
-        timeout=600, interval=5)
-    assert any("Datasource DataSourceEc2" in line for line in console(dc, "deb1"))
+    # (cloud-init's final message, which names the data source, comes after runcmd's
+    # output, so both are waited for together)
+    def ran_from_ec2() -> bool:
+        lines = console(dc, "deb1")
+        return (any(line.strip() == "PVC-CLOUD-INIT-DONE deb1" for line in lines)
+                and any("Datasource DataSourceEc2" in line for line in lines))
+
+    dc.wait_for("cloud-init's runcmd marker and final message", ran_from_ec2,
+                timeout=600, interval=5)
     # its name resolves through the DNS aggregator on the upstream floating address, as an
     # upstream resolver would ask it, to the address of its lease; and the zone transfers
     mac = vm["networks"][0]["mac"]
