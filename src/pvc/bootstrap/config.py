@@ -18,6 +18,8 @@ and the hooks it runs once the cluster is up.
           packages: []
           kernel_options: []
           interface: ""                # the NIC to configure ("" = the one it booted from)
+          mac: ""                      # the MAC of the NIC it PXE-boots from: learnt through
+                                       # Redfish, so needed only with redfish: false
     hooks:
       - name: data OSD on every node
         type: osd                      # osddb osd pool network copy script webhook
@@ -36,7 +38,7 @@ from typing import Any
 
 import yaml
 
-from pvc.common.errors import InvalidArgument
+from pvc.common.errors import InvalidArgument, NotFound
 from pvc.installer import answers
 
 MAC = re.compile(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}")
@@ -66,6 +68,7 @@ class Install:
     packages: tuple[str, ...] = ()
     kernel_options: tuple[str, ...] = ()
     interface: str = ""
+    mac: str = ""
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,12 @@ class BootstrapConfig:
 
     def node_by_bmc(self, mac: str) -> Node | None:
         return next((n for n in self.nodes if n.bmc_mac == mac.lower()), None)
+
+    def node_by_hostname(self, hostname: str) -> Node:
+        found = next((n for n in self.nodes if n.hostname == hostname), None)
+        if found is None:
+            raise NotFound(f"node {hostname!r} is not in bootstrap.yml")
+        return found
 
 
 class _Reader:
@@ -178,10 +187,15 @@ def _hostname(value: str) -> str:
     return value
 
 
-def _mac(value: str) -> str:
+def _mac(value: str, what: str = "") -> str:
     if not MAC.fullmatch(value.lower()):
-        raise InvalidArgument(f"{value!r} is not a MAC address (e.g. 52:54:00:aa:00:01)")
+        raise InvalidArgument(f"{what + ' ' if what else ''}{value!r} is not a MAC address "
+                              "(e.g. 52:54:00:aa:00:01)")
     return value.lower()
+
+
+def where_mac(node: Node) -> str:
+    return f"install mac {node.install.mac}" if node.install.mac else f"BMC {node.bmc_mac}"
 
 
 def _node(r: _Reader, mac: str, node: yaml.Node) -> Node:
@@ -204,6 +218,7 @@ def _node(r: _Reader, mac: str, node: yaml.Node) -> Node:
         "kernel_options": lambda n: r.strings(n, "kernel_options", _kernel_option),
         "interface": lambda n: r.checked(n, "interface", answers.interface)
         if r.scalar(n, "interface") else "",
+        "mac": lambda n: r.checked(n, "install mac", lambda v: _mac(v, f"{where} install mac")),
     }
 
     def given(section: str, fields: dict[str, Callable[[yaml.Node], Any]]) -> dict[str, Any]:
@@ -215,7 +230,11 @@ def _node(r: _Reader, mac: str, node: yaml.Node) -> Node:
     bmc = Bmc(**given("bmc", bmc_fields))
     if bmc.redfish and not (bmc.username and bmc.password):
         raise r.fail(node, f"{where}: a Redfish BMC needs bmc username and password")
-    return Node(mac, hostname, bmc, Install(**given("install", install_fields)))
+    install = Install(**given("install", install_fields))
+    if not bmc.redfish and not install.mac:
+        raise r.fail(node, f"{where}: without Redfish, install mac (the MAC of the NIC it "
+                     "PXE-boots from) is needed")
+    return Node(mac, hostname, bmc, install)
 
 
 def _kernel_option(value: str) -> None:
@@ -270,6 +289,9 @@ def parse(text: str, source: str = "bootstrap.yml") -> BootstrapConfig:
         made = _node(r, mac, value_node)
         if any(n.hostname == made.hostname for n in nodes):
             raise r.fail(value_node, f"hostname {made.hostname!r} is given twice")
+        taken = {n.bmc_mac for n in nodes} | {n.install.mac for n in nodes} | {mac}
+        if made.install.mac in taken or mac in {n.install.mac for n in nodes}:
+            raise r.fail(value_node, f"{where_mac(made)} is given twice")
         nodes.append(made)
     hooks: list[Hook] = []
     if "hooks" in top:

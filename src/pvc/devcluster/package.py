@@ -35,10 +35,11 @@ COMMANDS = {  # installed path: the module whose main() it runs
     "usr/bin/pvc": "pvc.cli.main",
     "usr/sbin/pvcnoded": "pvc.node.main",
     "usr/sbin/pvcworkerd": "pvc.worker.main",
+    "usr/sbin/pvcbootstrapd": "pvc.bootstrap.daemon",
     # a coordinator's Redis, started in the role the Sentinels give it now
     "usr/sbin/pvc-broker": "pvc.tasks.broker",
 }
-UNITS = ("pvcnoded.service", "pvcworkerd.service")
+UNITS = ("pvcnoded.service", "pvcworkerd.service", "pvcbootstrapd.service")
 # what both Debian and Python (PEP 440) read alike: 1.2.3, or 1.2.3+build.4 for a local build
 VERSION = re.compile(r"^[0-9]+(\.[0-9]+){0,3}(\+[a-z0-9]+(\.[a-z0-9]+)*)?$")
 PIP_TIMEOUT = 1800.0
@@ -96,6 +97,8 @@ def _stage(checkout: Path, stage: Path, source: Path, version: str) -> None:
     docs = stage / "usr" / "share" / "doc" / "pvc"
     docs.mkdir(parents=True)
     shutil.copy2(checkout / "src" / "pvc" / "common" / "pvc.sample.conf", docs / "pvc.sample.conf")
+    shutil.copy2(checkout / "src" / "pvc" / "bootstrap" / "pvcbootstrapd.yml.sample",
+                 docs / "pvcbootstrapd.yml.sample")
     control = stage / "DEBIAN"
     control.mkdir()
     text = (checkout / "deploy" / "debian" / "control.in").read_text()

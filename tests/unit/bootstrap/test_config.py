@@ -22,6 +22,7 @@ nodes:
   "52:54:00:aa:00:02":
     hostname: hv2
     bmc: {redfish: false}
+    install: {mac: "52:54:00:BB:00:02"}
 hooks:
   - name: data OSDs
     type: osd
@@ -39,7 +40,7 @@ def test_a_whole_file_is_read() -> None:
     assert hv1.bmc == Bmc("Administrator", "secret", True, {"BootMode": "Uefi"}, {})
     assert hv1.install == Install(("detect:INTEL:480GB:0",), "xfs", Install.mirror, ("vim",),
                                   ("console=ttyS0,115200n8",), "")
-    assert hv2.bmc.redfish is False and hv2.install == Install()
+    assert hv2.bmc.redfish is False and hv2.install == Install(mac="52:54:00:bb:00:02")
     assert config.node_by_bmc("52:54:00:AA:00:02") == hv2
     assert [(h.name, h.type, h.target) for h in config.hooks] == [
         ("data OSDs", "osd", ("hv1",)), ("tell the team", "webhook", ("all",))]
@@ -66,9 +67,15 @@ def edit(old: str, new: str) -> str:
     (edit("[vim]", "['vim; rm']"), "line 11: packages: package 'vim; rm'"),
     (edit("redfish: false", "redfish: maybe"), "line 15: node 52:54:00:aa:00:02 bmc redfish "
      "'maybe' is not true or false"),
-    (edit("type: osd", "type: ceph"), "line 18: hook 'data OSDs': type 'ceph' is not one of"),
-    (edit("target: [hv1]", "target: [hv7]"), "line 19: hook 'data OSDs': target 'hv7' is not"),
-    (edit("hooks:", "hoks:"), "line 16: unknown key 'hoks' in the file"),
+    (edit("type: osd", "type: ceph"), "line 19: hook 'data OSDs': type 'ceph' is not one of"),
+    (edit("target: [hv1]", "target: [hv7]"), "line 20: hook 'data OSDs': target 'hv7' is not"),
+    (edit("hooks:", "hoks:"), "line 17: unknown key 'hoks' in the file"),
+    (edit('    install: {mac: "52:54:00:BB:00:02"}\n', ""), "line 14: node 52:54:00:aa:00:02: "
+     "without Redfish, install mac"),
+    (edit('mac: "52:54:00:BB:00:02"', 'mac: "52:54:00:BB:00"'), "line 16: node "
+     "52:54:00:aa:00:02 install mac '52:54:00:BB:00' is not a MAC address"),
+    (edit('mac: "52:54:00:BB:00:02"', 'mac: "52:54:00:aa:00:01"'), "line 14: install mac "
+     "52:54:00:aa:00:01 is given twice"),
     ("nodes: [a, b]\n", "line 1: nodes is not a mapping"),
     ("nodes:\n  x: [\n", "line 3: not YAML"),
     ("", "bootstrap.yml: the file is empty"),

@@ -1,0 +1,195 @@
+"""What the bootstrap daemon does with what it hears: the leases dnsmasq hands out, the
+scripts iPXE asks for, the answers the installer fetches and the check-ins it posts.
+Every stage a node reaches is recorded first (so a restarted daemon resumes from it),
+then reported (log and webhook).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import threading
+from typing import Any
+
+from pvc.bootstrap import netboot, repo, stages
+from pvc.bootstrap.config import Node
+from pvc.bootstrap.notify import Notifier
+from pvc.bootstrap.settings import Settings
+from pvc.bootstrap.store import NodeRecord, Store
+from pvc.common.errors import InvalidArgument, NotFound
+from pvc.installer import answers as installer_answers
+
+log = logging.getLogger(__name__)
+
+STATUS_OF = {"pxe-booting": stages.BEGIN, "installing": stages.BEGIN,
+             "installed": stages.SUCCESS, "booted-initial": stages.SUCCESS,
+             "booted-configured": stages.SUCCESS, "completed": stages.COMPLETED,
+             stages.FAILED: stages.FAILURE}
+
+
+def mac(value: str) -> str:
+    text = value.strip().lower().replace("-", ":")
+    if not installer_answers.MAC.fullmatch(text):
+        raise InvalidArgument(f"{value[:40]!r} is not a MAC address")
+    return text
+
+
+class Bootstrap:
+    def __init__(self, settings: Settings, store: Store, notifier: Notifier) -> None:
+        self.settings, self.store, self.notifier = settings, store, notifier
+        self.clusters: dict[str, repo.Cluster] = {}
+        self._lock = threading.Lock()  # one check-in at a time decides a cluster's progress
+
+    # --- the clusters ---
+
+    def load(self) -> None:
+        """(Re)read the cluster repository (pulled first) and record what is new."""
+        repo.pull(self.settings.repository)
+        found = {c.name: c for c in repo.clusters(self.settings.repository)}
+        for cluster in found.values():
+            added = self.store.ensure_cluster(cluster.name, [
+                (n.hostname, n.bmc_mac, n.bmc.redfish, n.install.mac)
+                for n in cluster.config.nodes])
+            for hostname in added:
+                node = cluster.config.node_by_hostname(hostname)
+                how = "its BMC" if node.bmc.redfish else \
+                    f"its NIC {node.install.mac} to PXE-boot (power it on)"
+                self.report(cluster.name, hostname, "waiting", stages.INFO,
+                            f"{hostname} is to be installed; waiting for {how}")
+        self.clusters = found
+
+    def _config(self, record: NodeRecord) -> tuple[repo.Cluster, Node]:
+        cluster = self.clusters.get(record.cluster)
+        if cluster is None:
+            raise NotFound(f"cluster {record.cluster} is no longer in the repository")
+        return cluster, cluster.config.node_by_hostname(record.hostname)
+
+    # --- reporting ---
+
+    def report(self, cluster: str, hostname: str, stage: str, status: str,
+               message: str) -> None:
+        self.notifier.send(cluster, hostname, stage, status, message)
+
+    def advance(self, record: NodeRecord, stage: str, message: str) -> bool:
+        if not self.store.advance_node(record.cluster, record.hostname, stage,
+                                       STATUS_OF.get(stage, stages.INFO), message):
+            return False
+        self.report(record.cluster, record.hostname, stage,
+                    STATUS_OF.get(stage, stages.INFO), message)
+        return True
+
+    def _fail(self, record: NodeRecord, message: str) -> None:
+        self.advance(record, stages.FAILED, f"{record.hostname} failed: {message}")
+
+    # --- what the network tells ---
+
+    def lease(self, action: str, hw: str, ip: str) -> None:
+        """dnsmasq gave (add, old) or took back (del) a lease."""
+        if action not in ("add", "old", "del"):
+            raise InvalidArgument(f"lease action {action[:20]!r} is not add, old or del")
+        hw = mac(hw)
+        address = str(ipaddress.IPv4Address(ip))
+        record = self.store.node_by_mac(hw)
+        if record is None or action == "del":
+            return
+        if hw == record.bmc_mac:
+            if record.bmc_ip == address:
+                return  # renewed, or told again by a restarted dnsmasq
+            self.store.update_node(record.cluster, record.hostname, bmc_ip=address)
+            if record.stage == "waiting":
+                self.store.note(record.cluster, record.hostname, record.stage, stages.INFO,
+                                f"BMC of {record.hostname} has {address}")
+                self.report(record.cluster, record.hostname, record.stage, stages.INFO,
+                            f"BMC of {record.hostname} has {address}" + (
+                                "" if record.redfish else " (not driven: redfish is false)"))
+            return
+        self.store.update_node(record.cluster, record.hostname, node_ip=address)
+        if not stages.reached(record.stage, "installed"):
+            self.advance(record, "pxe-booting",
+                         f"{record.hostname} asks to boot from the network ({hw} has {address})")
+
+    def boot_script(self, hw: str) -> str:
+        """The iPXE script for the NIC with this MAC: install, or boot the disk."""
+        record = self.store.node_by_mac(mac(hw))
+        if record is None or record.node_mac != mac(hw):
+            return netboot.local_boot_script(f"{mac(hw)} is not a node to install")
+        if record.stage == stages.FAILED or stages.reached(record.stage, "installed"):
+            return netboot.local_boot_script(f"{record.hostname} is {record.stage}")
+        _, node = self._config(record)
+        return netboot.boot_script(self.settings.http_base, record.node_mac,
+                                   node.install.kernel_options)
+
+    def answers(self, hw: str) -> str:
+        """The installer's answer file for the node with this NIC."""
+        record = self.store.node_by_mac(mac(hw))
+        if record is None or record.node_mac != mac(hw):
+            raise NotFound(f"no node to install has the NIC {mac(hw)}")
+        cluster, node = self._config(record)
+        disk = next((d for d in node.install.system_disks if d.startswith(("/", "detect:"))),
+                    None)
+        if disk is None:
+            raise InvalidArgument(f"{record.hostname}: its system_disks name Redfish drives "
+                                  "only, and no RAID volume was made yet")
+        given = installer_answers.Answers(
+            hostname=cluster.fqdn(record.hostname),
+            disk=installer_answers.disk(disk),
+            interface=node.install.interface or record.node_mac,
+            address=None,  # DHCP on the bootstrap network; Ansible sets the rest
+            deploy_user=self.settings.deploy_user, ssh_keys=self.settings.ssh_keys,
+            mirror=node.install.mirror, filesystem=installer_answers.filesystem(
+                node.install.filesystem),
+            packages=node.install.packages,
+            checkin_url=f"{self.settings.http_base}/checkin/host")
+        return installer_answers.render(given)
+
+    def host_checkin(self, hostname: str, hw: str, stage: str, message: str) -> None:
+        """The installer (or the installed system's first boot) reports a stage."""
+        if stage not in stages.INSTALLER_CHECKINS:
+            raise InvalidArgument(f"check-in stage {stage[:30]!r} is not one of "
+                                  f"{', '.join(stages.INSTALLER_CHECKINS)}")
+        record = self.store.node_by_mac(mac(hw))
+        if record is None or record.node_mac != mac(hw):
+            raise NotFound(f"no node to install has the NIC {mac(hw)}")
+        cluster, _ = self._config(record)
+        if hostname.lower().rstrip(".") not in (record.hostname, cluster.fqdn(record.hostname)):
+            raise InvalidArgument(f"check-in from {mac(hw)} names {hostname[:60]!r}, but that "
+                                  f"NIC is {record.hostname}'s")
+        text = message[:500]
+        target = stages.INSTALLER_CHECKINS[stage]
+        with self._lock:
+            if target == stages.FAILED:
+                self._fail(record, f"the installer says: {text}")
+            elif target is None:
+                self.store.note(record.cluster, record.hostname, record.stage, stages.INFO,
+                                f"{record.hostname} is {stage}")
+                self.report(record.cluster, record.hostname, record.stage, stages.INFO,
+                            f"{record.hostname} is {stage}")
+            elif self.advance(record, target, f"{record.hostname} {STAGE_WORDS[target]}" + (
+                    f" ({text})" if text else "")):
+                self._cluster_progress(record.cluster)
+
+    def _cluster_progress(self, name: str) -> None:
+        nodes = self.store.nodes(name)
+        if nodes and all(stages.reached(n.stage, "booted-initial") for n in nodes):
+            message = f"cluster {name}: all {len(nodes)} nodes are installed and booted"
+            self.store.note(name, "", self.store.cluster_stage(name), stages.SUCCESS, message)
+            self.report(name, "", self.store.cluster_stage(name), stages.SUCCESS, message)
+
+    # --- what the operator asks ---
+
+    def status(self) -> dict[str, Any]:
+        stage_of = self.store.clusters()
+        return {"clusters": [
+            {"name": name, "stage": stage,
+             "nodes": [{"hostname": n.hostname, "stage": n.stage, "bmc_mac": n.bmc_mac,
+                        "bmc_ip": n.bmc_ip, "node_mac": n.node_mac, "node_ip": n.node_ip,
+                        "redfish": n.redfish, "updated": n.updated}
+                       for n in self.store.nodes(name)]}
+            for name, stage in stage_of.items()]}
+
+
+STAGE_WORDS = {
+    "installing": "is being installed",
+    "installed": "is installed",
+    "booted-initial": "booted its installed system",
+}
