@@ -27,6 +27,7 @@ import pytest
 
 from pvc.devcluster.layout import default_root
 from pvc.isobuild import build
+from tests.installer.support import ssh, wait_console
 
 pytestmark = pytest.mark.system
 
@@ -100,21 +101,6 @@ def qemu(tmp: Path, iso: Path, disk: Path, answers: Path, port: int) -> Iterator
                 proc.wait()
 
 
-def wait_console(console: Path, pattern: str, timeout: float, fail: str = "") -> str:
-    """Wait for a line matching `pattern` on the guest's serial console; its match."""
-    deadline = time.monotonic() + timeout
-    text = ""
-    while time.monotonic() < deadline:
-        text = console.read_text(errors="replace") if console.exists() else ""
-        if fail and (bad := re.search(fail, text)):
-            raise AssertionError(f"console: {text[bad.start():bad.start() + 600]}")
-        if found := re.search(pattern, text):
-            return found.group(0)
-        time.sleep(1)
-    raise AssertionError(f"no {pattern!r} on the console within {timeout:.0f} s; its end:\n"
-                         f"{text[-3000:]}")
-
-
 @contextlib.contextmanager
 def checkin_receiver() -> Iterator[tuple[int, list[dict[str, str]]]]:
     """An HTTP server on a loopback port of this host (the guest reaches it as QEMU's
@@ -139,14 +125,6 @@ def checkin_receiver() -> Iterator[tuple[int, list[dict[str, str]]]]:
     finally:
         server.shutdown()
         server.server_close()
-
-
-def ssh(key: Path, port: int, command: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["ssh", "-i", str(key), "-p", str(port), "-o", "BatchMode=yes",
-         "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-         "-o", "ConnectTimeout=10", "-o", "LogLevel=ERROR", "deploy@127.0.0.1", command],
-        capture_output=True, text=True, timeout=timeout, check=False)
 
 
 @pytest.mark.timeout(2400)

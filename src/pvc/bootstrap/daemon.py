@@ -51,6 +51,7 @@ def run(cfg: settings_mod.Settings) -> int:
     notifier.start()
     service = Bootstrap(cfg, store, notifier)
     service.load()
+    service.resume()
     dnsmasq = netboot.Dnsmasq(cfg.network, where["dnsmasq"], where["tftp"], cfg.http_base,
                               f"{cfg.http_base}/checkin/dnsmasq")
     server = uvicorn.Server(uvicorn.Config(
@@ -90,6 +91,7 @@ def run(cfg: settings_mod.Settings) -> int:
         server.run()
     finally:
         dnsmasq.stop()
+        service.jobs.shutdown(wait=False, cancel_futures=True)
         notifier.stop()
         store.close()
     return 1 if failed.is_set() else 0

@@ -9,19 +9,23 @@ from __future__ import annotations
 import ipaddress
 import logging
 import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from pvc.bootstrap import netboot, repo, stages
+from pvc.bootstrap import netboot, redfish, repo, stages
 from pvc.bootstrap.config import Node
 from pvc.bootstrap.notify import Notifier
 from pvc.bootstrap.settings import Settings
 from pvc.bootstrap.store import NodeRecord, Store
-from pvc.common.errors import InvalidArgument, NotFound
+from pvc.common.errors import InvalidArgument, NotFound, PVCError
 from pvc.installer import answers as installer_answers
 
 log = logging.getLogger(__name__)
 
-STATUS_OF = {"pxe-booting": stages.BEGIN, "installing": stages.BEGIN,
+JOB_THREADS = 4  # servers prepared through their BMCs at once
+
+STATUS_OF = {"characterizing": stages.BEGIN, "pxe-booting": stages.BEGIN, "installing": stages.BEGIN,
              "installed": stages.SUCCESS, "booted-initial": stages.SUCCESS,
              "booted-configured": stages.SUCCESS, "completed": stages.COMPLETED,
              stages.FAILED: stages.FAILURE}
@@ -38,6 +42,7 @@ class Bootstrap:
     def __init__(self, settings: Settings, store: Store, notifier: Notifier) -> None:
         self.settings, self.store, self.notifier = settings, store, notifier
         self.clusters: dict[str, repo.Cluster] = {}
+        self.jobs = ThreadPoolExecutor(max_workers=JOB_THREADS, thread_name_prefix="job")
         self._lock = threading.Lock()  # one check-in at a time decides a cluster's progress
 
     # --- the clusters ---
@@ -93,20 +98,83 @@ class Bootstrap:
         if record is None or action == "del":
             return
         if hw == record.bmc_mac:
-            if record.bmc_ip == address:
-                return  # renewed, or told again by a restarted dnsmasq
-            self.store.update_node(record.cluster, record.hostname, bmc_ip=address)
-            if record.stage == "waiting":
-                self.store.note(record.cluster, record.hostname, record.stage, stages.INFO,
-                                f"BMC of {record.hostname} has {address}")
-                self.report(record.cluster, record.hostname, record.stage, stages.INFO,
-                            f"BMC of {record.hostname} has {address}" + (
-                                "" if record.redfish else " (not driven: redfish is false)"))
+            if record.bmc_ip != address:  # (not a renewal, or a restarted dnsmasq's news)
+                record = self.store.update_node(record.cluster, record.hostname,
+                                                bmc_ip=address)
+                if record.stage == "waiting":
+                    message = f"BMC of {record.hostname} has {address}" + (
+                        "" if record.redfish else " (not driven: redfish is false)")
+                    self.store.note(record.cluster, record.hostname, record.stage,
+                                    stages.INFO, message)
+                    self.report(record.cluster, record.hostname, record.stage, stages.INFO,
+                                message)
+            if record.redfish and record.stage == "waiting":
+                self.start_characterizing(record)
             return
         self.store.update_node(record.cluster, record.hostname, node_ip=address)
         if not stages.reached(record.stage, "installed"):
             self.advance(record, "pxe-booting",
                          f"{record.hostname} asks to boot from the network ({hw} has {address})")
+
+    # --- the Redfish flow (on the worker: power changes take their time) ---
+
+    def start_characterizing(self, record: NodeRecord) -> None:
+        if self.advance(record, "characterizing",
+                        f"{record.hostname}: reading and preparing the system through its "
+                        f"BMC at {record.bmc_ip}"):
+            self.submit(self._characterize, record.cluster, record.hostname)
+
+    def submit(self, job: Callable[..., None], *args: str) -> None:
+        self.jobs.submit(self._run_job, job, *args)
+
+    def _run_job(self, job: Callable[..., None], cluster: str, hostname: str) -> None:
+        try:
+            job(cluster, hostname)
+        except Exception as exc:  # a job's failure is the node's, never the daemon's
+            message = exc.message if isinstance(exc, PVCError) else repr(exc)
+            log.exception("%s/%s: %s failed", cluster, hostname, job.__name__)
+            self._fail(self.store.node(cluster, hostname), message)
+
+    def _bmc(self, record: NodeRecord, node: Node) -> redfish.Redfish:
+        if not record.bmc_ip:
+            raise InvalidArgument(f"the BMC of {record.hostname} has no address yet")
+        port = f":{self.settings.redfish_port}" if self.settings.redfish_port else ""
+        return redfish.Redfish(f"{self.settings.redfish_scheme}://{record.bmc_ip}{port}",
+                               node.bmc.username, node.bmc.password)
+
+    def _characterize(self, cluster: str, hostname: str) -> None:
+        record = self.store.node(cluster, hostname)
+        if record.stage != "characterizing":
+            return
+        _, node = self._config(record)
+        with self._bmc(record, node) as bmc:
+            facts, nic = redfish.prepare_install(bmc, node.bmc.bios_settings,
+                                                 node.bmc.manager_settings, node.install.mac)
+        record = self.store.update_node(cluster, hostname, facts=facts.as_dict(),
+                                        node_mac=nic)
+        self.advance(record, "pxe-booting",
+                     f"{hostname} ({facts.manufacturer} {facts.model}, serial "
+                     f"{facts.serial or '-'}, health {facts.health or '-'}) is powered on to "
+                     f"boot once from the network on {nic}")
+
+    def _led_off(self, cluster: str, hostname: str) -> None:
+        """The LED goes off when the server is done (a failure here fails nothing)."""
+        record = self.store.node(cluster, hostname)
+        _, node = self._config(record)
+        try:
+            with self._bmc(record, node) as bmc:
+                bmc.indicator(lit=False)
+        except PVCError as exc:
+            self.report(cluster, hostname, record.stage, stages.INFO,
+                        f"{hostname}: its identify LED stays lit: {exc.message}")
+
+    def resume(self) -> None:
+        """After a restart: the steps that were under way start again."""
+        for record in self.store.nodes():
+            if record.redfish and record.stage == "characterizing":
+                self.submit(self._characterize, record.cluster, record.hostname)
+            elif record.redfish and record.stage == "waiting" and record.bmc_ip:
+                self.start_characterizing(record)
 
     def boot_script(self, hw: str) -> str:
         """The iPXE script for the NIC with this MAC: install, or boot the disk."""
@@ -166,12 +234,14 @@ class Bootstrap:
                             f"{record.hostname} is {stage}")
             elif self.advance(record, target, f"{record.hostname} {STAGE_WORDS[target]}" + (
                     f" ({text})" if text else "")):
+                if target == "booted-initial" and record.redfish:
+                    self.submit(self._led_off, record.cluster, record.hostname)
                 self._cluster_progress(record.cluster)
 
     def _cluster_progress(self, name: str) -> None:
         nodes = self.store.nodes(name)
         if nodes and all(stages.reached(n.stage, "booted-initial") for n in nodes):
-            message = f"cluster {name}: all {len(nodes)} nodes are installed and booted"
+            message = f"cluster {name}: every node ({len(nodes)}) is installed and booted"
             self.store.note(name, "", self.store.cluster_stage(name), stages.SUCCESS, message)
             self.report(name, "", self.store.cluster_stage(name), stages.SUCCESS, message)
 

@@ -15,6 +15,7 @@
     deploy_user: deploy
     ssh_keys:                         # the keys the deploy user accepts (Ansible's)
       - ssh-ed25519 AAAA... ansible@bootstrap
+    redfish: {scheme: https, port: 443}  # optional: how the BMCs are reached
     webhook:                          # optional
       uri: https://chat.example.net/hooks/abc
       method: POST
@@ -53,6 +54,8 @@ class Settings:
     deploy_user: str = answers.DEFAULT_USER
     ssh_keys: tuple[str, ...] = ()
     webhook: notify.WebhookSettings = field(default_factory=notify.WebhookSettings)
+    redfish_scheme: str = "https"  # how the BMCs' Redfish is reached
+    redfish_port: int | None = None  # None: the scheme's
 
     @property
     def http_base(self) -> str:
@@ -105,6 +108,19 @@ def _webhook(raw: Any, where: str) -> notify.WebhookSettings:
                                   str(raw.get("completed_triggerword", "completed")))
 
 
+def _redfish(raw: Any, where: str) -> tuple[str, int | None]:
+    if not isinstance(raw, dict):
+        raise InvalidArgument(f"{where}: redfish is not a mapping")
+    _known(f"{where} redfish", raw, {"scheme", "port"}, set())
+    scheme = str(raw.get("scheme", "https"))
+    if scheme not in ("https", "http"):
+        raise InvalidArgument(f"{where} redfish: scheme {scheme!r} is not https or http")
+    port = raw.get("port")
+    if port is not None and (not isinstance(port, int) or not 1 <= port <= 65535):
+        raise InvalidArgument(f"{where} redfish: port {port!r} is not a TCP port")
+    return scheme, port
+
+
 def parse(text: str, where: str = "pvcbootstrapd.yml") -> Settings:
     try:
         raw = yaml.safe_load(text)
@@ -113,14 +129,17 @@ def parse(text: str, where: str = "pvcbootstrapd.yml") -> Settings:
     if not isinstance(raw, dict):
         raise InvalidArgument(f"{where}: not a mapping of settings")
     _known(where, raw, {"repository", "state_dir", "iso", "network", "port", "deploy_user",
-                        "ssh_keys", "webhook"}, {"repository", "state_dir", "iso", "network"})
+                        "ssh_keys", "webhook", "redfish"},
+           {"repository", "state_dir", "iso", "network"})
     port = raw.get("port", DEFAULT_PORT)
     if not isinstance(port, int) or not 1 <= port <= 65535:
         raise InvalidArgument(f"{where}: port {port!r} is not a TCP port")
     keys = raw.get("ssh_keys") or []
     if not isinstance(keys, list):
         raise InvalidArgument(f"{where}: ssh_keys is not a list")
+    scheme, redfish_port = _redfish(raw.get("redfish") or {}, where)
     return Settings(
+        redfish_scheme=scheme, redfish_port=redfish_port,
         repository=Path(str(raw["repository"])), state_dir=Path(str(raw["state_dir"])),
         iso=Path(str(raw["iso"])), network=_network(raw["network"], where), port=port,
         deploy_user=answers.deploy_user(str(raw.get("deploy_user", answers.DEFAULT_USER))),

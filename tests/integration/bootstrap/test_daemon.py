@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import bcrypt
 import pytest
 
 from pvc.bootstrap.netboot import IPXE_FILES
@@ -60,6 +61,16 @@ RECEIVER = textwrap.dedent("""\
             pass
     http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
     """)
+SUSHY_CONFIG = """
+SUSHY_EMULATOR_FAKE_SYSTEMS = [{{
+    'uuid': '5e0a7c3e-1b5e-4a55-9d0c-3f1c2a3b4c01', 'name': 'hv1', 'power_state': 'On',
+    'nics': [{{'mac': '{nic}', 'ip': '10.199.0.60'}}],
+}}]
+SUSHY_EMULATOR_AUTH_FILE = '{auth}'
+SUSHY_EMULATOR_STATE_DIR = '{state}'
+SUSHY_EMULATOR_FEATURE_SET = 'full'
+"""
+HV1_NIC = "52:54:00:bb:00:01"
 UDHCPC_SCRIPT = """#!/bin/sh
 # records what the DHCP server offered, and takes the address
 [ "$1" = bound ] || exit 0
@@ -206,12 +217,20 @@ iso: {iso}
 network: {{interface: bs0, address: {SERVER}/24, dhcp_range: 10.199.0.100-10.199.0.199}}
 ssh_keys: ["{KEY}"]
 webhook: {{uri: "http://127.0.0.1:{port}/hook"}}
+redfish: {{scheme: http, port: 8000}}
 """)
+    # hv1's BMC: a Redfish emulator (sushy-tools, its fake system) in the BMC's namespace
+    auth = work / "htpasswd"
+    auth.write_text("admin:" + bcrypt.hashpw(b"secret", bcrypt.gensalt(4)).decode() + "\n")
+    (work / "sushy").mkdir()
+    sushy_config = work / "sushy.conf"
+    sushy_config.write_text(SUSHY_CONFIG.format(nic=HV1_NIC, auth=auth, state=work / "sushy"))
     script = work / "udhcpc.sh"
     script.write_text(UDHCPC_SCRIPT)
     script.chmod(0o755)
     r = Rig(tag, srv, nic, bmc, work, config, hooks, files)
     receiver: subprocess.Popen[bytes] | None = None
+    sushy: subprocess.Popen[bytes] | None = None
     try:
         for ns in (srv, nic, bmc):
             sh("ip", "netns", "add", ns)
@@ -227,14 +246,21 @@ webhook: {{uri: "http://127.0.0.1:{port}/hook"}}
         receiver = subprocess.Popen(["ip", "netns", "exec", srv, sys.executable, "-c",
                                      RECEIVER, str(port), str(hooks)],
                                     stdin=subprocess.DEVNULL)
+        with (work / "sushy.log").open("ab") as sushy_log:
+            sushy = subprocess.Popen(
+                ["ip", "netns", "exec", bmc, str(Path(sys.executable).with_name(
+                    "sushy-emulator")), "--config", str(sushy_config), "--fake", "-i",
+                 "0.0.0.0", "-p", "8000"], stdin=subprocess.DEVNULL, stdout=sushy_log,
+                stderr=sushy_log)
         r.start()
         yield r
     finally:
         if r.daemon is not None:
             r.stop()
-        if receiver is not None:
-            receiver.terminate()
-            receiver.wait(10)
+        for proc in (receiver, sushy):
+            if proc is not None:
+                proc.terminate()
+                proc.wait(10)
         for ns in (srv, nic, bmc):  # whatever a failed test left running there
             for pid in sh("ip", "netns", "pids", ns, check=False).stdout.split():
                 with contextlib.suppress(ProcessLookupError):
@@ -252,9 +278,6 @@ def test_a_server_without_redfish_goes_from_its_lease_to_booted(rig: Rig) -> Non
     r = rig
     assert {h: n["stage"] for h, n in r.status().items()} == {"hv1": "waiting",
                                                               "hv2": "waiting"}
-    # the BMC takes a lease: the daemon knows where it is
-    r.dhcp(r.bmc)
-    assert wait_for("the BMC's address recorded", lambda: r.status()["hv1"]["bmc_ip"])
     # the server's firmware asks: iPXE over TFTP (BIOS)...
     assert r.dhcp(r.nic) == "undionly.kpxe"
     got = r.work / "undionly.kpxe"
@@ -300,6 +323,32 @@ def test_a_server_without_redfish_goes_from_its_lease_to_booted(rig: Rig) -> Non
     text_status = sh("ip", "netns", "exec", r.srv, sys.executable, "-m",
                      "pvc.bootstrap.daemon", "--config", str(r.config), "status").stdout
     assert re.search(r"hv2\s+booted-initial\s+NIC 52:54:00:bb:00:02", text_status), text_status
+
+
+def test_a_redfish_bmc_that_takes_a_lease_has_its_server_prepared_and_powered_on(
+        rig: Rig) -> None:
+    r = rig
+    r.dhcp(r.bmc)
+    bmc_ip = wait_for("the BMC's address recorded", lambda: r.status()["hv1"]["bmc_ip"])
+    # through Redfish: off, LED lit, facts read, boot once from the network, on (the
+    # emulator applies each power change 1-11 s later)
+    hv1 = wait_for("hv1 pxe-booting", lambda: (n := r.status()["hv1"])["stage"] in (
+        "pxe-booting", "failed") and n, timeout=90)
+    assert hv1["stage"] == "pxe-booting", (r.webhooks(), (r.work / "daemon.log").read_text()
+                                           [-2000:])
+    assert hv1["node_mac"] == HV1_NIC  # the system's first NIC: its answers and script
+    system = json.loads(sh("ip", "netns", "exec", r.bmc, "curl", "-sSf", "-u", "admin:secret",
+                           "http://127.0.0.1:8000/redfish/v1/Systems/5e0a7c3e-1b5e-4a55-9d0c-"
+                           "3f1c2a3b4c01").stdout)
+    assert (system["PowerState"], system["IndicatorLED"]) == ("On", "Lit")
+    assert system["Boot"]["BootSourceOverrideTarget"] == "Pxe"
+    assert f"pvcinstall.answers={API}/answers/{HV1_NIC}" in r.curl(r.nic, f"/boot/{HV1_NIC}"
+                                                                   ).stdout
+    stages_hv1 = [(h["stage"], h["status"]) for h in r.webhooks() if h["node"] == "hv1"]
+    assert stages_hv1 == [("waiting", "info"), ("waiting", "info"),
+                          ("characterizing", "begin"), ("pxe-booting", "begin")]
+    assert f"BMC of hv1 has {bmc_ip}" in [h for h in r.webhooks() if h["node"] == "hv1"][1][
+        "text"]
 
 
 def test_bad_checkins_are_refused_and_change_nothing(rig: Rig) -> None:

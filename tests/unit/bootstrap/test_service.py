@@ -89,13 +89,21 @@ def test_a_node_without_redfish_goes_from_its_lease_to_booted(tmp_path: Path) ->
         ("installed", "info"), ("booted-initial", "success")]
 
 
-def test_a_bmc_lease_is_recorded_and_a_failure_is_final(tmp_path: Path) -> None:
+def test_a_bmc_lease_starts_its_redfish_flow_and_a_failure_is_final(tmp_path: Path) -> None:
     service, recorder = make(tmp_path)
-    service.lease("add", "52:54:00:aa:00:01", "10.199.0.150")
-    assert service.store.node("c1", "hv1").bmc_ip == "10.199.0.150"
-    assert stage(service, "hv1") == "waiting"
+    # (a BMC on a loopback address where nothing listens: Redfish cannot be reached)
+    service.lease("add", "52:54:00:aa:00:01", "127.0.0.150")
+    assert service.store.node("c1", "hv1").bmc_ip == "127.0.0.150"
+    service.jobs.shutdown(wait=True)
+    assert stage(service, "hv1") == "failed"
+    failed = service.store.events()[-1]
+    assert (failed.hostname, failed.stage) == ("hv1", "failed")
+    assert "Redfish GET https://127.0.0.150/redfish/v1/Systems" in failed.message
+    assert [s[2:] for s in recorder.sent if s[1] == "hv1"] == [
+        ("waiting", "info"), ("waiting", "info"), ("characterizing", "begin"),
+        ("failed", "failure")]
     told = len(recorder.sent)
-    service.lease("old", "52:54:00:aa:00:01", "10.199.0.150")  # renewed: no news
+    service.lease("old", "52:54:00:aa:00:01", "127.0.0.150")  # renewed: no news
     assert len(recorder.sent) == told
     service.lease("add", NIC, "10.199.0.101")
     service.host_checkin("hv2.example.net", NIC, "failed", "no disk matches detect::8GB:0")
@@ -131,7 +139,11 @@ def test_every_node_booted_is_news_for_the_cluster(tmp_path: Path) -> None:
     service.store.update_node("c1", "hv1", node_mac="52:54:00:bb:00:01")
     for hw, host in (("52:54:00:bb:00:01", "hv1"), (NIC, "hv2")):
         service.host_checkin(f"{host}.example.net", hw, "booted", "")
-    assert recorder.sent[-1] == ("c1", "", "provisioning", "success")
+    service.jobs.shutdown(wait=True)
+    assert ("c1", "", "provisioning", "success") in recorder.sent
+    # hv1's BMC is to turn its LED off; it has no address, which fails nothing
+    assert ("c1", "hv1", "booted-initial", "info") in recorder.sent
+    assert stage(service, "hv1") == "booted-initial"
     assert service.status()["clusters"][0]["nodes"][1]["stage"] == "booted-initial"
 
 

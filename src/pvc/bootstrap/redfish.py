@@ -1,0 +1,183 @@
+"""A Redfish client for what the bootstrap daemon asks of a server's BMC: what the system
+is (vendor, model, serial, health, NICs with their MACs), power, the identify LED, BIOS
+and manager settings, and a one-time boot from the network.
+
+HTTP basic authentication over the BMC's address; BMCs often have self-signed
+certificates, so HTTPS is not verified (the bootstrap network is a private one).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from pvc.common.errors import BackendError
+
+TIMEOUT = 20.0
+POWER_WAIT = 60.0  # a BMC may take its time to apply a power change
+
+
+@dataclass(frozen=True)
+class SystemFacts:
+    manufacturer: str
+    model: str
+    sku: str
+    serial: str
+    health: str
+    power: str
+    macs: tuple[str, ...] = field(default_factory=tuple)  # the NICs', in the BMC's order
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"manufacturer": self.manufacturer, "model": self.model, "sku": self.sku,
+                "serial": self.serial, "health": self.health, "macs": list(self.macs)}
+
+
+class Redfish:
+    def __init__(self, base: str, username: str, password: str,
+                 timeout: float = TIMEOUT) -> None:
+        self.base = base.rstrip("/")
+        self._http = httpx.Client(auth=(username, password), timeout=timeout, verify=False,
+                                  headers={"Accept": "application/json"})
+        self._system: str | None = None
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Redfish:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # --- plumbing ---
+
+    def _call(self, method: str, path: str, body: dict[str, Any] | None = None
+              ) -> dict[str, Any]:
+        url = path if path.startswith("http") else self.base + path
+        try:
+            answer = self._http.request(method, url, json=body)
+        except httpx.HTTPError as exc:
+            raise BackendError(f"Redfish {method} {url}: {exc}") from exc
+        if answer.status_code >= 400:
+            detail = answer.text[:300].replace("\n", " ")
+            raise BackendError(f"Redfish {method} {url}: HTTP {answer.status_code} {detail}")
+        if not answer.content:
+            return {}
+        try:
+            data: dict[str, Any] = answer.json()
+        except ValueError as exc:
+            raise BackendError(f"Redfish {method} {url}: not JSON") from exc
+        return data
+
+    def _members(self, path: str) -> list[str]:
+        return [m["@odata.id"] for m in self._call("GET", path).get("Members", [])]
+
+    @property
+    def system(self) -> str:
+        """The path of the (first) computer system of this BMC."""
+        if self._system is None:
+            members = self._members("/redfish/v1/Systems")
+            if not members:
+                raise BackendError(f"Redfish {self.base}: the BMC lists no system")
+            self._system = sorted(members)[0]
+        return self._system
+
+    # --- what is asked ---
+
+    def facts(self) -> SystemFacts:
+        data = self._call("GET", self.system)
+        macs: list[str] = []
+        link = data.get("EthernetInterfaces", {}).get("@odata.id")
+        if link:
+            for member in sorted(self._members(link)):
+                mac = str(self._call("GET", member).get("MACAddress") or "").lower()
+                if mac:
+                    macs.append(mac)
+        return SystemFacts(
+            manufacturer=str(data.get("Manufacturer") or ""), model=str(data.get("Model") or ""),
+            sku=str(data.get("SKU") or ""), serial=str(data.get("SerialNumber") or ""),
+            health=str((data.get("Status") or {}).get("Health") or ""),
+            power=str(data.get("PowerState") or ""), macs=tuple(macs))
+
+    def power_state(self) -> str:
+        return str(self._call("GET", self.system).get("PowerState") or "")
+
+    def reset(self, kind: str) -> None:
+        """ComputerSystem.Reset: On, ForceOff, GracefulShutdown, ForceRestart..."""
+        self._call("POST", f"{self.system}/Actions/ComputerSystem.Reset", {"ResetType": kind})
+
+    def power(self, on: bool, wait: float = POWER_WAIT) -> None:
+        """Power the system on or off (hard), and wait until the BMC says it is."""
+        wanted = "On" if on else "Off"
+        if self.power_state() == wanted:
+            return
+        self.reset("On" if on else "ForceOff")
+        deadline = time.monotonic() + wait
+        while (state := self.power_state()) != wanted:
+            if time.monotonic() > deadline:
+                raise BackendError(f"Redfish {self.base}: power still {state!r} {wait:.0f} s "
+                                   f"after asking for {wanted}")
+            time.sleep(1)
+
+    def indicator(self, lit: bool) -> None:
+        self._call("PATCH", self.system, {"IndicatorLED": "Lit" if lit else "Off"})
+
+    def indicator_state(self) -> str:
+        return str(self._call("GET", self.system).get("IndicatorLED") or "")
+
+    def boot_from_network_once(self) -> None:
+        self._call("PATCH", self.system, {"Boot": {"BootSourceOverrideTarget": "Pxe",
+                                                   "BootSourceOverrideEnabled": "Once"}})
+
+    def boot_override(self) -> tuple[str, str]:
+        boot = self._call("GET", self.system).get("Boot") or {}
+        return (str(boot.get("BootSourceOverrideTarget") or ""),
+                str(boot.get("BootSourceOverrideEnabled") or ""))
+
+    def set_bios(self, attributes: dict[str, Any]) -> None:
+        if not attributes:
+            return
+        bios = self._call("GET", self.system).get("Bios", {}).get("@odata.id")
+        if not bios:
+            raise BackendError(f"Redfish {self.base}: the system has no BIOS resource")
+        settings = self._call("GET", bios).get("@Redfish.Settings", {}).get(
+            "SettingsObject", {}).get("@odata.id") or f"{bios}/Settings"
+        self._call("PATCH", settings, {"Attributes": attributes})
+
+    def bios_attributes(self) -> dict[str, Any]:
+        bios = self._call("GET", self.system).get("Bios", {}).get("@odata.id")
+        return dict(self._call("GET", bios).get("Attributes") or {}) if bios else {}
+
+    def set_manager(self, settings: dict[str, Any]) -> None:
+        """PATCH the system's (first) manager with these properties."""
+        if not settings:
+            return
+        links = self._call("GET", self.system).get("Links", {}).get("ManagedBy") or []
+        managers = [m["@odata.id"] for m in links] or self._members("/redfish/v1/Managers")
+        if not managers:
+            raise BackendError(f"Redfish {self.base}: no manager to apply settings to")
+        self._call("PATCH", sorted(managers)[0], settings)
+
+
+def prepare_install(bmc: Redfish, bios: dict[str, Any], manager: dict[str, Any],
+                    nic_mac: str = "") -> tuple[SystemFacts, str]:
+    """Make a server ready to install through its BMC: off, its LED lit (so it can be
+    found in the rack), its settings applied, set to boot from the network once, and on.
+    The facts read, and the MAC of the NIC it boots from: `nic_mac` if given (it must be
+    one of the system's), else its first NIC."""
+    bmc.power(on=False)
+    bmc.indicator(lit=True)
+    facts = bmc.facts()
+    if nic_mac and nic_mac not in facts.macs:
+        raise BackendError(f"the system's NICs are {', '.join(facts.macs) or 'none'}; "
+                           f"install mac {nic_mac} is not one of them")
+    if not nic_mac and not facts.macs:
+        raise BackendError("the BMC lists no NIC to boot from")
+    bmc.set_bios(bios)
+    bmc.set_manager(manager)
+    bmc.boot_from_network_once()
+    bmc.power(on=True)
+    return facts, nic_mac or facts.macs[0]
