@@ -14,6 +14,9 @@ import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from pvc.bootstrap import config
 from pvc.common.errors import BackendError, InvalidArgument
@@ -77,6 +80,23 @@ def clusters(root: Path) -> list[Cluster]:
                                       f"name in group [{name}] of {hosts}")
         out.append(Cluster(name, parsed, fqdns))
     return out
+
+
+FACTS_FILE = "bootstrap_facts.yml"  # in group_vars/<cluster>/: Ansible reads it too
+
+
+def write_facts(root: Path, cluster: str, facts: dict[str, dict[str, Any]]) -> Path:
+    """What was learnt of each node (hostname -> facts), as `bootstrap_facts` in the
+    cluster's group_vars (written whole, sorted, so only real changes make a commit)."""
+    path = root / "group_vars" / cluster / FACTS_FILE
+    text = ("# Written by pvcbootstrapd: what it learnt of each server through its BMC.\n"
+            + yaml.safe_dump({"bootstrap_facts": facts}, sort_keys=True,
+                             default_flow_style=False))
+    if not path.exists() or path.read_text() != text:
+        tmp = path.with_name(f".{FACTS_FILE}.new")
+        tmp.write_text(text)
+        tmp.replace(path)
+    return path
 
 
 def _git(root: Path, *args: str) -> str:

@@ -44,6 +44,7 @@ class Bootstrap:
         self.clusters: dict[str, repo.Cluster] = {}
         self.jobs = ThreadPoolExecutor(max_workers=JOB_THREADS, thread_name_prefix="job")
         self._lock = threading.Lock()  # one check-in at a time decides a cluster's progress
+        self._repo_lock = threading.Lock()  # one writer of the repository
 
     # --- the clusters ---
 
@@ -150,12 +151,28 @@ class Bootstrap:
         with self._bmc(record, node) as bmc:
             facts, nic = redfish.prepare_install(bmc, node.bmc.bios_settings,
                                                  node.bmc.manager_settings, node.install.mac)
-        record = self.store.update_node(cluster, hostname, facts=facts.as_dict(),
+        record = self.store.update_node(cluster, hostname, facts={**facts.as_dict(),
+                                                                   "nic_mac": nic},
                                         node_mac=nic)
+        self._commit_facts(cluster, f"pvcbootstrapd: {hostname} characterized")
         self.advance(record, "pxe-booting",
                      f"{hostname} ({facts.manufacturer} {facts.model}, serial "
                      f"{facts.serial or '-'}, health {facts.health or '-'}) is powered on to "
                      f"boot once from the network on {nic}")
+
+    def _commit_facts(self, cluster: str, message: str) -> None:
+        """Write what is known of the cluster's nodes into the repository and commit it
+        (a repository that cannot take it is reported, and fails no node)."""
+        root = self.settings.repository
+        with self._repo_lock:
+            try:
+                path = repo.write_facts(root, cluster, {
+                    n.hostname: n.facts for n in self.store.nodes(cluster) if n.facts})
+                repo.commit(root, [path], message)
+            except (PVCError, OSError) as exc:
+                text = exc.message if isinstance(exc, PVCError) else str(exc)
+                self.report(cluster, "", self.store.cluster_stage(cluster), stages.INFO,
+                            f"cluster {cluster}: cannot record the facts in {root}: {text}")
 
     def _led_off(self, cluster: str, hostname: str) -> None:
         """The LED goes off when the server is done (a failure here fails nothing)."""

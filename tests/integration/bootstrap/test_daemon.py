@@ -28,6 +28,7 @@ from typing import Any
 
 import bcrypt
 import pytest
+import yaml
 
 from pvc.bootstrap.netboot import IPXE_FILES
 from pvc.installer import answers
@@ -206,6 +207,9 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
     (repo / "group_vars" / "c1" / "bootstrap.yml").write_text(BOOTSTRAP_YML)
     (repo / "hosts").write_text(HOSTS)
     sh("git", "-C", str(repo), "init", "-q")
+    sh("git", "-C", str(repo), "add", "-A")
+    sh("git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q",
+       "-m", "the operator's repository")
     iso, files = tiny_iso(work)
     port = 18000 + int(tag[:3], 16) % 1000
     hooks = work / "webhooks.jsonl"
@@ -347,6 +351,14 @@ def test_a_redfish_bmc_that_takes_a_lease_has_its_server_prepared_and_powered_on
     stages_hv1 = [(h["stage"], h["status"]) for h in r.webhooks() if h["node"] == "hv1"]
     assert stages_hv1 == [("waiting", "info"), ("waiting", "info"),
                           ("characterizing", "begin"), ("pxe-booting", "begin")]
+    # what was learnt is committed to the cluster repository, where Ansible reads it too
+    repo = r.work / "repo"
+    facts = yaml.safe_load((repo / "group_vars" / "c1" / "bootstrap_facts.yml").read_text())
+    assert facts["bootstrap_facts"]["hv1"]["nic_mac"] == HV1_NIC
+    assert facts["bootstrap_facts"]["hv1"]["macs"] == [HV1_NIC]
+    assert sh("git", "-C", str(repo), "log", "-1", "--format=%s %an").stdout.strip() == \
+        "pvcbootstrapd: hv1 characterized pvcbootstrapd"
+    assert not sh("git", "-C", str(repo), "status", "--porcelain").stdout.strip()
     assert f"BMC of hv1 has {bmc_ip}" in [h for h in r.webhooks() if h["node"] == "hv1"][1][
         "text"]
 
