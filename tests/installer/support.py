@@ -3,10 +3,50 @@ and the ISO build (cached system: seconds after the first)."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import signal
 import subprocess
+import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
+
+# a webhook receiver to run as `python3 -c WEBHOOK_RECEIVER PORT FILE` (in a namespace):
+# every body POSTed to it on 127.0.0.1:PORT, one per line of FILE
+WEBHOOK_RECEIVER = textwrap.dedent("""\
+    import http.server, sys
+    class H(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            with open(sys.argv[2], "ab") as f:
+                f.write(body + b"\\n")
+            self.send_response(200)
+            self.end_headers()
+        def log_message(self, *a):
+            pass
+    http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+    """)
+
+
+@contextlib.contextmanager
+def started(argv: list[str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """A process (in a session of its own) for the `with` block; then stopped with its
+    whole session: SIGTERM, SIGKILL after 20 s."""
+    with log.open("ab") as out:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+                                start_new_session=True)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
 
 
 def wait_console(console: Path, pattern: str, timeout: float, fail: str = "") -> str:

@@ -15,7 +15,6 @@ import http.server
 import json
 import os
 import re
-import signal
 import socket
 import subprocess
 import threading
@@ -27,7 +26,7 @@ import pytest
 
 from pvc.devcluster.layout import default_root
 from pvc.isobuild import build
-from tests.installer.support import ssh, wait_console
+from tests.installer.support import ssh, started, wait_console
 
 pytestmark = pytest.mark.system
 
@@ -87,18 +86,8 @@ def qemu(tmp: Path, iso: Path, disk: Path, answers: Path, port: int) -> Iterator
             "-drive", f"file={answers},if=virtio,format=raw,readonly=on",
             "-netdev", f"user,id=n0,hostfwd=tcp:127.0.0.1:{port}-:22",
             "-device", f"virtio-net-pci,netdev=n0,mac={MAC}"]
-    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=(tmp / "qemu.err").open("w"), start_new_session=True)
-    try:
+    with started(argv, tmp / "qemu.err"):
         yield console
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
 
 
 @contextlib.contextmanager

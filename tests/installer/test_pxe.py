@@ -16,10 +16,8 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +25,7 @@ import pytest
 
 from pvc.devcluster.layout import default_root
 from pvc.isobuild import build
-from tests.installer.support import ssh, wait_console
+from tests.installer.support import WEBHOOK_RECEIVER, ssh, started, wait_console
 
 pytestmark = pytest.mark.system
 
@@ -35,19 +33,6 @@ MAC = "52:54:00:5e:b0:01"
 SERVER = "10.199.0.1"
 INSTALL_TIMEOUT = 900.0  # power-on, PXE, ISO fetch, live system, install (TCG)
 BOOT_TIMEOUT = 300.0
-RECEIVER = textwrap.dedent("""\
-    import http.server, sys
-    class H(http.server.BaseHTTPRequestHandler):
-        def do_POST(self):
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            with open(sys.argv[2], "ab") as f:
-                f.write(body + b"\\n")
-            self.send_response(200)
-            self.end_headers()
-        def log_message(self, *a):
-            pass
-    http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
-    """)
 
 
 def sh(*cmd: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -60,23 +45,6 @@ def iso(tmp_path_factory: pytest.TempPathFactory) -> build.Built:
         pytest.skip("the ISO build needs root (debootstrap): run `sudo ./pvc-dev test`")
     out = tmp_path_factory.mktemp("pxeiso") / "pvc-installer.iso"
     return build.build(out, default_root() / "cache" / "iso")
-
-
-@contextlib.contextmanager
-def started(argv: list[str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    with log.open("ab") as out:
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
-                                start_new_session=True)
-    try:
-        yield proc
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
 
 
 @pytest.mark.timeout(2400)
@@ -137,7 +105,7 @@ webhook: {{uri: "http://127.0.0.1:8088/hook"}}
         sh("ip", "-n", ns, "link", "set", "tp0", "master", "bs0")
         for dev in ("bs0", "tp0"):
             sh("ip", "-n", ns, "link", "set", dev, "up")
-        with started([*in_ns, sys.executable, "-c", RECEIVER, "8088", str(hooks)],
+        with started([*in_ns, sys.executable, "-c", WEBHOOK_RECEIVER, "8088", str(hooks)],
                      tmp_path / "receiver.log"), \
                 started([*in_ns, sys.executable, "-m", "pvc.bootstrap.daemon", "--config",
                          str(config), "run"], tmp_path / "daemon.log") as daemon:

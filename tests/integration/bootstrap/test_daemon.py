@@ -11,6 +11,7 @@ it was; bad input is refused and changes nothing.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import re
@@ -18,10 +19,9 @@ import shutil
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,7 +32,11 @@ import yaml
 
 from pvc.bootstrap.netboot import IPXE_FILES
 from pvc.installer import answers
+from tests.installer.support import WEBHOOK_RECEIVER
+from tests.integration.waiting import wait_until
 
+# (each look at the status runs `pvcbootstrapd status`: not too often)
+wait_for = functools.partial(wait_until, interval=0.3)
 SERVER = "10.199.0.1"
 API = f"http://{SERVER}:9999"
 NIC = "52:54:00:bb:00:02"
@@ -49,19 +53,6 @@ nodes:
     install: {{mac: "{NIC}", system_disks: ["detect::8GB:0"]}}
 """
 HOSTS = "[c1]\nhv1.example.net\nhv2.example.net\n"
-RECEIVER = textwrap.dedent("""\
-    import http.server, sys
-    class H(http.server.BaseHTTPRequestHandler):
-        def do_POST(self):
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            with open(sys.argv[2], "ab") as f:
-                f.write(body + b"\\n")
-            self.send_response(200)
-            self.end_headers()
-        def log_message(self, *a):
-            pass
-    http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
-    """)
 SUSHY_CONFIG = """
 SUSHY_EMULATOR_FAKE_SYSTEMS = [{{
     'uuid': '5e0a7c3e-1b5e-4a55-9d0c-3f1c2a3b4c01', 'name': 'hv1', 'power_state': 'On',
@@ -89,17 +80,6 @@ pytestmark = pytest.mark.skipif(
 
 def sh(*cmd: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     return subprocess.run(cmd, capture_output=True, text=True, check=check, timeout=timeout)
-
-
-def wait_for(what: str, check: Callable[[], Any], timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        got = check()
-        if got:
-            return got
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout} s")
-        time.sleep(0.3)
 
 
 @dataclass
@@ -248,7 +228,7 @@ redfish: {{scheme: http, port: 8000}}
             sh("ip", "-n", ns, "link", "set", "eth0", "address", mac, "up")
             sh("ip", "-n", srv, "link", "set", port_name, "master", "bs0", "up")
         receiver = subprocess.Popen(["ip", "netns", "exec", srv, sys.executable, "-c",
-                                     RECEIVER, str(port), str(hooks)],
+                                     WEBHOOK_RECEIVER, str(port), str(hooks)],
                                     stdin=subprocess.DEVNULL)
         with (work / "sushy.log").open("ab") as sushy_log:
             sushy = subprocess.Popen(
