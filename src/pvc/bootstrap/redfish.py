@@ -128,8 +128,9 @@ class Redfish:
     def indicator_state(self) -> str:
         return str(self._call("GET", self.system).get("IndicatorLED") or "")
 
-    def boot_from_network_once(self) -> None:
-        self._call("PATCH", self.system, {"Boot": {"BootSourceOverrideTarget": "Pxe",
+    def boot_once(self, target: str) -> None:
+        """The next boot from `target` (Pxe, Hdd, Cd), then the usual order again."""
+        self._call("PATCH", self.system, {"Boot": {"BootSourceOverrideTarget": target,
                                                    "BootSourceOverrideEnabled": "Once"}})
 
     def boot_override(self) -> tuple[str, str]:
@@ -178,6 +179,16 @@ def prepare_install(bmc: Redfish, bios: dict[str, Any], manager: dict[str, Any],
         raise BackendError("the BMC lists no NIC to boot from")
     bmc.set_bios(bios)
     bmc.set_manager(manager)
-    bmc.boot_from_network_once()
+    bmc.boot_once("Pxe")
     bmc.power(on=True)
     return facts, nic_mac or facts.macs[0]
+
+
+def boot_installed(bmc: Redfish) -> None:
+    """After the install: the next boot from the disk, by a power cycle (the system is
+    written and unmounted when the installer says `installed`). Some BMCs keep a
+    one-time network boot for good (emulators among them), and a reset keeps the old
+    boot order: a cold start does not."""
+    bmc.boot_once("Hdd")
+    bmc.power(on=False)
+    bmc.power(on=True)

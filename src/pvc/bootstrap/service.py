@@ -174,6 +174,15 @@ class Bootstrap:
                 self.report(cluster, "", self.store.cluster_stage(cluster), stages.INFO,
                             f"cluster {cluster}: cannot record the facts in {root}: {text}")
 
+    def _boot_installed(self, cluster: str, hostname: str) -> None:
+        record = self.store.node(cluster, hostname)
+        _, node = self._config(record)
+        with self._bmc(record, node) as bmc:
+            redfish.boot_installed(bmc)
+        message = f"{hostname} is set to boot from its disk and power-cycled"
+        self.store.note(cluster, hostname, record.stage, stages.INFO, message)
+        self.report(cluster, hostname, record.stage, stages.INFO, message)
+
     def _led_off(self, cluster: str, hostname: str) -> None:
         """The LED goes off when the server is done (a failure here fails nothing)."""
         record = self.store.node(cluster, hostname)
@@ -251,6 +260,8 @@ class Bootstrap:
                             f"{record.hostname} is {stage}")
             elif self.advance(record, target, f"{record.hostname} {STAGE_WORDS[target]}" + (
                     f" ({text})" if text else "")):
+                if target == "installed" and record.redfish:
+                    self.submit(self._boot_installed, record.cluster, record.hostname)
                 if target == "booted-initial" and record.redfish:
                     self.submit(self._led_off, record.cluster, record.hostname)
                 self._cluster_progress(record.cluster)

@@ -1,0 +1,291 @@
+"""Two servers installed by pvcbootstrapd at once, as a cluster's are, on a bootstrap
+network in a namespace of its own (a bridge; the daemon and its dnsmasq):
+
+- hv1 has a Redfish BMC and starts powered off: a libvirt domain (QEMU, TCG) of a private
+  libvirtd, its blank disk first in its boot order; its BMC is sushy-tools' Redfish
+  emulator (libvirt driver) in a namespace of its own on the network, where it takes a
+  lease as a BMC does. The daemon sees the lease and prepares it through Redfish (off,
+  LED, facts, a BIOS setting, one-time network boot, on); once installed, powers it into
+  its disk; once booted, turns the LED off.
+- hv2 has no Redfish: a QEMU machine powered on by hand (the test), blank disk first and
+  its NIC's iPXE ROM second, as a server set to PXE-boot.
+
+Both get the daemon's iPXE script, live-boot fetches the installer ISO, the installer
+fetches its answers, installs and checks in, the installed systems check in and let the
+deploy user in over SSH on the bootstrap network; the webhook gets each node's stages
+in order, and the cluster's news once both are up.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import bcrypt
+import pytest
+
+from pvc.devcluster.guest.xml import qemu_conf_overrides
+from pvc.devcluster.layout import default_root
+from pvc.isobuild import build
+from tests.installer.support import WEBHOOK_RECEIVER, ssh, started
+
+pytestmark = pytest.mark.system
+
+BMC_MAC = "52:54:00:5e:c0:ff"
+NIC = "52:54:00:5e:c0:01"
+HV2_NIC = "52:54:00:5e:c0:02"
+SERVER = "10.199.0.1"
+SUSHY = Path(sys.executable).with_name("sushy-emulator")
+INSTALL_TIMEOUT = 900.0
+BOOT_TIMEOUT = 300.0
+PRIVATE = ("etc/libvirt", "var/lib/libvirt", "var/log/libvirt", "var/cache/libvirt",
+           "run/libvirt")
+# libvirtd and virtlogd with their own state (bind mounts in a mount namespace of their
+# own); the socket is on the real filesystem, where the BMC's emulator reaches it
+LIBVIRTD = """set -e
+W=$1
+mount -t tmpfs -o mode=755 tmpfs /run
+mkdir -p /run/libvirt /run/lock
+for d in {dirs}; do mount --bind "$W/$d" "/$d"; done
+/usr/sbin/virtlogd --pid-file "$W/virtlogd.pid" &
+exec /usr/sbin/libvirtd --pid-file "$W/libvirtd.pid"
+"""
+DOMAIN = """<domain type='qemu'>
+  <name>hv1</name>
+  <memory unit='MiB'>2048</memory>
+  <vcpu>1</vcpu>
+  <os><type arch='x86_64' machine='pc'>hvm</type></os>
+  <devices>
+    <disk type='file' device='disk'>
+      <driver name='qemu' type='qcow2'/><source file='{disk}'/>
+      <target dev='vda' bus='virtio'/><boot order='1'/>
+    </disk>
+    <interface type='bridge'>
+      <source bridge='bs0'/><mac address='{mac}'/><model type='virtio'/><boot order='2'/>
+    </interface>
+    <serial type='file'><source path='{console}'/><target port='0'/></serial>
+    <graphics type='vnc' listen='127.0.0.1' autoport='yes'/>
+  </devices>
+</domain>
+"""
+SUSHY_CONFIG = """
+SUSHY_EMULATOR_LIBVIRT_URI = 'qemu+unix:///system?socket={socket}'
+SUSHY_EMULATOR_AUTH_FILE = '{auth}'
+SUSHY_EMULATOR_FEATURE_SET = 'full'
+SUSHY_EMULATOR_STATE_DIR = '{state}'
+"""
+
+
+def sh(*cmd: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(cmd, capture_output=True, text=True, check=check, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def iso(tmp_path_factory: pytest.TempPathFactory) -> build.Built:
+    if os.geteuid() != 0:
+        pytest.skip("the ISO build needs root (debootstrap): run `sudo ./pvc-dev test`")
+    out = tmp_path_factory.mktemp("bootstrapiso") / "pvc-installer.iso"
+    return build.build(out, default_root() / "cache" / "iso")
+
+
+@pytest.mark.timeout(2400)
+def test_a_redfish_server_and_a_server_without_are_installed_at_once(
+        iso: build.Built, tmp_path: Path) -> None:
+    tag = uuid.uuid4().hex[:6]
+    ns, bmc_ns = f"pbr-{tag}", f"pbm-{tag}"
+    key = tmp_path / "id_ed25519"
+    sh("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "ansible@test", "-f", str(key))
+    public = key.with_suffix(".pub").read_text().strip()
+    repo = tmp_path / "repo"
+    (repo / "group_vars" / "c1").mkdir(parents=True)
+    (repo / "hosts").write_text("[c1]\nhv1.bootstrap.test\nhv2.bootstrap.test\n")
+    (repo / "group_vars" / "c1" / "bootstrap.yml").write_text(f"""\
+nodes:
+  "{BMC_MAC}":
+    hostname: hv1
+    bmc:
+      username: admin
+      password: secret
+      bios_settings: {{ProcTurboMode: Disabled}}
+    install: {{system_disks: ["detect::8GB:0"]}}
+  "52:54:00:5e:c0:fe":
+    hostname: hv2
+    bmc: {{redfish: false}}
+    install: {{mac: "{HV2_NIC}", system_disks: ["detect::8GB:0"]}}
+""")
+    hooks = tmp_path / "webhooks.jsonl"
+    config = tmp_path / "pvcbootstrapd.yml"
+    config.write_text(f"""
+repository: {repo}
+state_dir: {tmp_path / 'state'}
+iso: {iso.path}
+network: {{interface: bs0, address: {SERVER}/24, dhcp_range: 10.199.0.100-10.199.0.199}}
+ssh_keys: ["{public}"]
+webhook: {{uri: "http://127.0.0.1:8088/hook"}}
+redfish: {{scheme: http, port: 8000}}
+""")
+    # the private libvirtd's directories, its configuration, and the powered-off server
+    lv = tmp_path / "libvirt"
+    for d in PRIVATE:
+        (lv / d).mkdir(parents=True)
+    sh("cp", "-a", "/etc/libvirt/.", str(lv / "etc/libvirt"))
+    (lv / "etc/libvirt/libvirtd.conf").write_text('listen_tls = 0\nlisten_tcp = 0\n'
+                                                  'auth_unix_rw = "none"\n')
+    qemu_conf = lv / "etc/libvirt/qemu.conf"
+    qemu_conf.write_text(qemu_conf.read_text() + "\n" + qemu_conf_overrides())
+    disk, console = tmp_path / "hv1.qcow2", tmp_path / "console.log"
+    disk2, console2 = tmp_path / "hv2.qcow2", tmp_path / "console2.log"
+    for image in (disk, disk2):
+        sh("qemu-img", "create", "-q", "-f", "qcow2", str(image), "8G")
+    (tmp_path / "hv1.xml").write_text(DOMAIN.format(disk=disk, mac=NIC, console=console))
+    socket = lv / "run/libvirt/libvirt-sock"
+    auth = tmp_path / "htpasswd"
+    auth.write_text("admin:" + bcrypt.hashpw(b"secret", bcrypt.gensalt(4)).decode() + "\n")
+    (tmp_path / "sushy").mkdir()
+    sushy_conf = tmp_path / "sushy.conf"
+    sushy_conf.write_text(SUSHY_CONFIG.format(socket=socket, auth=auth,
+                                              state=tmp_path / "sushy"))
+    udhcpc = tmp_path / "udhcpc.sh"
+    udhcpc.write_text('#!/bin/sh\n[ "$1" = bound ] || exit 0\nip addr add "$ip/$mask" dev '
+                      '"$interface"\n')
+    udhcpc.chmod(0o755)
+    in_ns, in_bmc = ["ip", "netns", "exec", ns], ["ip", "netns", "exec", bmc_ns]
+    virsh = ["virsh", "-c", f"qemu+unix:///system?socket={socket}"]
+
+    def status() -> dict[str, dict[str, Any]]:
+        out = sh(*in_ns, sys.executable, "-m", "pvc.bootstrap.daemon", "--config",
+                 str(config), "status", "--format", "json")
+        return {n["hostname"]: n for n in json.loads(out.stdout)["clusters"][0]["nodes"]}
+
+    def consoles() -> str:
+        return "\n".join(f"{c.name}:\n{c.read_text(errors='replace')[-2000:]}"
+                         for c in (console, console2) if c.exists())
+
+    def wait_stage(host: str, stage: str, timeout: float) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while (node := status()[host])["stage"] != stage:
+            assert node["stage"] != "failed", (
+                (tmp_path / "daemon.log").read_text()[-3000:], consoles())
+            assert time.monotonic() < deadline, (
+                f"{host} not {stage} within {timeout:.0f} s but {node['stage']}; consoles:\n"
+                + consoles())
+            time.sleep(3)
+        return node
+
+    try:
+        for name in (ns, bmc_ns):
+            sh("ip", "netns", "add", name)
+            sh("ip", "-n", name, "link", "set", "lo", "up")
+        sh("ip", "-n", ns, "link", "add", "bs0", "type", "bridge")
+        sh("ip", "-n", ns, "addr", "add", f"{SERVER}/24", "dev", "bs0")
+        sh("ip", "-n", ns, "link", "set", "bs0", "up")
+        sh("ip", "-n", ns, "link", "add", "p-bmc", "type", "veth", "peer", "name", "eth0",
+           "netns", bmc_ns)
+        sh("ip", "-n", bmc_ns, "link", "set", "eth0", "address", BMC_MAC, "up")
+        sh("ip", "-n", ns, "link", "set", "p-bmc", "master", "bs0", "up")
+        sh("ip", "-n", ns, "tuntap", "add", "tp0", "mode", "tap")  # hv2's NIC
+        sh("ip", "-n", ns, "link", "set", "tp0", "master", "bs0", "up")
+        with started([*in_ns, "unshare", "-m", "--propagation", "private", "sh", "-c",
+                      LIBVIRTD.format(dirs=" ".join(PRIVATE)), "libvirtd", str(lv)],
+                     tmp_path / "libvirtd.log"), \
+                started([*in_ns, sys.executable, "-c", WEBHOOK_RECEIVER, "8088", str(hooks)],
+                        tmp_path / "receiver.log"), \
+                started([*in_ns, sys.executable, "-m", "pvc.bootstrap.daemon", "--config",
+                         str(config), "run"], tmp_path / "daemon.log"):
+            deadline = time.monotonic() + 60
+            while not socket.exists() or sh(*virsh, "version", check=False).returncode:
+                assert time.monotonic() < deadline, (tmp_path / "libvirtd.log").read_text()
+                time.sleep(0.5)
+            sh(*virsh, "define", str(tmp_path / "hv1.xml"))
+            while sh(*in_ns, "curl", "-sf", f"http://{SERVER}:9999/status",
+                     check=False).returncode != 0:
+                assert time.monotonic() < deadline, (tmp_path / "daemon.log").read_text()
+                time.sleep(0.5)
+            with started([*in_bmc, str(SUSHY), "--config", str(sushy_conf), "-i", "0.0.0.0",
+                          "-p", "8000"], tmp_path / "sushy.log"), \
+                    started([*in_ns, "qemu-system-x86_64", "-machine", "pc,accel=tcg",
+                             "-m", "2048", "-smp", "1", "-display", "none",
+                             "-serial", f"file:{console2}", "-monitor", "none",
+                             "-drive", f"file={disk2},if=none,id=d0,format=qcow2",
+                             "-device", "virtio-blk-pci,drive=d0,bootindex=1",
+                             "-netdev", "tap,id=n0,ifname=tp0,script=no,downscript=no",
+                             "-device", f"virtio-net-pci,netdev=n0,mac={HV2_NIC},bootindex=2"],
+                            tmp_path / "qemu2.log"):
+                # hv2 is powered on (above) as hv1's BMC comes up on the bootstrap network:
+                # its lease starts hv1's preparation
+                power_on = time.monotonic()
+                # (the machines boot beside it on 2 cores: patient tries)
+                sh(*in_bmc, "busybox", "udhcpc", "-i", "eth0", "-f", "-q", "-n", "-t", "20",
+                   "-T", "3", "-s", str(udhcpc))
+                wait_stage("hv1", "pxe-booting", 120)
+                lit = json.loads(sh(*in_bmc, "curl", "-sSfL", "-u", "admin:secret",
+                                    "http://127.0.0.1:8000/redfish/v1/Systems/hv1").stdout)
+                bios = json.loads(sh(*in_bmc, "curl", "-sSfL", "-u", "admin:secret",
+                                     "http://127.0.0.1:8000/redfish/v1/Systems/hv1/BIOS"
+                                     ).stdout)
+                installed: dict[str, float] = {}
+                booted: dict[str, float] = {}
+                nodes: dict[str, dict[str, Any]] = {}
+                deadline = time.monotonic() + INSTALL_TIMEOUT + BOOT_TIMEOUT
+                while len(booted) < 2:
+                    for host, node in status().items():
+                        assert node["stage"] != "failed", (
+                            (tmp_path / "daemon.log").read_text()[-3000:], consoles())
+                        if node["stage"] in ("installed", "booted-initial"):
+                            installed.setdefault(host, time.monotonic())
+                        if node["stage"] == "booted-initial":
+                            booted.setdefault(host, time.monotonic())
+                            nodes[host] = node
+                    assert time.monotonic() < deadline, (status(), consoles())
+                    time.sleep(3)
+                done = {host: ssh(key, 22, "hostname -f; findmnt -n -o SOURCE /",
+                                  host=node["node_ip"], netns=ns)
+                        for host, node in nodes.items()}
+                deadline = time.monotonic() + 60
+                while (led := json.loads(sh(
+                        *in_bmc, "curl", "-sSfL", "-u", "admin:secret",
+                        "http://127.0.0.1:8000/redfish/v1/Systems/hv1").stdout)[
+                        "IndicatorLED"]) != "Off" and time.monotonic() < deadline:
+                    time.sleep(1)
+            sh(*virsh, "destroy", "hv1", check=False)
+        hooks_got = [json.loads(line) for line in hooks.read_text().splitlines()]
+    finally:
+        for name in (ns, bmc_ns):
+            for pid in sh("ip", "netns", "pids", name, check=False).stdout.split():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(int(pid), signal.SIGKILL)
+            sh("ip", "netns", "del", name, check=False)
+    print("\nbootstrap figures: " + ", ".join(
+        f"{h} power-on to installed {installed[h] - power_on:.0f} s, to booted "
+        f"{booted[h] - power_on:.0f} s" for h in sorted(booted))
+        + f"; the cluster {max(booted.values()) - power_on:.0f} s")
+    assert (lit["PowerState"], lit["IndicatorLED"]) == ("On", "Lit")
+    assert bios["Attributes"]["ProcTurboMode"] == "Disabled"
+    for host in ("hv1", "hv2"):
+        assert done[host].returncode == 0, done[host].stderr
+        assert done[host].stdout.splitlines() == [f"{host}.bootstrap.test",
+                                                  "/dev/mapper/vgx-root"]
+    assert led == "Off"
+    assert (nodes["hv1"]["node_mac"], nodes["hv2"]["node_mac"]) == (NIC, HV2_NIC)
+
+    def stages(host: str) -> list[tuple[str, str]]:
+        # (news within a stage, e.g. "rebooting" or hv1's power cycle, aside)
+        return [(h["stage"], h["status"]) for h in hooks_got
+                if h["node"] == host and h["status"] != "info"]
+
+    assert stages("hv1") == [
+        ("characterizing", "begin"), ("pxe-booting", "begin"), ("installing", "begin"),
+        ("installed", "success"), ("booted-initial", "success")]
+    assert stages("hv2") == [("pxe-booting", "begin"), ("installing", "begin"),
+                             ("installed", "success"), ("booted-initial", "success")]
+    assert any(h["node"] == "hv1" and "power-cycled" in h["text"] for h in hooks_got)
+    assert hooks_got[-1]["node"] == ""
+    assert "every node (2) is installed" in hooks_got[-1]["text"]
