@@ -76,6 +76,14 @@ DOMAIN = """<domain type='qemu'>
   </devices>
 </domain>
 """
+PLAYBOOK = """- hosts: all
+  become: true
+  gather_facts: false
+  tasks:
+    - ansible.builtin.copy:
+        dest: /etc/pvc-bootstrapped
+        content: "{{ do_bootstrap }} {{ inventory_hostname }}\\n"
+"""
 SUSHY_CONFIG = """
 SUSHY_EMULATOR_LIBVIRT_URI = 'qemu+unix:///system?socket={socket}'
 SUSHY_EMULATOR_AUTH_FILE = '{auth}'
@@ -120,7 +128,23 @@ nodes:
     hostname: hv2
     bmc: {{redfish: false}}
     install: {{mac: "{HV2_NIC}", system_disks: ["detect::8GB:0"]}}
+hooks:
+  - name: marker
+    type: script
+    args: {{script: "echo hooked > /etc/pvc-hooked"}}
+  - name: motd
+    type: copy
+    target: [hv2]
+    args: {{source: files/motd, destination: /etc/motd.pvc, mode: "0600"}}
+  - name: tell
+    type: webhook
+    args: {{uri: "http://127.0.0.1:8088/hook", body: {{text: "the hooks ran"}}}}
 """)
+    # the cluster's playbook (a small stand-in for the kit's pvc.yml: the whole chain into
+    # the PVC roles is the deploy tier's), and a file for the copy hook
+    (repo / "pvc.yml").write_text(PLAYBOOK)
+    (repo / "files").mkdir()
+    (repo / "files" / "motd").write_text("welcome to hv2\n")
     hooks = tmp_path / "webhooks.jsonl"
     config = tmp_path / "pvcbootstrapd.yml"
     config.write_text(f"""
@@ -131,6 +155,7 @@ network: {{interface: bs0, address: {SERVER}/24, dhcp_range: 10.199.0.100-10.199
 ssh_keys: ["{public}"]
 webhook: {{uri: "http://127.0.0.1:8088/hook"}}
 redfish: {{scheme: http, port: 8000}}
+ansible: {{ssh_key: {key}}}
 """)
     # the private libvirtd's directories, its configuration, and the powered-off server
     lv = tmp_path / "libvirt"
@@ -160,10 +185,14 @@ redfish: {{scheme: http, port: 8000}}
     in_ns, in_bmc = ["ip", "netns", "exec", ns], ["ip", "netns", "exec", bmc_ns]
     virsh = ["virsh", "-c", f"qemu+unix:///system?socket={socket}"]
 
-    def status() -> dict[str, dict[str, Any]]:
+    def cluster_status() -> dict[str, Any]:
         out = sh(*in_ns, sys.executable, "-m", "pvc.bootstrap.daemon", "--config",
                  str(config), "status", "--format", "json")
-        return {n["hostname"]: n for n in json.loads(out.stdout)["clusters"][0]["nodes"]}
+        found: dict[str, Any] = json.loads(out.stdout)["clusters"][0]
+        return found
+
+    def status() -> dict[str, dict[str, Any]]:
+        return {n["hostname"]: n for n in cluster_status()["nodes"]}
 
     def consoles() -> str:
         return "\n".join(f"{c.name}:\n{c.read_text(errors='replace')[-2000:]}"
@@ -246,7 +275,18 @@ redfish: {{scheme: http, port: 8000}}
                             nodes[host] = node
                     assert time.monotonic() < deadline, (status(), consoles())
                     time.sleep(3)
-                done = {host: ssh(key, 22, "hostname -f; findmnt -n -o SOURCE /",
+                # then Ansible and the hooks: the cluster completes
+                deadline = time.monotonic() + 600
+                while (cluster := cluster_status())["stage"] not in ("completed", "failed"):
+                    assert time.monotonic() < deadline, cluster
+                    time.sleep(3)
+                configured = time.monotonic()
+                assert cluster["stage"] == "completed", (
+                    (tmp_path / "daemon.log").read_text()[-3000:],
+                    (tmp_path / "state/ansible/c1.log").read_text()[-3000:])
+                done = {host: ssh(key, 22, "hostname -f; findmnt -n -o SOURCE /; "
+                                  "cat /etc/pvc-bootstrapped /etc/pvc-hooked; "
+                                  "sudo -n stat -c '%a %n' /etc/motd.pvc || true",
                                   host=node["node_ip"], netns=ns)
                         for host, node in nodes.items()}
                 deadline = time.monotonic() + 60
@@ -266,26 +306,40 @@ redfish: {{scheme: http, port: 8000}}
     print("\nbootstrap figures: " + ", ".join(
         f"{h} power-on to installed {installed[h] - power_on:.0f} s, to booted "
         f"{booted[h] - power_on:.0f} s" for h in sorted(booted))
-        + f"; the cluster {max(booted.values()) - power_on:.0f} s")
+        + f"; the cluster {max(booted.values()) - power_on:.0f} s, configured (Ansible and "
+        f"hooks) {configured - power_on:.0f} s")
     assert (lit["PowerState"], lit["IndicatorLED"]) == ("On", "Lit")
     assert bios["Attributes"]["ProcTurboMode"] == "Disabled"
     for host in ("hv1", "hv2"):
         assert done[host].returncode == 0, done[host].stderr
-        assert done[host].stdout.splitlines() == [f"{host}.bootstrap.test",
-                                                  "/dev/mapper/vgx-root"]
+        assert done[host].stdout.splitlines()[:4] == [
+            f"{host}.bootstrap.test", "/dev/mapper/vgx-root", f"yes {host}.bootstrap.test",
+            "hooked"], done[host].stdout
+    # the copy hook went to its target only
+    assert "600 /etc/motd.pvc" in done["hv2"].stdout
+    assert "motd.pvc" not in done["hv1"].stdout
     assert led == "Off"
     assert (nodes["hv1"]["node_mac"], nodes["hv2"]["node_mac"]) == (NIC, HV2_NIC)
 
     def stages(host: str) -> list[tuple[str, str]]:
         # (news within a stage, e.g. "rebooting" or hv1's power cycle, aside)
         return [(h["stage"], h["status"]) for h in hooks_got
-                if h["node"] == host and h["status"] != "info"]
+                if h.get("node") == host and h["status"] != "info"]
 
+    configured_and_done = [("booted-configured", "success"), ("completed", "completed")]
     assert stages("hv1") == [
         ("characterizing", "begin"), ("pxe-booting", "begin"), ("installing", "begin"),
-        ("installed", "success"), ("booted-initial", "success")]
+        ("installed", "success"), ("booted-initial", "success"), *configured_and_done]
     assert stages("hv2") == [("pxe-booting", "begin"), ("installing", "begin"),
-                             ("installed", "success"), ("booted-initial", "success")]
-    assert any(h["node"] == "hv1" and "power-cycled" in h["text"] for h in hooks_got)
-    assert hooks_got[-1]["node"] == ""
-    assert "every node (2) is installed" in hooks_got[-1]["text"]
+                             ("installed", "success"), ("booted-initial", "success"),
+                             *configured_and_done]
+    assert any(h.get("node") == "hv1" and "power-cycled" in h["text"] for h in hooks_got)
+    # the cluster's own: every node up, Ansible, the hooks (the webhook hook's own post
+    # among them), completed with the trigger word
+    cluster_news = [(h.get("stage"), h.get("status")) for h in hooks_got
+                    if h.get("node") == "" and h.get("status") != "info"]
+    assert cluster_news == [("provisioning", "success"), ("ansible-running", "begin"),
+                            ("hooks-running", "begin"), ("completed", "completed")]
+    assert {"text": "the hooks ran"} in hooks_got
+    assert hooks_got[-1]["text"].endswith("cluster c1 completed: 2 nodes installed and "
+                                          "configured")

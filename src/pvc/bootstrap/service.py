@@ -13,8 +13,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from pvc.bootstrap import netboot, redfish, repo, stages
-from pvc.bootstrap.config import Node
+from pvc.bootstrap import ansible, hooks, netboot, redfish, repo, stages
+from pvc.bootstrap.config import Hook, Node
 from pvc.bootstrap.notify import Notifier
 from pvc.bootstrap.settings import Settings
 from pvc.bootstrap.store import NodeRecord, Store
@@ -195,7 +195,11 @@ class Bootstrap:
                         f"{hostname}: its identify LED stays lit: {exc.message}")
 
     def resume(self) -> None:
-        """After a restart: the steps that were under way start again."""
+        """After a restart: the steps that were under way start again (Ansible's runs are
+        idempotent; hooks under way run again from the first)."""
+        for name, stage in self.store.clusters().items():
+            if stage in ("ansible-running", "hooks-running"):
+                self.jobs.submit(self._run_cluster_job, name)
         for record in self.store.nodes():
             if record.redfish and record.stage == "characterizing":
                 self.submit(self._characterize, record.cluster, record.hostname)
@@ -272,6 +276,65 @@ class Bootstrap:
             message = f"cluster {name}: every node ({len(nodes)}) is installed and booted"
             self.store.note(name, "", self.store.cluster_stage(name), stages.SUCCESS, message)
             self.report(name, "", self.store.cluster_stage(name), stages.SUCCESS, message)
+            if self.store.advance_cluster(name, "ansible-running", stages.BEGIN,
+                                          f"cluster {name}: configuring it with Ansible"):
+                self.report(name, "", "ansible-running", stages.BEGIN,
+                            f"cluster {name}: configuring it with Ansible "
+                            f"({self.settings.ansible_playbook}, do_bootstrap=yes)")
+                self.jobs.submit(self._run_cluster_job, name)
+
+    # --- the cluster's configuration (Ansible, then the hooks), on the worker ---
+
+    def _run_cluster_job(self, name: str) -> None:
+        try:
+            self._configure(name)
+        except Exception as exc:  # the cluster's failure, never the daemon's
+            message = exc.message if isinstance(exc, PVCError) else repr(exc)
+            log.exception("cluster %s: configuring failed", name)
+            text = f"cluster {name} failed: {message}"
+            if self.store.advance_cluster(name, stages.FAILED, stages.FAILURE, text):
+                self.report(name, "", stages.FAILED, stages.FAILURE, text)
+
+    def _advance_cluster(self, name: str, stage: str, status: str, message: str) -> None:
+        if self.store.advance_cluster(name, stage, status, message):
+            self.report(name, "", stage, status, message)
+
+    def _configure(self, name: str) -> None:
+        cluster = self.clusters.get(name)
+        if cluster is None:
+            raise NotFound(f"cluster {name} is no longer in the repository")
+        hooks.check(cluster.config.hooks)
+        records = self.store.nodes(name)
+        work = self.settings.state_dir / "ansible"
+        inventory = ansible.write_inventory(work / f"{name}.yml", {
+            cluster.fqdn(n.hostname): str(n.node_ip) for n in records},
+            self.settings.deploy_user)
+        log_file = work / f"{name}.log"
+        if self.store.cluster_stage(name) == "ansible-running":
+            ansible.playbook(self.settings.repository, self.settings.ansible_playbook, name,
+                             inventory, self.settings.ansible_key, log_file,
+                             {"do_bootstrap": "yes"})
+            for record in records:
+                self.advance(record, "booted-configured",
+                             f"{record.hostname} is configured by Ansible")
+            self._advance_cluster(name, "hooks-running", stages.BEGIN,
+                                  f"cluster {name}: running its hooks "
+                                  f"({len(cluster.config.hooks)})")
+        hosts = {n.hostname: cluster.fqdn(n.hostname) for n in records}
+
+        def targets(hook: Hook) -> list[str]:
+            return list(hosts.values()) if hook.target == ("all",) else [
+                hosts[h] for h in hook.target]
+
+        hooks.run(cluster.config.hooks, self.settings.repository, targets, inventory,
+                  self.settings.ansible_key, log_file,
+                  lambda text: self.report(name, "", "hooks-running", stages.INFO,
+                                           f"cluster {name}: {text}"))
+        for record in self.store.nodes(name):
+            self.advance(record, "completed", f"{record.hostname} is done")
+        self._advance_cluster(name, "completed", stages.COMPLETED,
+                              f"cluster {name} {self.settings.webhook.completed_triggerword}"
+                              f": {len(records)} nodes installed and configured")
 
     # --- what the operator asks ---
 

@@ -16,6 +16,9 @@
     ssh_keys:                         # the keys the deploy user accepts (Ansible's)
       - ssh-ed25519 AAAA... ansible@bootstrap
     redfish: {scheme: https, port: 443}  # optional: how the BMCs are reached
+    ansible:                          # optional: run once every node of a cluster is up
+      playbook: pvc.yml               # in the repository, with -l <cluster> -e do_bootstrap=yes
+      ssh_key: /etc/pvc/bootstrap_ed25519  # the deploy user's (the ssh_keys' private one)
     webhook:                          # optional
       uri: https://chat.example.net/hooks/abc
       method: POST
@@ -29,6 +32,7 @@ Unknown keys and bad values are refused with the key named.
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,6 +60,8 @@ class Settings:
     webhook: notify.WebhookSettings = field(default_factory=notify.WebhookSettings)
     redfish_scheme: str = "https"  # how the BMCs' Redfish is reached
     redfish_port: int | None = None  # None: the scheme's
+    ansible_playbook: str = "pvc.yml"  # in the repository
+    ansible_key: Path | None = None  # the deploy user's private key (None: Ansible's own)
 
     @property
     def http_base(self) -> str:
@@ -121,6 +127,18 @@ def _redfish(raw: Any, where: str) -> tuple[str, int | None]:
     return scheme, port
 
 
+def _ansible(raw: Any, where: str) -> tuple[str, Path | None]:
+    if not isinstance(raw, dict):
+        raise InvalidArgument(f"{where}: ansible is not a mapping")
+    _known(f"{where} ansible", raw, {"playbook", "ssh_key"}, set())
+    playbook = str(raw.get("playbook", "pvc.yml"))
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}\.ya?ml", playbook):
+        raise InvalidArgument(f"{where} ansible: playbook {playbook!r} is not a playbook file "
+                              "name of the repository")
+    key = raw.get("ssh_key")
+    return playbook, Path(str(key)) if key else None
+
+
 def parse(text: str, where: str = "pvcbootstrapd.yml") -> Settings:
     try:
         raw = yaml.safe_load(text)
@@ -129,7 +147,7 @@ def parse(text: str, where: str = "pvcbootstrapd.yml") -> Settings:
     if not isinstance(raw, dict):
         raise InvalidArgument(f"{where}: not a mapping of settings")
     _known(where, raw, {"repository", "state_dir", "iso", "network", "port", "deploy_user",
-                        "ssh_keys", "webhook", "redfish"},
+                        "ssh_keys", "webhook", "redfish", "ansible"},
            {"repository", "state_dir", "iso", "network"})
     port = raw.get("port", DEFAULT_PORT)
     if not isinstance(port, int) or not 1 <= port <= 65535:
@@ -138,8 +156,10 @@ def parse(text: str, where: str = "pvcbootstrapd.yml") -> Settings:
     if not isinstance(keys, list):
         raise InvalidArgument(f"{where}: ssh_keys is not a list")
     scheme, redfish_port = _redfish(raw.get("redfish") or {}, where)
+    playbook, key = _ansible(raw.get("ansible") or {}, where)
     return Settings(
-        redfish_scheme=scheme, redfish_port=redfish_port,
+        redfish_scheme=scheme, redfish_port=redfish_port, ansible_playbook=playbook,
+        ansible_key=key,
         repository=Path(str(raw["repository"])), state_dir=Path(str(raw["state_dir"])),
         iso=Path(str(raw["iso"])), network=_network(raw["network"], where), port=port,
         deploy_user=answers.deploy_user(str(raw.get("deploy_user", answers.DEFAULT_USER))),

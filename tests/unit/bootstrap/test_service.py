@@ -144,6 +144,10 @@ def test_every_node_booted_is_news_for_the_cluster(tmp_path: Path) -> None:
     # hv1's BMC is to turn its LED off; it has no address, which fails nothing
     assert ("c1", "hv1", "booted-initial", "info") in recorder.sent
     assert stage(service, "hv1") == "booted-initial"
+    # then Ansible: this repository has no playbook, which fails the cluster, naming it
+    assert ("c1", "", "ansible-running", "begin") in recorder.sent
+    assert service.store.cluster_stage("c1") == "failed"
+    assert "pvc.yml" in service.store.events(cluster="c1")[-1].message
     assert service.status()["clusters"][0]["nodes"][1]["stage"] == "booted-initial"
 
 
