@@ -25,10 +25,10 @@ log = logging.getLogger(__name__)
 
 JOB_THREADS = 4  # servers prepared through their BMCs at once
 
-STATUS_OF = {"characterizing": stages.BEGIN, "pxe-booting": stages.BEGIN, "installing": stages.BEGIN,
-             "installed": stages.SUCCESS, "booted-initial": stages.SUCCESS,
-             "booted-configured": stages.SUCCESS, "completed": stages.COMPLETED,
-             stages.FAILED: stages.FAILURE}
+STATUS_OF = {"characterizing": stages.BEGIN, "pxe-booting": stages.BEGIN,
+             "installing": stages.BEGIN, "installed": stages.SUCCESS,
+             "booted-initial": stages.SUCCESS, "booted-configured": stages.SUCCESS,
+             "completed": stages.COMPLETED, stages.FAILED: stages.FAILURE}
 
 
 def mac(value: str) -> str:

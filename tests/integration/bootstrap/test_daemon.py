@@ -296,7 +296,8 @@ def test_a_server_without_redfish_goes_from_its_lease_to_booted(rig: Rig) -> Non
     for stage, reached in (("installing", "installing"), ("installed", "installed"),
                            ("rebooting", "installed"), ("booted", "booted-initial")):
         r.installer_checkin(stage)
-        assert wait_for(stage, lambda s=reached: r.status()["hv2"]["stage"] == s)  # type: ignore[misc]
+        assert wait_for(stage, functools.partial(lambda s: r.status()["hv2"]["stage"] == s,
+                                                 reached))
     # installed: asked again (a firmware that keeps PXE first), iPXE leaves for the disk
     assert r.curl(r.nic, f"/boot/{NIC}").stdout.splitlines()[-1] == "exit 1"
     # every stage reached the webhook, in order, with the text chat tools show
