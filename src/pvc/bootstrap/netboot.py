@@ -54,11 +54,10 @@ class Network:
         for what, ip in (("dhcp start", self.dhcp_start), ("dhcp end", self.dhcp_end)):
             if ip not in net:
                 raise InvalidArgument(f"bootstrap network {what} {ip} is not in {net}")
-        if int(self.dhcp_end) < int(self.dhcp_start):
+        if self.dhcp_end < self.dhcp_start:
             raise InvalidArgument(f"bootstrap network dhcp range {self.dhcp_start}-"
                                   f"{self.dhcp_end} is empty")
-        if self.address.ip in (self.dhcp_start, self.dhcp_end) or (
-                int(self.dhcp_start) <= int(self.address.ip) <= int(self.dhcp_end)):
+        if self.dhcp_start <= self.address.ip <= self.dhcp_end:
             raise InvalidArgument(f"bootstrap network address {self.address.ip} is inside "
                                   "its own DHCP range")
 

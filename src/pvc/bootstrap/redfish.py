@@ -125,18 +125,10 @@ class Redfish:
     def indicator(self, lit: bool) -> None:
         self._call("PATCH", self.system, {"IndicatorLED": "Lit" if lit else "Off"})
 
-    def indicator_state(self) -> str:
-        return str(self._call("GET", self.system).get("IndicatorLED") or "")
-
     def boot_once(self, target: str) -> None:
         """The next boot from `target` (Pxe, Hdd, Cd), then the usual order again."""
         self._call("PATCH", self.system, {"Boot": {"BootSourceOverrideTarget": target,
                                                    "BootSourceOverrideEnabled": "Once"}})
-
-    def boot_override(self) -> tuple[str, str]:
-        boot = self._call("GET", self.system).get("Boot") or {}
-        return (str(boot.get("BootSourceOverrideTarget") or ""),
-                str(boot.get("BootSourceOverrideEnabled") or ""))
 
     def set_bios(self, attributes: dict[str, Any]) -> None:
         if not attributes:
@@ -147,10 +139,6 @@ class Redfish:
         settings = self._call("GET", bios).get("@Redfish.Settings", {}).get(
             "SettingsObject", {}).get("@odata.id") or f"{bios}/Settings"
         self._call("PATCH", settings, {"Attributes": attributes})
-
-    def bios_attributes(self) -> dict[str, Any]:
-        bios = self._call("GET", self.system).get("Bios", {}).get("@odata.id")
-        return dict(self._call("GET", bios).get("Attributes") or {}) if bios else {}
 
     def set_manager(self, settings: dict[str, Any]) -> None:
         """PATCH the system's (first) manager with these properties."""

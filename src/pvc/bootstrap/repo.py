@@ -122,12 +122,12 @@ def commit(root: Path, paths: list[Path], message: str) -> bool:
     """Commit these files (and push, if there is a remote); False when nothing changed."""
     if not (root / ".git").exists():
         return False
-    _git(root, "add", "--", *(str(p.relative_to(root)) for p in paths))
-    if not _git(root, "status", "--porcelain", "--", *(str(p.relative_to(root))
-                                                        for p in paths)).strip():
+    names = [str(p.relative_to(root)) for p in paths]
+    _git(root, "add", "--", *names)
+    if not _git(root, "status", "--porcelain", "--", *names).strip():
         return False
     _git(root, "-c", "user.name=pvcbootstrapd", "-c", "user.email=pvcbootstrapd@localhost",
-         "commit", "--quiet", "-m", message, "--", *(str(p.relative_to(root)) for p in paths))
+         "commit", "--quiet", "-m", message, "--", *names)
     if _git(root, "remote").strip():
         _git(root, "push", "--quiet")
     return True

@@ -84,6 +84,12 @@ class Bootstrap:
                     STATUS_OF.get(stage, stages.INFO), message)
         return True
 
+    def news(self, cluster: str, hostname: str, stage: str, status: str,
+             message: str) -> None:
+        """Something that moves no stage: recorded, then reported."""
+        self.store.note(cluster, hostname, stage, status, message)
+        self.report(cluster, hostname, stage, status, message)
+
     def _fail(self, record: NodeRecord, message: str) -> None:
         self.advance(record, stages.FAILED, f"{record.hostname} failed: {message}")
 
@@ -105,10 +111,8 @@ class Bootstrap:
                 if record.stage == "waiting":
                     message = f"BMC of {record.hostname} has {address}" + (
                         "" if record.redfish else " (not driven: redfish is false)")
-                    self.store.note(record.cluster, record.hostname, record.stage,
-                                    stages.INFO, message)
-                    self.report(record.cluster, record.hostname, record.stage, stages.INFO,
-                                message)
+                    self.news(record.cluster, record.hostname, record.stage, stages.INFO,
+                              message)
             if record.redfish and record.stage == "waiting":
                 self.start_characterizing(record)
             return
@@ -179,9 +183,8 @@ class Bootstrap:
         _, node = self._config(record)
         with self._bmc(record, node) as bmc:
             redfish.boot_installed(bmc)
-        message = f"{hostname} is set to boot from its disk and power-cycled"
-        self.store.note(cluster, hostname, record.stage, stages.INFO, message)
-        self.report(cluster, hostname, record.stage, stages.INFO, message)
+        self.news(cluster, hostname, record.stage, stages.INFO,
+                  f"{hostname} is set to boot from its disk and power-cycled")
 
     def _led_off(self, cluster: str, hostname: str) -> None:
         """The LED goes off when the server is done (a failure here fails nothing)."""
@@ -206,21 +209,26 @@ class Bootstrap:
             elif record.redfish and record.stage == "waiting" and record.bmc_ip:
                 self.start_characterizing(record)
 
+    def _nic_owner(self, hw: str) -> NodeRecord | None:
+        """The node to install whose PXE NIC has this MAC (not a BMC's)."""
+        record = self.store.node_by_mac(mac(hw))
+        return record if record is not None and record.node_mac == mac(hw) else None
+
     def boot_script(self, hw: str) -> str:
         """The iPXE script for the NIC with this MAC: install, or boot the disk."""
-        record = self.store.node_by_mac(mac(hw))
-        if record is None or record.node_mac != mac(hw):
+        record = self._nic_owner(hw)
+        if record is None:
             return netboot.local_boot_script(f"{mac(hw)} is not a node to install")
         if record.stage == stages.FAILED or stages.reached(record.stage, "installed"):
             return netboot.local_boot_script(f"{record.hostname} is {record.stage}")
         _, node = self._config(record)
-        return netboot.boot_script(self.settings.http_base, record.node_mac,
+        return netboot.boot_script(self.settings.http_base, mac(hw),
                                    node.install.kernel_options)
 
     def answers(self, hw: str) -> str:
         """The installer's answer file for the node with this NIC."""
-        record = self.store.node_by_mac(mac(hw))
-        if record is None or record.node_mac != mac(hw):
+        record = self._nic_owner(hw)
+        if record is None:
             raise NotFound(f"no node to install has the NIC {mac(hw)}")
         cluster, node = self._config(record)
         disk = next((d for d in node.install.system_disks if d.startswith(("/", "detect:"))),
@@ -231,7 +239,7 @@ class Bootstrap:
         given = installer_answers.Answers(
             hostname=cluster.fqdn(record.hostname),
             disk=installer_answers.disk(disk),
-            interface=node.install.interface or record.node_mac,
+            interface=node.install.interface or mac(hw),
             address=None,  # DHCP on the bootstrap network; Ansible sets the rest
             deploy_user=self.settings.deploy_user, ssh_keys=self.settings.ssh_keys,
             mirror=node.install.mirror, filesystem=installer_answers.filesystem(
@@ -245,8 +253,8 @@ class Bootstrap:
         if stage not in stages.INSTALLER_CHECKINS:
             raise InvalidArgument(f"check-in stage {stage[:30]!r} is not one of "
                                   f"{', '.join(stages.INSTALLER_CHECKINS)}")
-        record = self.store.node_by_mac(mac(hw))
-        if record is None or record.node_mac != mac(hw):
+        record = self._nic_owner(hw)
+        if record is None:
             raise NotFound(f"no node to install has the NIC {mac(hw)}")
         cluster, _ = self._config(record)
         if hostname.lower().rstrip(".") not in (record.hostname, cluster.fqdn(record.hostname)):
@@ -258,10 +266,8 @@ class Bootstrap:
             if target == stages.FAILED:
                 self._fail(record, f"the installer says: {text}")
             elif target is None:
-                self.store.note(record.cluster, record.hostname, record.stage, stages.INFO,
-                                f"{record.hostname} is {stage}")
-                self.report(record.cluster, record.hostname, record.stage, stages.INFO,
-                            f"{record.hostname} is {stage}")
+                self.news(record.cluster, record.hostname, record.stage, stages.INFO,
+                          f"{record.hostname} is {stage}")
             elif self.advance(record, target, f"{record.hostname} {STAGE_WORDS[target]}" + (
                     f" ({text})" if text else "")):
                 if target == "installed" and record.redfish:
@@ -273,14 +279,11 @@ class Bootstrap:
     def _cluster_progress(self, name: str) -> None:
         nodes = self.store.nodes(name)
         if nodes and all(stages.reached(n.stage, "booted-initial") for n in nodes):
-            message = f"cluster {name}: every node ({len(nodes)}) is installed and booted"
-            self.store.note(name, "", self.store.cluster_stage(name), stages.SUCCESS, message)
-            self.report(name, "", self.store.cluster_stage(name), stages.SUCCESS, message)
-            if self.store.advance_cluster(name, "ansible-running", stages.BEGIN,
-                                          f"cluster {name}: configuring it with Ansible"):
-                self.report(name, "", "ansible-running", stages.BEGIN,
-                            f"cluster {name}: configuring it with Ansible "
-                            f"({self.settings.ansible_playbook}, do_bootstrap=yes)")
+            self.news(name, "", self.store.cluster_stage(name), stages.SUCCESS,
+                      f"cluster {name}: every node ({len(nodes)}) is installed and booted")
+            if self._advance_cluster(name, "ansible-running", stages.BEGIN,
+                                     f"cluster {name}: configuring it with Ansible "
+                                     f"({self.settings.ansible_playbook}, do_bootstrap=yes)"):
                 self.jobs.submit(self._run_cluster_job, name)
 
     # --- the cluster's configuration (Ansible, then the hooks), on the worker ---
@@ -291,13 +294,14 @@ class Bootstrap:
         except Exception as exc:  # the cluster's failure, never the daemon's
             message = exc.message if isinstance(exc, PVCError) else repr(exc)
             log.exception("cluster %s: configuring failed", name)
-            text = f"cluster {name} failed: {message}"
-            if self.store.advance_cluster(name, stages.FAILED, stages.FAILURE, text):
-                self.report(name, "", stages.FAILED, stages.FAILURE, text)
+            self._advance_cluster(name, stages.FAILED, stages.FAILURE,
+                                  f"cluster {name} failed: {message}")
 
-    def _advance_cluster(self, name: str, stage: str, status: str, message: str) -> None:
-        if self.store.advance_cluster(name, stage, status, message):
-            self.report(name, "", stage, status, message)
+    def _advance_cluster(self, name: str, stage: str, status: str, message: str) -> bool:
+        if not self.store.advance_cluster(name, stage, status, message):
+            return False
+        self.report(name, "", stage, status, message)
+        return True
 
     def _configure(self, name: str) -> None:
         cluster = self.clusters.get(name)
@@ -330,7 +334,7 @@ class Bootstrap:
                   self.settings.ansible_key, log_file,
                   lambda text: self.report(name, "", "hooks-running", stages.INFO,
                                            f"cluster {name}: {text}"))
-        for record in self.store.nodes(name):
+        for record in records:
             self.advance(record, "completed", f"{record.hostname} is done")
         self._advance_cluster(name, "completed", stages.COMPLETED,
                               f"cluster {name} {self.settings.webhook.completed_triggerword}"
