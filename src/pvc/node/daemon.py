@@ -76,6 +76,7 @@ class Daemon:
                                 storage=self.storage)
         self.observer = VmObserver(self.store, node, self.hypervisor, config.console_log_lines,
                                    self.vms.local_consoles)
+        self.vms.on_ended = self.observer.last_words
         self.flush = FlushController(self.vms)
         self.publisher: StoragePublisher | None = None
         self.self_fence: SelfFence | None = None

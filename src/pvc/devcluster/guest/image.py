@@ -107,12 +107,13 @@ fi
 # graceful shutdown: any event of the ACPI power button powers the guest off. This shell
 # opens the device before the counter starts, so a press right after the guest looks
 # booted is queued for the reader, not lost while its subshell is still being started.
+# The pause lets the serial port send the marker before the power goes.
 fd=3
 for dev in /sys/class/input/event*; do
   if grep -qs "Power Button" "$dev/device/name" && [ $fd -le 5 ]; then
     eval "exec $fd</dev/input/${dev##*/}"
     ( head -c 1 <&$fd >/dev/null
-      echo "PVC-GUEST-SHUTDOWN $name"; sync; poweroff -f ) &
+      echo "PVC-GUEST-SHUTDOWN $name"; sync; sleep 0.2; poweroff -f ) &
     fd=$((fd+1))
   fi
 done

@@ -40,6 +40,9 @@ class StepEnv:
     failed: Callable[[str, int, dict[str, Any], str], None]  # (uuid, version, status, why)
     running_elsewhere: Callable[[str], str | None]  # a live peer that runs the VM
     superseded: Callable[[str, dict[str, Any]], bool]  # a newer status than this arrived
+    # (uuid): the domain just ended here; publish its console's last lines before the
+    # new state says so
+    ended: Callable[[str], None]
 
 
 def run(env: StepEnv, uuid: str, name: str, act: Act, status: dict[str, Any], version: int,
@@ -62,6 +65,7 @@ def run(env: StepEnv, uuid: str, name: str, act: Act, status: dict[str, Any], ve
     elif act == Act.DESTROY:
         log.info("Stopping VM %s (forced)", name)
         env.host.destroy(uuid)
+        env.ended(uuid)
     elif act == Act.POWER_OFF:
         power_off(env, uuid, name, status, force)
     elif act == Act.MIGRATE_OUT:
@@ -109,6 +113,7 @@ def power_off(env: StepEnv, uuid: str, name: str, status: dict[str, Any],
     if force:
         log.info("Stopping VM %s (forced)", name)
         env.host.destroy(uuid)
+        env.ended(uuid)
         return True
     log.info("Shutting down VM %s (forced after %.0f s)", name, env.config.vm_shutdown_timeout)
     env.host.shutdown(uuid)
@@ -122,6 +127,7 @@ def power_off(env: StepEnv, uuid: str, name: str, status: dict[str, Any],
             env.host.destroy(uuid)
             break
         time.sleep(0.25)
+    env.ended(uuid)
     return True
 
 

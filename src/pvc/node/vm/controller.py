@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from kazoo.exceptions import KazooException
@@ -56,10 +57,14 @@ class VmController:
         self.changed = threading.Condition()
         self.changes = 0
         self._stop = threading.Event()
+        # called with a VM's uuid once its domain ended here (the daemon hands it to
+        # the console observer, so a stopped VM's console shows its last words)
+        self.on_ended: Callable[[str], None] = lambda uuid: None
         self.steps = vm_actions.StepEnv(
             node, config, store, host, storage, self.domain_type, update=self._update,
             retry_later=self._retry_later, failed=self.failed,
-            running_elsewhere=self.running_elsewhere, superseded=self._superseded)
+            running_elsewhere=self.running_elsewhere, superseded=self._superseded,
+            ended=lambda uuid: self.on_ended(uuid))
 
     # -- wiring -----------------------------------------------------------
     def start(self) -> None:

@@ -49,6 +49,7 @@ class VmObserver:
         self._stats_at = 0.0
         self._published: set[str] = set()
         self._stop = threading.Event()
+        self._tails_lock = threading.Lock()  # the observer's thread and last_words()
 
     def start(self) -> None:
         threading.Thread(target=self._run, name="vm-observer", daemon=True).start()
@@ -60,7 +61,8 @@ class VmObserver:
         while not self._stop.wait(CONSOLE_INTERVAL):
             try:
                 here = self.running()
-                self._consoles(here)
+                with self._tails_lock:
+                    self._consoles(here)
                 if time.monotonic() - self._stats_at >= STATS_INTERVAL:
                     self._stats_at = time.monotonic()
                     self._stats(set(here))
@@ -85,6 +87,22 @@ class VmObserver:
                     maxlen=self.max_lines))
             self._read(tail)
             self._publish(uuid, tail)
+
+    def last_words(self, uuid: str) -> None:
+        """The VM's domain just ended here: publish the rest of its console now, before
+        its new state does (the observer's own look may be half a second away)."""
+        try:
+            with self._tails_lock:
+                tail = self._tails.pop(uuid, None)
+                if tail is None:
+                    path = self.running().get(uuid)
+                    if not path:
+                        return
+                    tail = _Tail(path, lines=collections.deque(maxlen=self.max_lines))
+                self._read(tail)
+                self._publish(uuid, tail)
+        except (PVCError, KazooException, KazooTimeoutError) as exc:
+            log.warning("Console of VM %s not published: %s", uuid, exc)
 
     def _publish(self, uuid: str, tail: _Tail) -> None:
         if not tail.dirty:
