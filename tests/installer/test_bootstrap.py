@@ -2,10 +2,13 @@
 network in a namespace of its own (a bridge; the daemon and its dnsmasq):
 
 - hv1 has a Redfish BMC and starts powered off: a libvirt domain (QEMU, TCG) of a private
-  libvirtd, its blank disk first in its boot order; its BMC is sushy-tools' Redfish
+  libvirtd with two blank drives, the system drive first in its boot order and second
+  on its PCI bus (the kernel's vdb); its BMC is sushy-tools' Redfish
   emulator (libvirt driver) in a namespace of its own on the network, where it takes a
   lease as a BMC does. The daemon sees the lease and prepares it through Redfish (off,
-  LED, facts, a BIOS setting, one-time network boot, on); once installed, powers it into
+  LED, facts with the drives, a BIOS setting, one-time network boot, on), and the
+  installer's disk is the drive bootstrap.yml names by its Redfish id; once installed,
+  powers it into
   its disk; once booted, turns the LED off.
 - hv2 has no Redfish: a QEMU machine powered on by hand (the test), blank disk first and
   its NIC's iPXE ROM second, as a server set to PXE-boot.
@@ -31,6 +34,7 @@ from typing import Any
 
 import bcrypt
 import pytest
+import yaml
 
 from pvc.devcluster.guest.xml import qemu_conf_overrides
 from pvc.devcluster.layout import default_root
@@ -67,6 +71,12 @@ DOMAIN = """<domain type='qemu'>
     <disk type='file' device='disk'>
       <driver name='qemu' type='qcow2'/><source file='{disk}'/>
       <target dev='vda' bus='virtio'/><boot order='1'/>
+      <address type='pci' domain='0' bus='0' slot='6' function='0'/>
+    </disk>
+    <disk type='file' device='disk'>
+      <driver name='qemu' type='qcow2'/><source file='{data}'/>
+      <target dev='vdb' bus='virtio'/>
+      <address type='pci' domain='0' bus='0' slot='5' function='0'/>
     </disk>
     <interface type='bridge'>
       <source bridge='bs0'/><mac address='{mac}'/><model type='virtio'/><boot order='2'/>
@@ -123,7 +133,7 @@ nodes:
       username: admin
       password: secret
       bios_settings: {{ProcTurboMode: Disabled}}
-    install: {{system_disks: ["detect::8GB:0"]}}
+    install: {{system_disks: [hv1-system.qcow2]}}  # its drive id (SimpleStorage's name)
   "52:54:00:5e:c0:fe":
     hostname: hv2
     bmc: {{redfish: false}}
@@ -166,11 +176,21 @@ ansible: {{ssh_key: {key}}}
                                                   'auth_unix_rw = "none"\n')
     qemu_conf = lv / "etc/libvirt/qemu.conf"
     qemu_conf.write_text(qemu_conf.read_text() + "\n" + qemu_conf_overrides())
-    disk, console = tmp_path / "hv1.qcow2", tmp_path / "console.log"
+    # hv1's drives are volumes of a libvirt storage pool, so its BMC lists them. The
+    # system drive is first in libvirt's order (which sorts disks by target name, and
+    # which the BMC's boot from Hdd follows: SeaBIOS starts the first disk only) but
+    # second on its PCI bus, so the guest's kernel names the 4 GB data drive vda and
+    # the system drive vdb: the installer must pick it by the rule its id becomes, not
+    # by place
+    pool = tmp_path / "pool"
+    pool.mkdir()
+    data, disk = pool / "hv1-data.qcow2", pool / "hv1-system.qcow2"
+    console = tmp_path / "console.log"
     disk2, console2 = tmp_path / "hv2.qcow2", tmp_path / "console2.log"
-    for image in (disk, disk2):
-        sh("qemu-img", "create", "-q", "-f", "qcow2", str(image), "8G")
-    (tmp_path / "hv1.xml").write_text(DOMAIN.format(disk=disk, mac=NIC, console=console))
+    for image, size in ((data, "4G"), (disk, "8G"), (disk2, "8G")):
+        sh("qemu-img", "create", "-q", "-f", "qcow2", str(image), size)
+    (tmp_path / "hv1.xml").write_text(DOMAIN.format(data=data, disk=disk, mac=NIC,
+                                                    console=console))
     socket = lv / "run/libvirt/libvirt-sock"
     auth = tmp_path / "htpasswd"
     auth.write_text("admin:" + bcrypt.hashpw(b"secret", bcrypt.gensalt(4)).decode() + "\n")
@@ -234,6 +254,8 @@ ansible: {{ssh_key: {key}}}
                 assert time.monotonic() < deadline, (tmp_path / "libvirtd.log").read_text()
                 time.sleep(0.5)
             sh(*virsh, "define", str(tmp_path / "hv1.xml"))
+            sh(*virsh, "pool-define-as", "drives", "dir", "--target", str(pool))
+            sh(*virsh, "pool-start", "drives")
             while sh(*in_ns, "curl", "-sf", f"http://{SERVER}:9999/status",
                      check=False).returncode != 0:
                 assert time.monotonic() < deadline, (tmp_path / "daemon.log").read_text()
@@ -286,7 +308,8 @@ ansible: {{ssh_key: {key}}}
                     (tmp_path / "state/ansible/c1.log").read_text()[-3000:])
                 done = {host: ssh(key, 22, "hostname -f; findmnt -n -o SOURCE /; "
                                   "cat /etc/pvc-bootstrapped /etc/pvc-hooked; "
-                                  "sudo -n stat -c '%a %n' /etc/motd.pvc || true",
+                                  "sudo -n stat -c '%a %n' /etc/motd.pvc || true; "
+                                  "sudo -n pvs --noheadings -o pv_name",
                                   host=node["node_ip"], netns=ns)
                         for host, node in nodes.items()}
                 deadline = time.monotonic() + 60
@@ -315,6 +338,13 @@ ansible: {{ssh_key: {key}}}
         assert done[host].stdout.splitlines()[:4] == [
             f"{host}.bootstrap.test", "/dev/mapper/vgx-root", f"yes {host}.bootstrap.test",
             "hooked"], done[host].stdout
+    # hv1 was installed on the drive its id names (the second), hv2 on its only one
+    assert done["hv1"].stdout.split()[-1] == "/dev/vdb4", done["hv1"].stdout
+    assert done["hv2"].stdout.split()[-1] == "/dev/vda4", done["hv2"].stdout
+    facts = yaml.safe_load((repo / "group_vars/c1/bootstrap_facts.yml").read_text())[
+        "bootstrap_facts"]["hv1"]
+    assert [(d["id"], d["capacity_bytes"]) for d in facts["drives"]] == [
+        ("hv1-system.qcow2", 8 * 2**30), ("hv1-data.qcow2", 4 * 2**30)], facts
     # the copy hook went to its target only
     assert "600 /etc/motd.pvc" in done["hv2"].stdout
     assert "motd.pvc" not in done["hv1"].stdout

@@ -12,7 +12,7 @@ and the hooks it runs once the cluster is up.
           bios_settings: {}            # Redfish BIOS attributes to set before installing
           manager_settings: {}
         install:
-          system_disks: [detect::480GB:0]   # a path, a detect: rule, or Redfish drive ids
+          system_disks: [detect::480GB:0]   # one path, detect: rule or Redfish drive id
           filesystem: ext4
           mirror: http://deb.debian.org/debian
           packages: []
@@ -24,7 +24,7 @@ and the hooks it runs once the cluster is up.
       - name: data OSD on every node
         type: osd                      # osddb osd pool network copy script webhook
         target: all                    # or a list of hostnames
-        args: {device: /dev/sdb}
+        args: {disk: /dev/sdb}
 
 Every error names the file, the line and the key or value that is wrong.
 """
@@ -231,10 +231,28 @@ def _node(r: _Reader, mac: str, node: yaml.Node) -> Node:
     if bmc.redfish and not (bmc.username and bmc.password):
         raise r.fail(node, f"{where}: a Redfish BMC needs bmc username and password")
     install = Install(**given("install", install_fields))
+    if "install" in keys:
+        _check_system_disks(r, keys["install"][1], where, install.system_disks, bmc.redfish)
     if not bmc.redfish and not install.mac:
         raise r.fail(node, f"{where}: without Redfish, install mac (the MAC of the NIC it "
                      "PXE-boots from) is needed")
     return Node(mac, hostname, bmc, install)
+
+
+def is_drive_id(value: str) -> bool:
+    """A system_disks entry naming a drive as the BMC's Redfish lists it."""
+    return not value.startswith(("/", "detect:"))
+
+
+def _check_system_disks(r: _Reader, node: yaml.Node, where: str, disks: tuple[str, ...],
+                        redfish: bool) -> None:
+    if len(disks) != 1:
+        raise r.fail(node, f"{where}: system_disks names {len(disks)} disks; it takes one (a "
+                     "path, a detect: rule or a Redfish drive id; a RAID volume made of "
+                     "several drives is not supported)")
+    if is_drive_id(disks[0]) and not redfish:
+        raise r.fail(node, f"{where}: system disk {disks[0]!r} is a Redfish drive id, which "
+                     "needs redfish: true (or give a path or a detect: rule)")
 
 
 def _kernel_option(value: str) -> None:

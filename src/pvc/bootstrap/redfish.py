@@ -1,6 +1,6 @@
 """A Redfish client for what the bootstrap daemon asks of a server's BMC: what the system
-is (vendor, model, serial, health, NICs with their MACs), power, the identify LED, BIOS
-and manager settings, and a one-time boot from the network.
+is (vendor, model, serial, health, NICs with their MACs, drives), power, the identify
+LED, BIOS and manager settings, and a one-time boot from the network.
 
 HTTP basic authentication over the BMC's address; BMCs often have self-signed
 certificates, so HTTPS is not verified (the bootstrap network is a private one).
@@ -8,16 +8,38 @@ certificates, so HTTPS is not verified (the bootstrap network is a private one).
 
 from __future__ import annotations
 
+import logging
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
-from pvc.common.errors import BackendError
+from pvc.common.errors import BackendError, InvalidArgument
+from pvc.installer import answers
 
+log = logging.getLogger("pvcbootstrapd")
 TIMEOUT = 20.0
 POWER_WAIT = 60.0  # a BMC may take its time to apply a power change
+
+
+@dataclass(frozen=True)
+class Drive:
+    """A drive as the BMC lists it (Storage's Drives, or SimpleStorage's Devices, which
+    have no id of their own: their name serves)."""
+
+    id: str
+    model: str
+    capacity_bytes: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "model": self.model, "capacity_bytes": self.capacity_bytes}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Drive:
+        return cls(str(data["id"]), str(data.get("model") or ""),
+                   int(data.get("capacity_bytes") or 0))
 
 
 @dataclass(frozen=True)
@@ -29,10 +51,12 @@ class SystemFacts:
     health: str
     power: str
     macs: tuple[str, ...] = field(default_factory=tuple)  # the NICs', in the BMC's order
+    drives: tuple[Drive, ...] = field(default_factory=tuple)  # in the BMC's order
 
     def as_dict(self) -> dict[str, Any]:
         return {"manufacturer": self.manufacturer, "model": self.model, "sku": self.sku,
-                "serial": self.serial, "health": self.health, "macs": list(self.macs)}
+                "serial": self.serial, "health": self.health, "macs": list(self.macs),
+                "drives": [d.as_dict() for d in self.drives]}
 
 
 class Redfish:
@@ -100,7 +124,35 @@ class Redfish:
             manufacturer=str(data.get("Manufacturer") or ""), model=str(data.get("Model") or ""),
             sku=str(data.get("SKU") or ""), serial=str(data.get("SerialNumber") or ""),
             health=str((data.get("Status") or {}).get("Health") or ""),
-            power=str(data.get("PowerState") or ""), macs=tuple(macs))
+            power=str(data.get("PowerState") or ""), macs=tuple(macs),
+            drives=self._drives(data))
+
+    def _drives(self, system: dict[str, Any]) -> tuple[Drive, ...]:
+        """The system's drives: from its Storage controllers' Drives, or, where a BMC
+        lists none there, from SimpleStorage's Devices. Many BMCs link both and answer
+        only one (an error for the other): a collection that cannot be read lists none,
+        and a system disk named by a drive id then says which drives there are."""
+        found: list[Drive] = []
+        storage = (system.get("Storage") or {}).get("@odata.id")
+        simple = (system.get("SimpleStorage") or {}).get("@odata.id")
+        try:
+            for controller in sorted(self._members(storage)) if storage else []:
+                for link in self._call("GET", controller).get("Drives") or []:
+                    drive = self._call("GET", link["@odata.id"])
+                    found.append(Drive(str(drive.get("Id") or link["@odata.id"]),
+                                       str(drive.get("Model") or ""),
+                                       int(drive.get("CapacityBytes") or 0)))
+        except BackendError as exc:
+            log.info("%s: no drives from Storage: %s", self.base, exc.message)
+        try:
+            for controller in sorted(self._members(simple)) if simple and not found else []:
+                for device in self._call("GET", controller).get("Devices") or []:
+                    if device.get("Name"):
+                        found.append(Drive(str(device["Name"]), str(device.get("Model") or ""),
+                                           int(device.get("CapacityBytes") or 0)))
+        except BackendError as exc:
+            log.info("%s: no drives from SimpleStorage: %s", self.base, exc.message)
+        return tuple(found)
 
     def power_state(self) -> str:
         return str(self._call("GET", self.system).get("PowerState") or "")
@@ -151,15 +203,24 @@ class Redfish:
         self._call("PATCH", sorted(managers)[0], settings)
 
 
+@dataclass(frozen=True)
+class Prepared:
+    facts: SystemFacts
+    nic_mac: str  # the NIC it boots from
+    disk: answers.DiskChoice  # the installer's system disk
+
+
 def prepare_install(bmc: Redfish, bios: dict[str, Any], manager: dict[str, Any],
-                    nic_mac: str = "") -> tuple[SystemFacts, str]:
+                    system_disk: str, nic_mac: str = "") -> Prepared:
     """Make a server ready to install through its BMC: off, its LED lit (so it can be
     found in the rack), its settings applied, set to boot from the network once, and on.
-    The facts read, and the MAC of the NIC it boots from: `nic_mac` if given (it must be
-    one of the system's), else its first NIC."""
+    Returns the facts read, the MAC of the NIC it boots from (`nic_mac` if given: it
+    must be one of the system's; else its first NIC) and its system disk for the
+    installer. A NIC or a disk it does not have stops it before any setting changes."""
     bmc.power(on=False)
     bmc.indicator(lit=True)
     facts = bmc.facts()
+    disk = install_disk(system_disk, list(facts.drives))
     if nic_mac and nic_mac not in facts.macs:
         raise BackendError(f"the system's NICs are {', '.join(facts.macs) or 'none'}; "
                            f"install mac {nic_mac} is not one of them")
@@ -169,7 +230,37 @@ def prepare_install(bmc: Redfish, bios: dict[str, Any], manager: dict[str, Any],
     bmc.set_manager(manager)
     bmc.boot_once("Pxe")
     bmc.power(on=True)
-    return facts, nic_mac or facts.macs[0]
+    return Prepared(facts, nic_mac or facts.macs[0], disk)
+
+
+def install_disk(system_disk: str, drives: list[Drive]) -> answers.DiskChoice:
+    """The installer's disk for a node's system_disks entry: a path or a detect: rule as
+    given; a Redfish drive id as the detect: rule that picks that drive by its model and
+    size. Drives alike in both are interchangeable; among them the rule takes the one at
+    the drive's place in the BMC's order."""
+    if system_disk.startswith(("/", "detect:")):
+        return answers.disk(system_disk)
+    drive = next((d for d in drives if d.id == system_disk), None)
+    if drive is None:
+        listed = ", ".join(f"{d.id} ({d.capacity_bytes / 1000**3:.1f} GB)" for d in drives)
+        raise InvalidArgument(f"system disk {system_disk!r} is not a drive the BMC lists "
+                              f"(drives: {listed or 'none'})")
+    if drive.capacity_bytes <= 0:
+        raise InvalidArgument(f"the BMC gives no size for drive {drive.id!r}: name the "
+                              "system disk by a path or a detect: rule")
+    model = _kernel_model(drive.model)
+    alike = [d for d in drives if model.lower() in d.model.lower()
+             and abs(d.capacity_bytes - drive.capacity_bytes) <= drive.capacity_bytes * 0.1]
+    return answers.DiskChoice(model=model, size_bytes=drive.capacity_bytes,
+                              index=alike.index(drive))
+
+
+def _kernel_model(model: str) -> str:
+    """The part of a BMC's drive model the installer can count on finding in the
+    kernel's: SCSI and SATA disks show only the first 16 characters there. A model with
+    characters a rule cannot hold is left out (the size alone picks)."""
+    text = model.strip()[:16].strip()
+    return text if re.fullmatch(r"[A-Za-z0-9 ._-]*", text) else ""
 
 
 def boot_installed(bmc: Redfish) -> None:

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from pvc.bootstrap import ansible, hooks, netboot, redfish, repo, stages
-from pvc.bootstrap.config import Hook, Node
+from pvc.bootstrap.config import Hook, Node, is_drive_id
 from pvc.bootstrap.notify import Notifier
 from pvc.bootstrap.settings import Settings
 from pvc.bootstrap.store import NodeRecord, Store
@@ -153,16 +153,18 @@ class Bootstrap:
             return
         _, node = self._config(record)
         with self._bmc(record, node) as bmc:
-            facts, nic = redfish.prepare_install(bmc, node.bmc.bios_settings,
-                                                 node.bmc.manager_settings, node.install.mac)
-        record = self.store.update_node(cluster, hostname, facts={**facts.as_dict(),
-                                                                   "nic_mac": nic},
-                                        node_mac=nic)
+            ready = redfish.prepare_install(bmc, node.bmc.bios_settings,
+                                            node.bmc.manager_settings,
+                                            node.install.system_disks[0], node.install.mac)
+        facts, nic = ready.facts, ready.nic_mac
+        record = self.store.update_node(cluster, hostname, facts={
+            **facts.as_dict(), "nic_mac": nic, "install_disk": str(ready.disk)}, node_mac=nic)
         self._commit_facts(cluster, f"pvcbootstrapd: {hostname} characterized")
         self.advance(record, "pxe-booting",
                      f"{hostname} ({facts.manufacturer} {facts.model}, serial "
-                     f"{facts.serial or '-'}, health {facts.health or '-'}) is powered on to "
-                     f"boot once from the network on {nic}")
+                     f"{facts.serial or '-'}, health {facts.health or '-'}, "
+                     f"{len(facts.drives)} drives) is powered on to boot once from the "
+                     f"network on {nic}, to install on {ready.disk}")
 
     def _commit_facts(self, cluster: str, message: str) -> None:
         """Write what is known of the cluster's nodes into the repository and commit it
@@ -231,11 +233,11 @@ class Bootstrap:
         if record is None:
             raise NotFound(f"no node to install has the NIC {mac(hw)}")
         cluster, node = self._config(record)
-        disk = next((d for d in node.install.system_disks if d.startswith(("/", "detect:"))),
-                    None)
-        if disk is None:
-            raise InvalidArgument(f"{record.hostname}: its system_disks name Redfish drives "
-                                  "only, and no RAID volume was made yet")
+        # a Redfish drive id became a detect: rule once the BMC listed the drives
+        disk = str(record.facts.get("install_disk") or node.install.system_disks[0])
+        if is_drive_id(disk):
+            raise InvalidArgument(f"{record.hostname}: system disk {disk!r} is a Redfish "
+                                  "drive id, and the BMC was not asked for its drives yet")
         given = installer_answers.Answers(
             hostname=cluster.fqdn(record.hostname),
             disk=installer_answers.disk(disk),

@@ -47,6 +47,7 @@ nodes:
   "{BMC}":
     hostname: hv1
     bmc: {{username: admin, password: secret}}
+    install: {{system_disks: [drv-b]}}   # a Redfish drive id
   "52:54:00:aa:00:02":
     hostname: hv2
     bmc: {{redfish: false}}
@@ -61,6 +62,13 @@ SUSHY_EMULATOR_FAKE_SYSTEMS = [{{
 SUSHY_EMULATOR_AUTH_FILE = '{auth}'
 SUSHY_EMULATOR_STATE_DIR = '{state}'
 SUSHY_EMULATOR_FEATURE_SET = 'full'
+# its drives (the emulator's model is C123 for all): two alike, one larger
+SUSHY_EMULATOR_STORAGE = {{'5e0a7c3e-1b5e-4a55-9d0c-3f1c2a3b4c01': [{{
+    'Id': '1', 'Name': 'RAID controller', 'Drives': ['drv-a', 'drv-b', 'drv-c']}}]}}
+SUSHY_EMULATOR_DRIVES = {{('5e0a7c3e-1b5e-4a55-9d0c-3f1c2a3b4c01', '1'): [
+    {{'Id': 'drv-a', 'Name': 'Bay 0', 'CapacityBytes': 900000000000, 'Protocol': 'SAS'}},
+    {{'Id': 'drv-b', 'Name': 'Bay 1', 'CapacityBytes': 900000000000, 'Protocol': 'SAS'}},
+    {{'Id': 'drv-c', 'Name': 'Bay 2', 'CapacityBytes': 4000000000000, 'Protocol': 'SAS'}}]}}
 """
 HV1_NIC = "52:54:00:bb:00:01"
 UDHCPC_SCRIPT = """#!/bin/sh
@@ -329,6 +337,10 @@ def test_a_redfish_bmc_that_takes_a_lease_has_its_server_prepared_and_powered_on
     assert system["Boot"]["BootSourceOverrideTarget"] == "Pxe"
     assert f"pvcinstall.answers={API}/answers/{HV1_NIC}" in r.curl(r.nic, f"/boot/{HV1_NIC}"
                                                                    ).stdout
+    # its system disk, named by drive id, is the rule that picks that drive: the second
+    # of the two alike
+    assert answers.parse(r.curl(r.nic, f"/answers/{HV1_NIC}").stdout).disk == answers.disk(
+        "detect:C123:900GB:1")
     stages_hv1 = [(h["stage"], h["status"]) for h in r.webhooks() if h["node"] == "hv1"]
     assert stages_hv1 == [("waiting", "info"), ("waiting", "info"),
                           ("characterizing", "begin"), ("pxe-booting", "begin")]
@@ -337,6 +349,10 @@ def test_a_redfish_bmc_that_takes_a_lease_has_its_server_prepared_and_powered_on
     facts = yaml.safe_load((repo / "group_vars" / "c1" / "bootstrap_facts.yml").read_text())
     assert facts["bootstrap_facts"]["hv1"]["nic_mac"] == HV1_NIC
     assert facts["bootstrap_facts"]["hv1"]["macs"] == [HV1_NIC]
+    assert facts["bootstrap_facts"]["hv1"]["drives"] == [
+        {"id": f"drv-{x}", "model": "C123", "capacity_bytes": size}
+        for x, size in (("a", 900 * 10**9), ("b", 900 * 10**9), ("c", 4 * 10**12))]
+    assert facts["bootstrap_facts"]["hv1"]["install_disk"] == "detect:C123:900GB:1"
     assert sh("git", "-C", str(repo), "log", "-1", "--format=%s %an").stdout.strip() == \
         "pvcbootstrapd: hv1 characterized pvcbootstrapd"
     assert not sh("git", "-C", str(repo), "status", "--porcelain").stdout.strip()

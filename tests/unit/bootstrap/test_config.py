@@ -27,7 +27,7 @@ hooks:
   - name: data OSDs
     type: osd
     target: [hv1]
-    args: {device: /dev/sdb}
+    args: {disk: /dev/sdb}
   - name: tell the team
     type: webhook
 """
@@ -44,7 +44,7 @@ def test_a_whole_file_is_read() -> None:
     assert config.node_by_bmc("52:54:00:AA:00:02") == hv2
     assert [(h.name, h.type, h.target) for h in config.hooks] == [
         ("data OSDs", "osd", ("hv1",)), ("tell the team", "webhook", ("all",))]
-    assert config.hooks[0].args == {"device": "/dev/sdb"}
+    assert config.hooks[0].args == {"disk": "/dev/sdb"}
 
 
 def edit(old: str, new: str) -> str:
@@ -65,6 +65,14 @@ def edit(old: str, new: str) -> str:
     (edit("filesystem: xfs", "filesystem: zfs"), "line 10: filesystem 'zfs' is not one of"),
     (edit("[detect:INTEL:480GB:0]", "[detect:INTEL:lots:0]"), "line 9: system_disks: disk"),
     (edit("[vim]", "['vim; rm']"), "line 11: packages: package 'vim; rm'"),
+    (edit("[detect:INTEL:480GB:0]", "[Disk.Bay.0, Disk.Bay.1]"), "line 9: node "
+     "52:54:00:aa:00:01: system_disks names 2 disks; it takes one"),
+    (edit("[detect:INTEL:480GB:0]", "[]"), "system_disks names 0 disks"),
+    (edit("[detect:INTEL:480GB:0]", "['Disk;rm']"), "line 9: system_disks: system disk "
+     "'Disk;rm' is neither"),
+    (edit('{mac: "52:54:00:BB:00:02"}', '{mac: "52:54:00:BB:00:02", system_disks: [Disk.0]}'),
+     "line 16: node 52:54:00:aa:00:02: system disk 'Disk.0' is a Redfish drive id, which "
+     "needs redfish: true"),
     (edit("redfish: false", "redfish: maybe"), "line 15: node 52:54:00:aa:00:02 bmc redfish "
      "'maybe' is not true or false"),
     (edit("type: osd", "type: ceph"), "line 19: hook 'data OSDs': type 'ceph' is not one of"),
@@ -86,3 +94,8 @@ def test_a_bad_file_is_refused_naming_its_line(text: str, message: str) -> None:
         parse(text)
     assert err.value.message.startswith("bootstrap.yml"), err.value.message
     assert message in err.value.message, err.value.message
+
+
+def test_a_redfish_node_may_name_its_system_disk_by_drive_id() -> None:
+    config = parse(edit("[detect:INTEL:480GB:0]", "[Disk.Bay.1:Enclosure.Internal.0-1]"))
+    assert config.nodes[0].install.system_disks == ("Disk.Bay.1:Enclosure.Internal.0-1",)
