@@ -1,8 +1,10 @@
-"""The installer ISO, built from Debian packages and booted under QEMU (TCG) with a blank
-disk and an answer file on a drive labelled PVCANSWERS: the unattended install finishes,
-the machine reboots from its disk by itself, and the installed system lets the deploy user
-in with the answers' SSH key, with sudo and Python for Ansible, on the layout PVC's
-installer makes.
+"""The installer ISO, built from Debian packages and booted under QEMU (TCG) with UEFI
+firmware (OVMF), a blank disk and an answer file on a drive labelled PVCANSWERS: the
+unattended install finishes, the machine reboots from its disk by itself (UEFI again,
+from the removable path), and the installed system lets the deploy user in with the
+answers' SSH key, with sudo and Python for Ansible, on the layout PVC's installer makes.
+(The BIOS path, iPXE to the same ISO and the installed disk's BIOS boot, is
+tests/installer/test_bootstrap.py's.)
 
 The guest's network is QEMU's user mode (its own, with the SSH port forwarded to a
 loopback port of this host): no bridge, namespace or host address is touched.
@@ -15,6 +17,7 @@ import http.server
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import threading
@@ -33,6 +36,8 @@ pytestmark = pytest.mark.system
 FIGURES: dict[str, float] = {}
 MAC = "52:54:00:5e:a1:01"
 DISK_SIZE = "8G"
+OVMF_CODE = Path("/usr/share/OVMF/OVMF_CODE_4M.fd")  # Debian's ovmf, not Secure Boot
+OVMF_VARS = Path("/usr/share/OVMF/OVMF_VARS_4M.fd")  # copied: each machine its own NVRAM
 LIVE_TIMEOUT = 600.0  # ISO boot, live system, install (TCG, 2 cores shared)
 BOOT_TIMEOUT = 300.0  # the installed system's boot to SSH
 
@@ -75,10 +80,14 @@ def answers_drive(path: Path, text: str) -> None:
 @contextlib.contextmanager
 def qemu(tmp: Path, iso: Path, disk: Path, answers: Path, port: int) -> Iterator[Path]:
     console = tmp / "console.log"
+    nvram = tmp / "OVMF_VARS.fd"
+    shutil.copyfile(OVMF_VARS, nvram)
     argv = ["qemu-system-x86_64", "-machine", "pc,accel=tcg", "-m", "1024", "-smp", "1",
             "-display", "none", "-serial", f"file:{console}", "-monitor", "none",
-            # a blank disk first: the BIOS falls through to the ISO, and boots the disk
-            # once the installer has made it bootable (as a real server's boot order)
+            "-drive", f"if=pflash,format=raw,unit=0,readonly=on,file={OVMF_CODE}",
+            "-drive", f"if=pflash,format=raw,unit=1,file={nvram}",
+            # a blank disk first: the firmware falls through to the ISO, and boots the
+            # disk once the installer has made it bootable (as a real server's boot order)
             "-drive", f"file={disk},if=none,id=d0,format=qcow2",
             "-device", "virtio-blk-pci,drive=d0,bootindex=1",
             "-drive", f"file={iso},if=none,id=cd,media=cdrom,readonly=on",
@@ -154,6 +163,7 @@ checkin_url = http://10.0.2.2:{receiver}/checkin/host
                            "findmnt -n -o SOURCE /var/lib/ceph; lsblk -n -o NAME /dev/vda; "
                            "sudo -n ls /boot/efi/EFI/BOOT; cat /etc/network/interfaces; "
                            "test -s /etc/machine-id && echo id-ok; "
+                           "test -d /sys/firmware/efi && echo uefi-booted; "
                            "dpkg-query -W -f '${Status}' live-boot 2>&1 || true")
                 if done.returncode == 0 or time.monotonic() > deadline:
                     break
@@ -176,6 +186,7 @@ checkin_url = http://10.0.2.2:{receiver}/checkin/host
     assert re.search(r"iface ens\d+ inet static\n    address 10.0.2.15/24\n"
                      r"    gateway 10.0.2.2", text), text
     assert "id-ok" in text
+    assert "uefi-booted" in text  # the firmware booted the disk's removable-path GRUB
     assert "install ok installed" not in text  # live-boot is the live system's only
     # every stage reported, in order, by this node
     assert [c["stage"] for c in checkins] == ["installing", "installed", "rebooting",
