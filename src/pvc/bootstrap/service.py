@@ -233,14 +233,15 @@ class Bootstrap:
         if record is None:
             raise NotFound(f"no node to install has the NIC {mac(hw)}")
         cluster, node = self._config(record)
-        # a Redfish drive id became a detect: rule once the BMC listed the drives
-        disk = str(record.facts.get("install_disk") or node.install.system_disks[0])
-        if is_drive_id(disk):
+        # a Redfish drive id is the rule for that drive among those the BMC listed
+        disk = node.install.system_disks[0]
+        if is_drive_id(disk) and "drives" not in record.facts:
             raise InvalidArgument(f"{record.hostname}: system disk {disk!r} is a Redfish "
                                   "drive id, and the BMC was not asked for its drives yet")
         given = installer_answers.Answers(
             hostname=cluster.fqdn(record.hostname),
-            disk=installer_answers.disk(disk),
+            disk=redfish.install_disk(disk, [redfish.Drive.from_dict(d)
+                                             for d in record.facts.get("drives", [])]),
             interface=node.install.interface or mac(hw),
             address=None,  # DHCP on the bootstrap network; Ansible sets the rest
             deploy_user=self.settings.deploy_user, ssh_keys=self.settings.ssh_keys,
