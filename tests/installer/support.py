@@ -7,8 +7,10 @@ import contextlib
 import os
 import re
 import signal
+import socket
 import subprocess
 import textwrap
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -73,3 +75,70 @@ def ssh(key: Path, port: int, command: str, timeout: float = 60, host: str = "12
          "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
          "-o", "ConnectTimeout=10", "-o", "LogLevel=ERROR", f"deploy@{host}", command],
         capture_output=True, text=True, timeout=timeout, check=False)
+
+
+class SerialConsole:
+    """A guest's serial port, served by QEMU on a unix socket: a thread keeps all the
+    guest says (and copies it to `log`); `expect` waits for a pattern after the last
+    match, `type` sends a line as a terminal would (ending in a carriage return)."""
+
+    def __init__(self, path: Path, log: Path, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                self.sock.connect(str(path))
+                break
+            except OSError:
+                self.sock.close()
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        self.text = ""
+        self.pos = 0
+        self.lock = threading.Lock()
+        self.log = log.open("a", errors="replace")
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        while data := self._recv():
+            chunk = data.decode(errors="replace")
+            with self.lock:
+                self.text += chunk
+            self.log.write(chunk)
+            self.log.flush()
+
+    def _recv(self) -> bytes:
+        try:
+            return self.sock.recv(4096)
+        except OSError:
+            return b""
+
+    def expect(self, pattern: str, timeout: float) -> re.Match[str]:
+        deadline = time.monotonic() + timeout
+        while True:
+            with self.lock:
+                found = re.compile(pattern).search(self.text, self.pos)
+                if found:
+                    self.pos = found.end()
+                    return found
+                text = self.text
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no {pattern!r} on the serial console within "
+                                     f"{timeout:.0f} s; since the last match:\n"
+                                     f"{text[self.pos:][-3000:]}")
+            time.sleep(0.2)
+
+    def type(self, line: str) -> None:
+        self.send(line.encode() + b"\r")
+
+    def send(self, raw: bytes) -> None:
+        self.sock.sendall(raw)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
+        self.sock.close()
+        self.reader.join(5)
+        self.log.close()

@@ -4,7 +4,9 @@ unattended install finishes, the machine reboots from its disk by itself (UEFI a
 from the removable path), and the installed system lets the deploy user in with the
 answers' SSH key, with sudo and Python for Ansible, on the layout PVC's installer makes.
 (The BIOS path, iPXE to the same ISO and the installed disk's BIOS boot, is
-tests/installer/test_bootstrap.py's.)
+tests/installer/test_bootstrap.py's.) The same ISO booted by BIOS from its CD with no
+answers asks its questions on the serial console: bad answers are asked again, and
+declining, a refused answer file and ^C leave the root shell with the disk untouched.
 
 The guest's network is QEMU's user mode (its own, with the SSH port forwarded to a
 loopback port of this host): no bridge, namespace or host address is touched.
@@ -29,7 +31,7 @@ import pytest
 
 from pvc.devcluster.layout import default_root
 from pvc.isobuild import build
-from tests.installer.support import ssh, started, wait_console
+from tests.installer.support import SerialConsole, ssh, started, wait_console
 
 pytestmark = pytest.mark.system
 
@@ -194,3 +196,108 @@ checkin_url = http://10.0.2.2:{receiver}/checkin/host
     assert {(c["path"], c["hostname"], c["mac"]) for c in checkins} == {
         ("/checkin/host", "hv9.installer.test", MAC)}
     assert enabled.stdout.strip() == "disabled", enabled
+
+
+@pytest.mark.timeout(900)
+def test_the_installer_asks_refuses_bad_answers_and_leaves_a_root_shell(
+        iso: build.Built, tmp_path: Path) -> None:
+    """The same ISO by BIOS from its CD, with nothing to answer from: the installer asks
+    on the serial console. Bad answers are asked again, naming what was wrong; declining
+    at the summary, an unattended run with a disk that is not there, and ^C all leave
+    the root shell, and nothing is written to the disk."""
+    key = tmp_path / "id_ed25519"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "deploy@test",
+                    "-f", str(key)], check=True)
+    public = key.with_suffix(".pub").read_text().strip()
+    disk = tmp_path / "disk.qcow2"
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(disk), DISK_SIZE],
+                   check=True)
+    sock = tmp_path / "serial.sock"
+    argv = ["qemu-system-x86_64", "-machine", "pc,accel=tcg", "-m", "1024", "-smp", "1",
+            "-display", "none", "-monitor", "none",
+            "-chardev", f"socket,id=ser0,path={sock},server=on,wait=off",
+            "-serial", "chardev:ser0",
+            "-drive", f"file={disk},if=none,id=d0,format=qcow2",
+            "-device", "virtio-blk-pci,drive=d0,bootindex=2",
+            "-drive", f"file={iso.path},if=none,id=cd,media=cdrom,readonly=on",
+            "-device", "ide-cd,drive=cd,bootindex=1",
+            "-netdev", "user,id=n0", "-device", f"virtio-net-pci,netdev=n0,mac={MAC}"]
+    with started(argv, tmp_path / "qemu.err"):
+        console = SerialConsole(sock, tmp_path / "console.log")
+        try:
+            answer = conversation(console, public)
+        finally:
+            console.close()
+    # the summary showed the answers given, the defaults taken where none was typed
+    assert re.search(r"Hostname:\s+hv8\.installer\.test", answer), answer
+    assert re.search(r"/dev/vda \(8\.6 GB\), interface \w+ \(" + MAC + r"\)", answer), answer
+    assert "10.0.2.15/24" in answer and "http://deb.debian.org/debian" in answer, answer
+    # and nothing was written to the blank disk: no cluster of its image holds data
+    mapped = json.loads(subprocess.run(
+        ["qemu-img", "map", "--output=json", str(disk)], capture_output=True, text=True,
+        check=True).stdout)
+    assert not any(extent["data"] for extent in mapped), mapped
+
+
+def conversation(console: SerialConsole, public: str) -> str:
+    """Answer the installer's questions (some wrongly first), decline at its summary, then
+    use the root shell it leaves; the summary's text."""
+    console.expect(r"Hostname \(fully qualified", LIVE_TIMEOUT)
+    console.type("not a host!")
+    console.expect(r"is not a fully qualified name.*\n.*Hostname \(fully qualified", 60)
+    console.type("hv8.installer.test")
+    console.expect(r"Target disk .*\[/dev/vda\]: ", 60)  # the one disk offered
+    console.type("/dev/sdz")
+    console.expect(r"disk /dev/sdz is not a disk of this machine \(disks: /dev/vda", 60)
+    console.expect(r"Target disk .*: ", 60)
+    console.type("")
+    console.expect(r"Network interface \(name or MAC\) \[\w+\]: ", 60)
+    console.type("")
+    console.expect(r"VLAN id \(blank for none\): ", 60)
+    console.type("5000")
+    console.expect(r"vlan '5000' is not a VLAN id from 1 to 4094", 60)
+    console.type("")
+    console.expect(r"Address with prefix .*\[dhcp\]: ", 60)
+    console.type("10.0.2.300/24")
+    console.expect(r"address '10\.0\.2\.300/24' is not a host address", 60)
+    console.type("10.0.2.15/24")
+    console.expect(r"Gateway: ", 60)
+    console.type("10.0.2.2")
+    console.expect(r"Nameserver \[10\.0\.2\.2\]: ", 60)
+    console.type("")
+    console.expect(r"Deploy user \[\w+\]: ", 60)
+    console.type("")
+    console.expect(r"authorized_keys \(blank to paste a key\): ", 60)
+    console.type("")
+    console.expect(r"SSH public key: ", 60)
+    console.type("ssh-ed25519 not-a-key")
+    console.expect(r"is not an SSH public key line", 60)
+    console.type(public)
+    console.expect(r"Debian mirror \[http://deb\.debian\.org/debian\]: ", 60)
+    console.type("")
+    console.expect(r"Root filesystem \(ext4 or xfs\) \[ext4\]: ", 60)
+    console.type("")
+    console.expect(r"Extra packages \(blank for none\): ", 60)
+    console.type("")
+    summary = console.expect(r"The installer will:[\s\S]*Erase /dev/vda and install\? "
+                             r"\[y/N\]: ", 60).group(0)
+    console.type("n")
+    console.expect(r"Nothing was done\. /install\.sh starts the installer again\.", 60)
+    # the root shell that is left
+    console.type("echo shell-$((6*7)) $(id -u)")
+    console.expect(r"shell-42 0", 60)
+    # unattended answers naming a disk that is not there: refused, exit 2
+    console.type(f"printf 'hostname = hv8.installer.test\\ndisk = /dev/sdz\\n"
+                 f"interface = {MAC}\\nssh_key = {public}\\n' > /tmp/bad.txt; "
+                 "/install.sh --answers /tmp/bad.txt; echo exit-$?")
+    console.expect(r"PVC-INSTALL-REFUSED: disk /dev/sdz is not a disk of this machine", 120)
+    console.expect(r"Nothing was written to any disk\.", 60)
+    console.expect(r"exit-2", 60)
+    # ^C in the middle of the questions stops the installer; /install.sh starts it again
+    console.type("/install.sh")
+    console.expect(r"Hostname \(fully qualified", 120)
+    console.send(b"\x03")
+    console.expect(r"Installer stopped\. /install\.sh starts it again\.", 60)
+    console.type("echo back-$((40+2))")
+    console.expect(r"back-42", 60)
+    return summary

@@ -125,18 +125,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="unattended if an answer file is found, else do nothing")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    LOCK.parent.mkdir(parents=True, exist_ok=True)
-    with open(LOCK, "w") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            print("The installer runs on another console already.")
-            return 1
-        try:
-            return _main(args)
-        except KeyboardInterrupt:
-            print("\nInstaller stopped. /install.sh starts it again.")
-            return 130
+    try:
+        return _main(args)
+    except KeyboardInterrupt:
+        print("\nInstaller stopped. /install.sh starts it again.")
+        return 130
 
 
 def _main(args: argparse.Namespace) -> int:
@@ -162,18 +155,28 @@ def _main(args: argparse.Namespace) -> int:
             f"Erase {target.disk.path} and install? [y/N]: ").strip().lower() != "y":
         print("Nothing was done. /install.sh starts the installer again.")
         return 1
-    try:
-        took = install(answers, target, lambda msg: print(msg, flush=True))
-    except PVCError as exc:
-        print(f"PVC-INSTALL-FAILED: {exc.message}", flush=True)
-        return 1
-    print(f"PVC-INSTALL-DONE in {took:.0f} s: {answers.hostname} on {target.disk.path}",
-          flush=True)
-    if args.no_reboot:
+    # The questions run on every console at once (the screen's and the serial port's,
+    # whichever the operator sits at); only the writing is one console's
+    LOCK.parent.mkdir(parents=True, exist_ok=True)
+    with open(LOCK, "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            print("The installer is installing from another console already; nothing was "
+                  "done here.")
+            return 1
+        try:
+            took = install(answers, target, lambda msg: print(msg, flush=True))
+        except PVCError as exc:
+            print(f"PVC-INSTALL-FAILED: {exc.message}", flush=True)
+            return 1
+        print(f"PVC-INSTALL-DONE in {took:.0f} s: {answers.hostname} on "
+              f"{target.disk.path}", flush=True)
+        if args.no_reboot:
+            return 0
+        checkin(answers, target.nic.mac, "rebooting")
+        subprocess.run(["systemctl", "reboot"], check=False)
         return 0
-    checkin(answers, target.nic.mac, "rebooting")
-    subprocess.run(["systemctl", "reboot"], check=False)
-    return 0
 
 
 if __name__ == "__main__":

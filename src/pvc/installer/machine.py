@@ -5,6 +5,7 @@ made before anything is written."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,13 +32,20 @@ class Nic:
 
 def disks() -> list[Disk]:
     """The whole disks of this machine (lsblk)."""
-    out = subprocess.run(
+    return from_lsblk(subprocess.run(
         ["lsblk", "--json", "--bytes", "--output",
          "NAME,PATH,MODEL,SIZE,TYPE,RO,MOUNTPOINTS"],
-        capture_output=True, text=True, check=True, timeout=30).stdout
+        capture_output=True, text=True, check=True, timeout=30).stdout)
+
+
+def from_lsblk(out: str) -> list[Disk]:
+    """The whole disks in lsblk's JSON. Floppy drives (fdN: a BMC's virtual floppy, or
+    QEMU's) and drives with no medium in them (size 0: a card reader, empty virtual
+    media) are none."""
     found = []
     for dev in json.loads(out).get("blockdevices", []):
-        if dev.get("type") != "disk":
+        if dev.get("type") != "disk" or not int(dev.get("size") or 0) or \
+                re.fullmatch(r"fd\d+", str(dev.get("name"))):
             continue
         mounts = [m for m in _mountpoints(dev) if m]
         found.append(Disk(path=dev["path"], model=(dev.get("model") or "").strip(),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -57,3 +58,25 @@ def test_nics_are_those_with_a_device(tmp_path: Path) -> None:
         if device:
             (tmp_path / name / "device").mkdir()
     assert machine.nics(tmp_path) == [Nic("ens3", "52:54:00:aa:bb:01")]
+
+
+def test_disks_are_whole_disks_with_a_medium() -> None:
+    """lsblk as the ISO's live system shows it under QEMU: the floppy drive, an empty
+    card reader and the CD are no targets."""
+    out = json.dumps({"blockdevices": [
+        {"name": "fd0", "path": "/dev/fd0", "model": None, "size": 4096, "type": "disk",
+         "ro": False, "mountpoints": [None]},
+        {"name": "sdb", "path": "/dev/sdb", "model": "Card Reader", "size": 0,
+         "type": "disk", "ro": False, "mountpoints": [None]},
+        {"name": "sr0", "path": "/dev/sr0", "model": "QEMU DVD-ROM", "size": 460324864,
+         "type": "rom", "ro": True, "mountpoints": ["/run/live/medium"]},
+        {"name": "vda", "path": "/dev/vda", "model": None, "size": 8589934592,
+         "type": "disk", "ro": False, "mountpoints": [None], "children": [
+             {"name": "vda1", "path": "/dev/vda1", "model": None, "size": 1048576,
+              "type": "part", "ro": False, "mountpoints": ["/mnt"]}]},
+        {"name": "sda", "path": "/dev/sda", "model": "INTEL SSDSC2KB96 ",
+         "size": 960 * GB, "type": "disk", "ro": True, "mountpoints": [None]},
+    ]})
+    assert machine.from_lsblk(out) == [
+        Disk("/dev/vda", "", 8589934592, read_only=False, in_use=True),
+        Disk("/dev/sda", "INTEL SSDSC2KB96", 960 * GB, read_only=True, in_use=False)]
