@@ -1,5 +1,6 @@
 """What the installer tests share: the guest's serial console, SSH as the deploy user,
-and the ISO build (cached system: seconds after the first)."""
+the ISO build (cached system: seconds after the first), and a libvirtd of their own
+(the servers a BMC emulator drives)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+
+from pvc.devcluster.guest.xml import qemu_conf_overrides
 
 # a webhook receiver to run as `python3 -c WEBHOOK_RECEIVER PORT FILE` (in a namespace):
 # every body POSTed to it on 127.0.0.1:PORT, one per line of FILE
@@ -30,6 +33,52 @@ WEBHOOK_RECEIVER = textwrap.dedent("""\
             pass
     http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
     """)
+
+
+PRIVATE = ("etc/libvirt", "var/lib/libvirt", "var/log/libvirt", "var/cache/libvirt",
+           "run/libvirt")
+# libvirtd and virtlogd with their own state (bind mounts in a mount namespace of their
+# own); the socket is on the real filesystem, where a BMC's emulator reaches it
+LIBVIRTD = """set -e
+W=$1
+mount -t tmpfs -o mode=755 tmpfs /run
+mkdir -p /run/libvirt /run/lock
+for d in {dirs}; do mount --bind "$W/$d" "/$d"; done
+/usr/sbin/virtlogd --pid-file "$W/virtlogd.pid" &
+exec /usr/sbin/libvirtd --pid-file "$W/libvirtd.pid"
+"""
+
+
+def libvirt_socket(work: Path) -> Path:
+    """The socket of the libvirtd `private_libvirtd(work, ...)` starts."""
+    return work / "libvirt/run/libvirt/libvirt-sock"
+
+
+@contextlib.contextmanager
+def private_libvirtd(work: Path, netns: str) -> Iterator[list[str]]:
+    """A libvirtd with its own configuration and state under `work`/libvirt, in the
+    network namespace `netns` (the caller's), for the `with` block; yields the virsh
+    command that talks to it."""
+    lv = work / "libvirt"
+    for d in PRIVATE:
+        (lv / d).mkdir(parents=True)
+    subprocess.run(["cp", "-a", "/etc/libvirt/.", str(lv / "etc/libvirt")], check=True)
+    (lv / "etc/libvirt/libvirtd.conf").write_text('listen_tls = 0\nlisten_tcp = 0\n'
+                                                  'auth_unix_rw = "none"\n')
+    qemu_conf = lv / "etc/libvirt/qemu.conf"
+    qemu_conf.write_text(qemu_conf.read_text() + "\n" + qemu_conf_overrides())
+    socket_path = libvirt_socket(work)
+    virsh = ["virsh", "-c", f"qemu+unix:///system?socket={socket_path}"]
+    with started(["ip", "netns", "exec", netns, "unshare", "-m", "--propagation", "private",
+                  "sh", "-c", LIBVIRTD.format(dirs=" ".join(PRIVATE)), "libvirtd", str(lv)],
+                 work / "libvirtd.log"):
+        deadline = time.monotonic() + 60
+        while not socket_path.exists() or subprocess.run(
+                [*virsh, "version"], capture_output=True, check=False).returncode:
+            if time.monotonic() > deadline:
+                raise AssertionError((work / "libvirtd.log").read_text())
+            time.sleep(0.5)
+        yield virsh
 
 
 @contextlib.contextmanager

@@ -15,8 +15,10 @@ network in a namespace of its own (a bridge; the daemon and its dnsmasq):
 
 Both get the daemon's iPXE script, live-boot fetches the installer ISO, the installer
 fetches its answers, installs and checks in, the installed systems check in and let the
-deploy user in over SSH on the bootstrap network; the webhook gets each node's stages
-in order, and the cluster's news once both are up.
+deploy user in over SSH on the bootstrap network. Once both are up the daemon runs the
+cluster's playbook (a small one that records the boot it ran in), reboots both and waits
+for its ready command (the playbook's file is there after the reboot), then runs the
+hooks. The webhook gets each node's stages in order, and the cluster's.
 """
 
 from __future__ import annotations
@@ -31,15 +33,21 @@ import time
 import uuid
 from pathlib import Path
 from typing import Any
+from unittest.mock import ANY
 
 import bcrypt
 import pytest
 import yaml
 
-from pvc.devcluster.guest.xml import qemu_conf_overrides
 from pvc.devcluster.layout import default_root
 from pvc.isobuild import build
-from tests.installer.support import WEBHOOK_RECEIVER, ssh, started
+from tests.installer.support import (
+    WEBHOOK_RECEIVER,
+    libvirt_socket,
+    private_libvirtd,
+    ssh,
+    started,
+)
 
 pytestmark = pytest.mark.system
 
@@ -50,18 +58,6 @@ SERVER = "10.199.0.1"
 SUSHY = Path(sys.executable).with_name("sushy-emulator")
 INSTALL_TIMEOUT = 900.0
 BOOT_TIMEOUT = 300.0
-PRIVATE = ("etc/libvirt", "var/lib/libvirt", "var/log/libvirt", "var/cache/libvirt",
-           "run/libvirt")
-# libvirtd and virtlogd with their own state (bind mounts in a mount namespace of their
-# own); the socket is on the real filesystem, where the BMC's emulator reaches it
-LIBVIRTD = """set -e
-W=$1
-mount -t tmpfs -o mode=755 tmpfs /run
-mkdir -p /run/libvirt /run/lock
-for d in {dirs}; do mount --bind "$W/$d" "/$d"; done
-/usr/sbin/virtlogd --pid-file "$W/virtlogd.pid" &
-exec /usr/sbin/libvirtd --pid-file "$W/libvirtd.pid"
-"""
 DOMAIN = """<domain type='qemu'>
   <name>hv1</name>
   <memory unit='MiB'>2048</memory>
@@ -90,10 +86,14 @@ PLAYBOOK = """- hosts: all
   become: true
   gather_facts: false
   tasks:
+    - ansible.builtin.slurp: {src: /proc/sys/kernel/random/boot_id}
+      register: boot
     - ansible.builtin.copy:
         dest: /etc/pvc-bootstrapped
-        content: "{{ do_bootstrap }} {{ inventory_hostname }}\\n"
+        content: "{{ do_bootstrap }} {{ inventory_hostname }}\\n{{ boot.content | b64decode }}"
 """
+# the daemon reboots the configured nodes; they are ready when the playbook's file is there
+READY = "grep -q yes /etc/pvc-bootstrapped"
 SUSHY_CONFIG = """
 SUSHY_EMULATOR_LIBVIRT_URI = 'qemu+unix:///system?socket={socket}'
 SUSHY_EMULATOR_AUTH_FILE = '{auth}'
@@ -165,17 +165,8 @@ network: {{interface: bs0, address: {SERVER}/24, dhcp_range: 10.199.0.100-10.199
 ssh_keys: ["{public}"]
 webhook: {{uri: "http://127.0.0.1:8088/hook"}}
 redfish: {{scheme: http, port: 8000}}
-ansible: {{ssh_key: {key}}}
+ansible: {{ssh_key: {key}, ready_command: "{READY}"}}
 """)
-    # the private libvirtd's directories, its configuration, and the powered-off server
-    lv = tmp_path / "libvirt"
-    for d in PRIVATE:
-        (lv / d).mkdir(parents=True)
-    sh("cp", "-a", "/etc/libvirt/.", str(lv / "etc/libvirt"))
-    (lv / "etc/libvirt/libvirtd.conf").write_text('listen_tls = 0\nlisten_tcp = 0\n'
-                                                  'auth_unix_rw = "none"\n')
-    qemu_conf = lv / "etc/libvirt/qemu.conf"
-    qemu_conf.write_text(qemu_conf.read_text() + "\n" + qemu_conf_overrides())
     # hv1's drives are volumes of a libvirt storage pool, so its BMC lists them. The
     # system drive is first in libvirt's order (which sorts disks by target name, and
     # which the BMC's boot from Hdd follows: SeaBIOS starts the first disk only) but
@@ -191,7 +182,7 @@ ansible: {{ssh_key: {key}}}
         sh("qemu-img", "create", "-q", "-f", "qcow2", str(image), size)
     (tmp_path / "hv1.xml").write_text(DOMAIN.format(data=data, disk=disk, mac=NIC,
                                                     console=console))
-    socket = lv / "run/libvirt/libvirt-sock"
+    socket = libvirt_socket(tmp_path)
     auth = tmp_path / "htpasswd"
     auth.write_text("admin:" + bcrypt.hashpw(b"secret", bcrypt.gensalt(4)).decode() + "\n")
     (tmp_path / "sushy").mkdir()
@@ -203,7 +194,6 @@ ansible: {{ssh_key: {key}}}
                       '"$interface"\n')
     udhcpc.chmod(0o755)
     in_ns, in_bmc = ["ip", "netns", "exec", ns], ["ip", "netns", "exec", bmc_ns]
-    virsh = ["virsh", "-c", f"qemu+unix:///system?socket={socket}"]
 
     def cluster_status() -> dict[str, Any]:
         out = sh(*in_ns, sys.executable, "-m", "pvc.bootstrap.daemon", "--config",
@@ -242,17 +232,12 @@ ansible: {{ssh_key: {key}}}
         sh("ip", "-n", ns, "link", "set", "p-bmc", "master", "bs0", "up")
         sh("ip", "-n", ns, "tuntap", "add", "tp0", "mode", "tap")  # hv2's NIC
         sh("ip", "-n", ns, "link", "set", "tp0", "master", "bs0", "up")
-        with started([*in_ns, "unshare", "-m", "--propagation", "private", "sh", "-c",
-                      LIBVIRTD.format(dirs=" ".join(PRIVATE)), "libvirtd", str(lv)],
-                     tmp_path / "libvirtd.log"), \
+        with private_libvirtd(tmp_path, ns) as virsh, \
                 started([*in_ns, sys.executable, "-c", WEBHOOK_RECEIVER, "8088", str(hooks)],
                         tmp_path / "receiver.log"), \
                 started([*in_ns, sys.executable, "-m", "pvc.bootstrap.daemon", "--config",
                          str(config), "run"], tmp_path / "daemon.log"):
             deadline = time.monotonic() + 60
-            while not socket.exists() or sh(*virsh, "version", check=False).returncode:
-                assert time.monotonic() < deadline, (tmp_path / "libvirtd.log").read_text()
-                time.sleep(0.5)
             sh(*virsh, "define", str(tmp_path / "hv1.xml"))
             sh(*virsh, "pool-define-as", "drives", "dir", "--target", str(pool))
             sh(*virsh, "pool-start", "drives")
@@ -297,8 +282,8 @@ ansible: {{ssh_key: {key}}}
                             nodes[host] = node
                     assert time.monotonic() < deadline, (status(), consoles())
                     time.sleep(3)
-                # then Ansible and the hooks: the cluster completes
-                deadline = time.monotonic() + 600
+                # then Ansible, the reboot and the hooks: the cluster completes
+                deadline = time.monotonic() + 900
                 while (cluster := cluster_status())["stage"] not in ("completed", "failed"):
                     assert time.monotonic() < deadline, cluster
                     time.sleep(3)
@@ -308,6 +293,7 @@ ansible: {{ssh_key: {key}}}
                     (tmp_path / "state/ansible/c1.log").read_text()[-3000:])
                 done = {host: ssh(key, 22, "hostname -f; findmnt -n -o SOURCE /; "
                                   "cat /etc/pvc-bootstrapped /etc/pvc-hooked; "
+                                  "cat /proc/sys/kernel/random/boot_id; "
                                   "sudo -n stat -c '%a %n' /etc/motd.pvc || true; "
                                   "sudo -n pvs --noheadings -o pv_name",
                                   host=node["node_ip"], netns=ns)
@@ -329,15 +315,19 @@ ansible: {{ssh_key: {key}}}
     print("\nbootstrap figures: " + ", ".join(
         f"{h} power-on to installed {installed[h] - power_on:.0f} s, to booted "
         f"{booted[h] - power_on:.0f} s" for h in sorted(booted))
-        + f"; the cluster {max(booted.values()) - power_on:.0f} s, configured (Ansible and "
-        f"hooks) {configured - power_on:.0f} s")
+        + f"; the cluster {max(booted.values()) - power_on:.0f} s, configured (Ansible, "
+        f"reboot and hooks) {configured - power_on:.0f} s")
     assert (lit["PowerState"], lit["IndicatorLED"]) == ("On", "Lit")
     assert bios["Attributes"]["ProcTurboMode"] == "Disabled"
     for host in ("hv1", "hv2"):
         assert done[host].returncode == 0, done[host].stderr
-        assert done[host].stdout.splitlines()[:4] == [
+        assert done[host].stdout.splitlines()[:5] == [
             f"{host}.bootstrap.test", "/dev/mapper/vgx-root", f"yes {host}.bootstrap.test",
-            "hooked"], done[host].stdout
+            ANY, "hooked"], done[host].stdout
+        # the boot Ansible configured is not the one that runs now: the node rebooted
+        ansible_boot, now_boot = done[host].stdout.splitlines()[3], \
+            done[host].stdout.splitlines()[5]
+        assert len(ansible_boot) == 36 and now_boot != ansible_boot, done[host].stdout
     # hv1 was installed on the drive its id names (the second), hv2 on its only one
     assert done["hv1"].stdout.split()[-1] == "/dev/vdb4", done["hv1"].stdout
     assert done["hv2"].stdout.split()[-1] == "/dev/vda4", done["hv2"].stdout
@@ -371,5 +361,6 @@ ansible: {{ssh_key: {key}}}
     assert cluster_news == [("provisioning", "success"), ("ansible-running", "begin"),
                             ("hooks-running", "begin"), ("completed", "completed")]
     assert {"text": "the hooks ran"} in hooks_got
+    assert any(h.get("node") == "" and "rebooting its nodes" in h["text"] for h in hooks_got)
     assert hooks_got[-1]["text"].endswith("cluster c1 completed: 2 nodes installed and "
                                           "configured")

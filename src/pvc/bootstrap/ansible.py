@@ -7,6 +7,7 @@ Everything it prints goes to a log file per cluster; a failure names its last li
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -17,21 +18,27 @@ from pvc.common.errors import BackendError
 
 PLAYBOOK_TIMEOUT = 4 * 3600
 ADHOC_TIMEOUT = 1800
+REBOOT_TIMEOUT = 1500  # a node's reboot until its ready command succeeds (within ADHOC's)
 
 
-def write_inventory(path: Path, hosts: dict[str, str], user: str) -> Path:
+def write_inventory(path: Path, hosts: dict[str, tuple[str, str]], user: str) -> Path:
     """An inventory with the address (`ansible_host`) and login of each host (its fully
-    qualified name as in the repository's `hosts` -> its bootstrap address)."""
+    qualified name as in the repository's `hosts` -> its bootstrap address and the MAC of
+    the NIC that has it). The MAC is `pvc_bootstrap_mac`, which the kit's base role keeps
+    configured with that address, so the daemon still reaches the server after the
+    reboot that follows the playbook."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump({"all": {"hosts": {
-        name: {"ansible_host": address, "ansible_user": user}
-        for name, address in sorted(hosts.items())}}}))
+        name: {"ansible_host": address, "ansible_user": user, "pvc_bootstrap_mac": mac}
+        for name, (address, mac) in sorted(hosts.items())}}}))
     return path
 
 
 def _env() -> dict[str, str]:
+    # freshly booted servers, often several on one busy host or network, can be slow to
+    # answer: a minute for a connection and for sudo, not Ansible's 10 s
     return {**os.environ, "ANSIBLE_HOST_KEY_CHECKING": "False", "ANSIBLE_NOCOLOR": "1",
-            "ANSIBLE_RETRY_FILES_ENABLED": "False"}
+            "ANSIBLE_RETRY_FILES_ENABLED": "False", "ANSIBLE_TIMEOUT": "60"}
 
 
 def _run(argv: list[str], cwd: Path, log: Path, what: str, timeout: float) -> None:
@@ -71,3 +78,13 @@ def adhoc(repo: Path, pattern: str, module: str, module_args: str, inventory: Pa
     """One module on the hosts matching `pattern`, as root (become)."""
     _run(["ansible", pattern, *_common(inventory, repo, key), "-b", "-m", module, "-a",
           module_args], repo, log, what, ADHOC_TIMEOUT)
+
+
+def reboot(repo: Path, pattern: str, ready_command: str, inventory: Path, key: Path | None,
+           log: Path) -> None:
+    """Reboot the hosts matching `pattern` at once (Ansible's reboot module, as root) and
+    wait until `ready_command` succeeds on each after its reboot."""
+    adhoc(repo, pattern, "ansible.builtin.reboot", json.dumps({
+        "msg": "pvcbootstrapd: rebooting the configured node",
+        "reboot_timeout": REBOOT_TIMEOUT, "test_command": ready_command}),
+        inventory, key, log, f"rebooting {pattern}")

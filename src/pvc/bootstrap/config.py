@@ -12,7 +12,8 @@ and the hooks it runs once the cluster is up.
           bios_settings: {}            # Redfish BIOS attributes to set before installing
           manager_settings: {}
         install:
-          system_disks: [detect::480GB:0]   # one path, detect: rule or Redfish drive id
+          system_disks: [detect::480GB:0]   # one path, detect: rule or Redfish drive id;
+                                            # several drive ids: a RAID-1 volume of them
           filesystem: ext4
           mirror: http://deb.debian.org/debian
           packages: []
@@ -246,13 +247,19 @@ def is_drive_id(value: str) -> bool:
 
 def _check_system_disks(r: _Reader, node: yaml.Node, where: str, disks: tuple[str, ...],
                         redfish: bool) -> None:
-    if len(disks) != 1:
-        raise r.fail(node, f"{where}: system_disks names {len(disks)} disks; it takes one (a "
-                     "path, a detect: rule or a Redfish drive id; a RAID volume made of "
-                     "several drives is not supported)")
-    if is_drive_id(disks[0]) and not redfish:
-        raise r.fail(node, f"{where}: system disk {disks[0]!r} is a Redfish drive id, which "
-                     "needs redfish: true (or give a path or a detect: rule)")
+    if not disks:
+        raise r.fail(node, f"{where}: system_disks names 0 disks; it takes one (a path, a "
+                     "detect: rule or a Redfish drive id) or several Redfish drive ids (a "
+                     "RAID-1 volume of them)")
+    if len(disks) > 1 and not all(is_drive_id(d) for d in disks):
+        raise r.fail(node, f"{where}: system_disks names {len(disks)} disks; several are "
+                     "the Redfish drive ids of a RAID-1 volume, not paths or detect: rules")
+    if len(set(disks)) != len(disks):
+        raise r.fail(node, f"{where}: system_disks names a drive twice")
+    for disk in disks:
+        if is_drive_id(disk) and not redfish:
+            raise r.fail(node, f"{where}: system disk {disk!r} is a Redfish drive id, "
+                         "which needs redfish: true (or give a path or a detect: rule)")
 
 
 def _kernel_option(value: str) -> None:

@@ -1,6 +1,7 @@
 """A Redfish client for what the bootstrap daemon asks of a server's BMC: what the system
 is (vendor, model, serial, health, NICs with their MACs, drives), power, the identify
-LED, BIOS and manager settings, and a one-time boot from the network.
+LED, BIOS and manager settings, a RAID-1 system volume, and a one-time boot from the
+network.
 
 HTTP basic authentication over the BMC's address; BMCs often have self-signed
 certificates, so HTTPS is not verified (the bootstrap network is a private one).
@@ -22,24 +23,32 @@ from pvc.installer import answers
 log = logging.getLogger("pvcbootstrapd")
 TIMEOUT = 20.0
 POWER_WAIT = 60.0  # a BMC may take its time to apply a power change
+VOLUME_NAME = "pvc-system"  # the RAID-1 volume the daemon makes (and finds again)
+VOLUME_WAIT = 600.0  # some BMCs make a volume through a job of their own
 
 
 @dataclass(frozen=True)
 class Drive:
-    """A drive as the BMC lists it (Storage's Drives, or SimpleStorage's Devices, which
-    have no id of their own: their name serves)."""
+    """A drive as the BMC lists it (Storage's Drives, with the controller and the link
+    a RAID volume names them by; or SimpleStorage's Devices, which have no id of their
+    own: their name serves), or the volume the daemon made of several."""
 
     id: str
     model: str
     capacity_bytes: int
+    controller: str = ""  # the Storage resource it is on (none from SimpleStorage)
+    link: str = ""  # its own resource
 
     def as_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "model": self.model, "capacity_bytes": self.capacity_bytes}
+        return {"id": self.id, "model": self.model, "capacity_bytes": self.capacity_bytes,
+                **({"controller": self.controller} if self.controller else {}),
+                **({"link": self.link} if self.link else {})}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Drive:
         return cls(str(data["id"]), str(data.get("model") or ""),
-                   int(data.get("capacity_bytes") or 0))
+                   int(data.get("capacity_bytes") or 0), str(data.get("controller") or ""),
+                   str(data.get("link") or ""))
 
 
 @dataclass(frozen=True)
@@ -141,7 +150,8 @@ class Redfish:
                     drive = self._call("GET", link["@odata.id"])
                     found.append(Drive(str(drive.get("Id") or link["@odata.id"]),
                                        str(drive.get("Model") or ""),
-                                       int(drive.get("CapacityBytes") or 0)))
+                                       int(drive.get("CapacityBytes") or 0), controller,
+                                       link["@odata.id"]))
         except BackendError as exc:
             log.info("%s: no drives from Storage: %s", self.base, exc.message)
         try:
@@ -153,6 +163,17 @@ class Redfish:
         except BackendError as exc:
             log.info("%s: no drives from SimpleStorage: %s", self.base, exc.message)
         return tuple(found)
+
+    def _volumes_link(self, controller: str) -> str:
+        link = (self._call("GET", controller).get("Volumes") or {}).get("@odata.id")
+        return str(link or f"{controller}/Volumes")
+
+    def volumes(self, controller: str) -> list[dict[str, Any]]:
+        """The volumes of a Storage controller, each as the BMC describes it."""
+        return [self._call("GET", m) for m in self._members(self._volumes_link(controller))]
+
+    def create_volume(self, controller: str, body: dict[str, Any]) -> None:
+        self._call("POST", self._volumes_link(controller), body)
 
     def power_state(self) -> str:
         return str(self._call("GET", self.system).get("PowerState") or "")
@@ -208,43 +229,105 @@ class Prepared:
     facts: SystemFacts
     nic_mac: str  # the NIC it boots from
     disk: answers.DiskChoice  # the installer's system disk
+    volume: Drive | None = None  # the RAID volume made for it
 
 
 def prepare_install(bmc: Redfish, bios: dict[str, Any], manager: dict[str, Any],
-                    system_disk: str, nic_mac: str = "") -> Prepared:
+                    system_disks: tuple[str, ...], nic_mac: str = "") -> Prepared:
     """Make a server ready to install through its BMC: off, its LED lit (so it can be
-    found in the rack), its settings applied, set to boot from the network once, and on.
-    Returns the facts read, the MAC of the NIC it boots from (`nic_mac` if given: it
-    must be one of the system's; else its first NIC) and its system disk for the
-    installer. A NIC or a disk it does not have stops it before any setting changes."""
+    found in the rack), its RAID-1 system volume made (several system disks), its
+    settings applied, set to boot from the network once, and on. Returns the facts read,
+    the MAC of the NIC it boots from (`nic_mac` if given: it must be one of the
+    system's; else its first NIC), the volume and its system disk for the installer. A
+    NIC or a disk it does not have stops it before any setting changes."""
     bmc.power(on=False)
     bmc.indicator(lit=True)
     facts = bmc.facts()
-    disk = install_disk(system_disk, list(facts.drives))
     if nic_mac and nic_mac not in facts.macs:
         raise BackendError(f"the system's NICs are {', '.join(facts.macs) or 'none'}; "
                            f"install mac {nic_mac} is not one of them")
     if not nic_mac and not facts.macs:
         raise BackendError("the BMC lists no NIC to boot from")
+    if len(system_disks) > 1:
+        volume: Drive | None = raid_volume(bmc, system_disks, list(facts.drives))
+    else:
+        volume = None
+    disk = install_disk(system_disks, list(facts.drives), volume)
     bmc.set_bios(bios)
     bmc.set_manager(manager)
     bmc.boot_once("Pxe")
     bmc.power(on=True)
-    return Prepared(facts, nic_mac or facts.macs[0], disk)
+    return Prepared(facts, nic_mac or facts.macs[0], disk, volume)
 
 
-def install_disk(system_disk: str, drives: list[Drive]) -> answers.DiskChoice:
-    """The installer's disk for a node's system_disks entry: a path or a detect: rule as
-    given; a Redfish drive id as the detect: rule that picks that drive by its model and
-    size. Drives alike in both are interchangeable; among them the rule takes the one at
-    the drive's place in the BMC's order."""
-    if system_disk.startswith(("/", "detect:")):
-        return answers.disk(system_disk)
-    drive = next((d for d in drives if d.id == system_disk), None)
+def _drive(drive_id: str, drives: list[Drive]) -> Drive:
+    drive = next((d for d in drives if d.id == drive_id), None)
     if drive is None:
         listed = ", ".join(f"{d.id} ({d.capacity_bytes / 1000**3:.1f} GB)" for d in drives)
-        raise InvalidArgument(f"system disk {system_disk!r} is not a drive the BMC lists "
+        raise InvalidArgument(f"system disk {drive_id!r} is not a drive the BMC lists "
                               f"(drives: {listed or 'none'})")
+    return drive
+
+
+def raid_volume(bmc: Redfish, drive_ids: tuple[str, ...], drives: list[Drive]) -> Drive:
+    """The RAID-1 volume of these drives for the system, made through the BMC (as PVC's
+    bootstrap does), or found again by its name (a daemon that prepares the server again
+    makes no second one). The drives must be listed under one Storage controller, each
+    with a size; the volume is the size of the smallest."""
+    chosen = [_drive(i, drives) for i in drive_ids]
+    for drive in chosen:
+        if not drive.controller or not drive.link:
+            raise InvalidArgument(f"drive {drive.id!r} is not listed under a Storage "
+                                  "controller, so no RAID volume can be made of it")
+        if drive.capacity_bytes <= 0:
+            raise InvalidArgument(f"the BMC gives no size for drive {drive.id!r}")
+    controllers = sorted({d.controller for d in chosen})
+    if len(controllers) != 1:
+        raise InvalidArgument(f"drives {', '.join(drive_ids)} are on different storage "
+                              f"controllers ({', '.join(controllers)}): a RAID volume is "
+                              "made by one")
+    controller, size = controllers[0], min(d.capacity_bytes for d in chosen)
+
+    def made() -> dict[str, Any] | None:
+        return next((v for v in bmc.volumes(controller) if v.get("Name") == VOLUME_NAME),
+                    None)
+
+    volume = made()
+    if volume is None:
+        log.info("%s: making RAID-1 volume %s of %s", bmc.base, VOLUME_NAME,
+                 ", ".join(drive_ids))
+        bmc.create_volume(controller, {
+            "Name": VOLUME_NAME, "RAIDType": "RAID1", "VolumeType": "Mirrored",
+            "CapacityBytes": size, "Links": {"Drives": [{"@odata.id": d.link}
+                                                        for d in chosen]}})
+        deadline = time.monotonic() + VOLUME_WAIT
+        while (volume := made()) is None:
+            if time.monotonic() > deadline:
+                raise BackendError(f"Redfish {bmc.base}: volume {VOLUME_NAME} is not listed "
+                                   f"{VOLUME_WAIT:.0f} s after it was asked for")
+            time.sleep(5)
+    return Drive(str(volume.get("Id") or VOLUME_NAME), "",
+                 int(volume.get("CapacityBytes") or size), controller,
+                 str(volume.get("@odata.id") or ""))
+
+
+def install_disk(system_disks: tuple[str, ...], drives: list[Drive],
+                 volume: Drive | None = None) -> answers.DiskChoice:
+    """The installer's disk for a node's system_disks: a path or a detect: rule as
+    given; a Redfish drive id as the detect: rule that picks that drive by its model and
+    size (drives alike in both are interchangeable; among them the rule takes the one at
+    the drive's place in the BMC's order); several drive ids as the rule that picks
+    their RAID `volume` by its size (what the system sees of a RAID controller's volume
+    has no model a BMC tells)."""
+    if len(system_disks) > 1:
+        if volume is None:
+            raise InvalidArgument(f"the RAID volume of {', '.join(system_disks)} is not "
+                                  "made yet")
+        return answers.DiskChoice(size_bytes=volume.capacity_bytes)
+    system_disk = system_disks[0]
+    if system_disk.startswith(("/", "detect:")):
+        return answers.disk(system_disk)
+    drive = _drive(system_disk, drives)
     if drive.capacity_bytes <= 0:
         raise InvalidArgument(f"the BMC gives no size for drive {drive.id!r}: name the "
                               "system disk by a path or a detect: rule")

@@ -155,16 +155,20 @@ class Bootstrap:
         with self._bmc(record, node) as bmc:
             ready = redfish.prepare_install(bmc, node.bmc.bios_settings,
                                             node.bmc.manager_settings,
-                                            node.install.system_disks[0], node.install.mac)
+                                            node.install.system_disks, node.install.mac)
         facts, nic = ready.facts, ready.nic_mac
         record = self.store.update_node(cluster, hostname, facts={
-            **facts.as_dict(), "nic_mac": nic, "install_disk": str(ready.disk)}, node_mac=nic)
+            **facts.as_dict(), "nic_mac": nic, "install_disk": str(ready.disk),
+            **({"system_volume": ready.volume.as_dict()} if ready.volume else {})},
+            node_mac=nic)
         self._commit_facts(cluster, f"pvcbootstrapd: {hostname} characterized")
         self.advance(record, "pxe-booting",
                      f"{hostname} ({facts.manufacturer} {facts.model}, serial "
                      f"{facts.serial or '-'}, health {facts.health or '-'}, "
                      f"{len(facts.drives)} drives) is powered on to boot once from the "
-                     f"network on {nic}, to install on {ready.disk}")
+                     f"network on {nic}, to install on {ready.disk}" + (
+                         f" (RAID-1 volume {ready.volume.id} of "
+                         f"{', '.join(node.install.system_disks)})" if ready.volume else ""))
 
     def _commit_facts(self, cluster: str, message: str) -> None:
         """Write what is known of the cluster's nodes into the repository and commit it
@@ -233,15 +237,18 @@ class Bootstrap:
         if record is None:
             raise NotFound(f"no node to install has the NIC {mac(hw)}")
         cluster, node = self._config(record)
-        # a Redfish drive id is the rule for that drive among those the BMC listed
-        disk = node.install.system_disks[0]
-        if is_drive_id(disk) and "drives" not in record.facts:
-            raise InvalidArgument(f"{record.hostname}: system disk {disk!r} is a Redfish "
+        # a Redfish drive id is the rule for that drive among those the BMC listed, and
+        # several are their RAID volume's
+        disks = node.install.system_disks
+        if is_drive_id(disks[0]) and "drives" not in record.facts:
+            raise InvalidArgument(f"{record.hostname}: system disk {disks[0]!r} is a Redfish "
                                   "drive id, and the BMC was not asked for its drives yet")
+        volume = record.facts.get("system_volume")
         given = installer_answers.Answers(
             hostname=cluster.fqdn(record.hostname),
-            disk=redfish.install_disk(disk, [redfish.Drive.from_dict(d)
-                                             for d in record.facts.get("drives", [])]),
+            disk=redfish.install_disk(disks, [redfish.Drive.from_dict(d)
+                                              for d in record.facts.get("drives", [])],
+                                      redfish.Drive.from_dict(volume) if volume else None),
             interface=node.install.interface or mac(hw),
             address=None,  # DHCP on the bootstrap network; Ansible sets the rest
             deploy_user=self.settings.deploy_user, ssh_keys=self.settings.ssh_keys,
@@ -313,17 +320,26 @@ class Bootstrap:
         hooks.check(cluster.config.hooks)
         records = self.store.nodes(name)
         work = self.settings.state_dir / "ansible"
-        inventory = ansible.write_inventory(work / f"{name}.yml", {
-            cluster.fqdn(n.hostname): str(n.node_ip) for n in records},
-            self.settings.deploy_user)
+        inventory_hosts = {cluster.fqdn(n.hostname): (str(n.node_ip), str(n.node_mac))
+                           for n in records}
+        inventory = ansible.write_inventory(work / f"{name}.yml", inventory_hosts,
+                                            self.settings.deploy_user)
         log_file = work / f"{name}.log"
         if self.store.cluster_stage(name) == "ansible-running":
             ansible.playbook(self.settings.repository, self.settings.ansible_playbook, name,
                              inventory, self.settings.ansible_key, log_file,
                              {"do_bootstrap": "yes"})
+            # as PVC's: the configured nodes boot again (what Ansible set up must come up
+            # by itself), and the hooks wait until every one of them is ready
+            self.report(name, "", "ansible-running", stages.INFO,
+                        f"cluster {name}: configured by Ansible; rebooting its nodes")
+            ansible.reboot(self.settings.repository, ":".join(sorted(inventory_hosts)),
+                           self.settings.ready_command, inventory, self.settings.ansible_key,
+                           log_file)
             for record in records:
                 self.advance(record, "booted-configured",
-                             f"{record.hostname} is configured by Ansible")
+                             f"{record.hostname} is configured by Ansible, rebooted and "
+                             "ready")
             self._advance_cluster(name, "hooks-running", stages.BEGIN,
                                   f"cluster {name}: running its hooks "
                                   f"({len(cluster.config.hooks)})")

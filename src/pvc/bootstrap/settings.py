@@ -19,6 +19,10 @@
     ansible:                          # optional: run once every node of a cluster is up
       playbook: pvc.yml               # in the repository, with -l <cluster> -e do_bootstrap=yes
       ssh_key: /etc/pvc/bootstrap_ed25519  # the deploy user's (the ssh_keys' private one)
+      ready_command: "..."            # optional: after Ansible every node reboots; this
+                                      # (shell, as root) succeeds once a rebooted node is
+                                      # ready for the hooks (default: its PVC node daemon
+                                      # runs)
     webhook:                          # optional
       uri: https://chat.example.net/hooks/abc
       method: POST
@@ -46,6 +50,10 @@ from pvc.installer import answers
 
 DEFAULT_PATH = Path("/etc/pvc/pvcbootstrapd.yml")
 DEFAULT_PORT = 9999
+# a node that rebooted configured is ready for the hooks once its PVC node daemon runs
+DEFAULT_READY_COMMAND = (
+    'pvc node info "$(hostname -s)" --format json | python3 -c "import json, sys; '
+    "sys.exit(json.load(sys.stdin).get('daemon_state') != 'run')\"")
 
 
 @dataclass(frozen=True)
@@ -62,6 +70,7 @@ class Settings:
     redfish_port: int | None = None  # None: the scheme's
     ansible_playbook: str = "pvc.yml"  # in the repository
     ansible_key: Path | None = None  # the deploy user's private key (None: Ansible's own)
+    ready_command: str = DEFAULT_READY_COMMAND  # a node rebooted after Ansible is ready
 
     @property
     def http_base(self) -> str:
@@ -127,16 +136,19 @@ def _redfish(raw: Any, where: str) -> tuple[str, int | None]:
     return scheme, port
 
 
-def _ansible(raw: Any, where: str) -> tuple[str, Path | None]:
+def _ansible(raw: Any, where: str) -> tuple[str, Path | None, str]:
     if not isinstance(raw, dict):
         raise InvalidArgument(f"{where}: ansible is not a mapping")
-    _known(f"{where} ansible", raw, {"playbook", "ssh_key"}, set())
+    _known(f"{where} ansible", raw, {"playbook", "ssh_key", "ready_command"}, set())
     playbook = str(raw.get("playbook", "pvc.yml"))
     if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}\.ya?ml", playbook):
         raise InvalidArgument(f"{where} ansible: playbook {playbook!r} is not a playbook file "
                               "name of the repository")
     key = raw.get("ssh_key")
-    return playbook, Path(str(key)) if key else None
+    ready = raw.get("ready_command", DEFAULT_READY_COMMAND)
+    if not isinstance(ready, str) or not ready.strip() or len(ready) > 2000:
+        raise InvalidArgument(f"{where} ansible: ready_command is not a command line")
+    return playbook, Path(str(key)) if key else None, ready
 
 
 def parse(text: str, where: str = "pvcbootstrapd.yml") -> Settings:
@@ -156,10 +168,10 @@ def parse(text: str, where: str = "pvcbootstrapd.yml") -> Settings:
     if not isinstance(keys, list):
         raise InvalidArgument(f"{where}: ssh_keys is not a list")
     scheme, redfish_port = _redfish(raw.get("redfish") or {}, where)
-    playbook, key = _ansible(raw.get("ansible") or {}, where)
+    playbook, key, ready = _ansible(raw.get("ansible") or {}, where)
     return Settings(
         redfish_scheme=scheme, redfish_port=redfish_port, ansible_playbook=playbook,
-        ansible_key=key,
+        ansible_key=key, ready_command=ready,
         repository=Path(str(raw["repository"])), state_dir=Path(str(raw["state_dir"])),
         iso=Path(str(raw["iso"])), network=_network(raw["network"], where), port=port,
         deploy_user=answers.deploy_user(str(raw.get("deploy_user", answers.DEFAULT_USER))),

@@ -18,7 +18,7 @@ NODE_STAGES = (
     "installing",         # the installer checked in and is writing the disk
     "installed",          # the installer finished and reboots into the disk
     "booted-initial",     # the installed system's first boot checked in
-    "booted-configured",  # Ansible configured it
+    "booted-configured",  # Ansible configured it, it rebooted and is ready
     "completed",          # the hooks ran; LED off
 )
 CLUSTER_STAGES = ("provisioning", "ansible-running", "hooks-running", "completed")

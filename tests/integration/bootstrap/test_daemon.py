@@ -349,9 +349,13 @@ def test_a_redfish_bmc_that_takes_a_lease_has_its_server_prepared_and_powered_on
     facts = yaml.safe_load((repo / "group_vars" / "c1" / "bootstrap_facts.yml").read_text())
     assert facts["bootstrap_facts"]["hv1"]["nic_mac"] == HV1_NIC
     assert facts["bootstrap_facts"]["hv1"]["macs"] == [HV1_NIC]
-    assert facts["bootstrap_facts"]["hv1"]["drives"] == [
+    drives = facts["bootstrap_facts"]["hv1"]["drives"]
+    assert [{k: d[k] for k in ("id", "model", "capacity_bytes")} for d in drives] == [
         {"id": f"drv-{x}", "model": "C123", "capacity_bytes": size}
         for x, size in (("a", 900 * 10**9), ("b", 900 * 10**9), ("c", 4 * 10**12))]
+    # with the controller and the link a RAID volume would name them by
+    assert all(d["controller"].endswith("/Storage/1") and
+               d["link"] == f"{d['controller']}/Drives/{d['id']}" for d in drives), drives
     assert facts["bootstrap_facts"]["hv1"]["install_disk"] == "detect:C123:900GB:1"
     assert sh("git", "-C", str(repo), "log", "-1", "--format=%s %an").stdout.strip() == \
         "pvcbootstrapd: hv1 characterized pvcbootstrapd"

@@ -65,8 +65,10 @@ def edit(old: str, new: str) -> str:
     (edit("filesystem: xfs", "filesystem: zfs"), "line 10: filesystem 'zfs' is not one of"),
     (edit("[detect:INTEL:480GB:0]", "[detect:INTEL:lots:0]"), "line 9: system_disks: disk"),
     (edit("[vim]", "['vim; rm']"), "line 11: packages: package 'vim; rm'"),
-    (edit("[detect:INTEL:480GB:0]", "[Disk.Bay.0, Disk.Bay.1]"), "line 9: node "
-     "52:54:00:aa:00:01: system_disks names 2 disks; it takes one"),
+    (edit("[detect:INTEL:480GB:0]", "[Disk.Bay.0, /dev/sdb]"), "line 9: node "
+     "52:54:00:aa:00:01: system_disks names 2 disks; several are the Redfish drive ids"),
+    (edit("[detect:INTEL:480GB:0]", "[Disk.Bay.0, Disk.Bay.0]"), "line 9: node "
+     "52:54:00:aa:00:01: system_disks names a drive twice"),
     (edit("[detect:INTEL:480GB:0]", "[]"), "system_disks names 0 disks"),
     (edit("[detect:INTEL:480GB:0]", "['Disk;rm']"), "line 9: system_disks: system disk "
      "'Disk;rm' is neither"),
@@ -99,3 +101,8 @@ def test_a_bad_file_is_refused_naming_its_line(text: str, message: str) -> None:
 def test_a_redfish_node_may_name_its_system_disk_by_drive_id() -> None:
     config = parse(edit("[detect:INTEL:480GB:0]", "[Disk.Bay.1:Enclosure.Internal.0-1]"))
     assert config.nodes[0].install.system_disks == ("Disk.Bay.1:Enclosure.Internal.0-1",)
+
+
+def test_several_drive_ids_are_a_raid_volume() -> None:
+    config = parse(edit("[detect:INTEL:480GB:0]", "[Disk.Bay.0, Disk.Bay.1]"))
+    assert config.nodes[0].install.system_disks == ("Disk.Bay.0", "Disk.Bay.1")

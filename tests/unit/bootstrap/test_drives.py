@@ -1,6 +1,6 @@
 """A system disk named by a Redfish drive id becomes the installer's detect: rule that
-picks that drive (pure logic; the BMC's listing is read from sushy-tools in the
-integration and installer tests)."""
+picks that drive, and several become their RAID volume's (pure logic; the BMC's listing
+and the volume are read from sushy-tools in the integration and installer tests)."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ DRIVES = [Drive("Disk.Bay.0", "INTEL SSDSC2KB480G8R", 480_103_981_056),
     ("detect:INTEL:480GB:1", "detect:INTEL:480GB:1"),
 ])
 def test_the_rule_for_a_system_disk(given: str, rule: str) -> None:
-    choice = install_disk(given, DRIVES)
+    choice = install_disk((given,), DRIVES)
     assert str(choice) == rule
     # the rule reads back the same from the answer file
     assert answers.disk(str(choice)) == choice
@@ -39,8 +39,8 @@ def test_the_rule_picks_that_drive_on_the_machine() -> None:
     seen = [machine.Disk("/dev/sda", "INTEL SSDSC2KB48", 480_103_981_056),
             machine.Disk("/dev/sdb", "INTEL SSDSC2KB48", 480_103_981_056),
             machine.Disk("/dev/sdc", "ST4000NM0035-1V4", 4_000_787_030_016)]
-    assert machine.pick_disk(install_disk("Disk.Bay.2", DRIVES), seen).path == "/dev/sdc"
-    assert machine.pick_disk(install_disk("Disk.Bay.1", DRIVES), seen).path == "/dev/sdb"
+    assert machine.pick_disk(install_disk(("Disk.Bay.2",), DRIVES), seen).path == "/dev/sdc"
+    assert machine.pick_disk(install_disk(("Disk.Bay.1",), DRIVES), seen).path == "/dev/sdb"
 
 
 @pytest.mark.parametrize(("given", "drives", "message"), [
@@ -52,5 +52,16 @@ def test_the_rule_picks_that_drive_on_the_machine() -> None:
 def test_a_drive_the_bmc_does_not_list_is_refused(given: str, drives: list[Drive],
                                                    message: str) -> None:
     with pytest.raises(InvalidArgument) as err:
-        install_disk(given, drives)
+        install_disk((given,), drives)
     assert message in err.value.message, err.value.message
+
+
+def test_several_drives_are_their_raid_volume_by_its_size() -> None:
+    volume = Drive("vol-1", "", 480_000_000_000, "/redfish/v1/Systems/1/Storage/1")
+    choice = install_disk(("Disk.Bay.0", "Disk.Bay.1"), DRIVES, volume)
+    assert str(choice) == "detect::480GB:0"
+    assert answers.disk(str(choice)) == choice
+    # what the facts keep of it reads back the same
+    assert Drive.from_dict(volume.as_dict()) == volume
+    with pytest.raises(InvalidArgument, match="is not made yet"):
+        install_disk(("Disk.Bay.0", "Disk.Bay.1"), DRIVES)

@@ -39,10 +39,10 @@ class Recorder(notify.Notifier):
         self.sent.append((cluster, node, stage, status))
 
 
-def make(tmp_path: Path) -> tuple[Bootstrap, Recorder]:
+def make(tmp_path: Path, bootstrap_yml: str = BOOTSTRAP_YML) -> tuple[Bootstrap, Recorder]:
     repo = tmp_path / "repo"
     (repo / "group_vars" / "c1").mkdir(parents=True)
-    (repo / "group_vars" / "c1" / "bootstrap.yml").write_text(BOOTSTRAP_YML)
+    (repo / "group_vars" / "c1" / "bootstrap.yml").write_text(bootstrap_yml)
     (repo / "hosts").write_text(HOSTS)
     cfg = settings.parse(f"""
 repository: {repo}
@@ -110,6 +110,23 @@ def test_a_bmc_lease_starts_its_redfish_flow_and_a_failure_is_final(tmp_path: Pa
     assert stage(service, "hv2") == "failed"
     assert recorder.sent[-1][2:] == ("failed", "failure")
     assert service.boot_script(NIC).endswith("exit 1\n")  # no install loop on a failure
+
+
+def test_a_node_on_a_raid_volume_installs_on_the_volume_once_it_is_made(
+        tmp_path: Path) -> None:
+    service, _ = make(tmp_path, BOOTSTRAP_YML.replace(
+        "    bmc: {username: admin, password: secret}\n",
+        "    bmc: {username: admin, password: secret}\n"
+        "    install: {system_disks: [Disk.Bay.0, Disk.Bay.1]}\n"))
+    nic = "52:54:00:bb:00:01"
+    drives = [{"id": f"Disk.Bay.{n}", "model": "X", "capacity_bytes": 480 * 10**9,
+               "controller": "/s/1", "link": f"/s/1/Drives/{n}"} for n in (0, 1)]
+    service.store.update_node("c1", "hv1", facts={"drives": drives}, node_mac=nic)
+    with pytest.raises(InvalidArgument, match=r"RAID volume of Disk\.Bay\.0, Disk\.Bay\.1 is not"):
+        service.answers(nic)
+    service.store.update_node("c1", "hv1", facts={"drives": drives, "system_volume": {
+        "id": "v1", "model": "", "capacity_bytes": 479 * 10**9, "controller": "/s/1"}})
+    assert str(answers.parse(service.answers(nic)).disk) == "detect::479GB:0"
 
 
 def test_bad_checkins_are_refused_and_change_nothing(tmp_path: Path) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ipaddress
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -33,6 +35,25 @@ def test_settings_are_read_with_defaults() -> None:
     assert got.deploy_user == "deploy"
     assert got.webhook.uri == "http://127.0.0.1:8080/hook"
     assert got.webhook.body["text"] == "{icon} {message}"
+    assert got.ready_command == settings.DEFAULT_READY_COMMAND
+
+
+@pytest.mark.parametrize(("state", "code"), [("run", 0), ("init", 1), ("stop", 1)])
+def test_the_default_ready_command_waits_for_the_node_daemon_to_run(
+        tmp_path: Path, state: str, code: int) -> None:
+    # a `pvc` that answers as the CLI does, for the node named by the short hostname
+    fake = tmp_path / "pvc"
+    fake.write_text(f'#!/bin/sh\n[ "$1 $2 $3" = "node info $(hostname -s)" ] || exit 9\n'
+                    f'echo \'{{"name": "x", "daemon_state": "{state}"}}\'\n')
+    fake.chmod(0o755)
+    done = subprocess.run(["sh", "-c", settings.DEFAULT_READY_COMMAND], check=False,
+                          env={**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}"})
+    assert done.returncode == code
+
+
+def test_the_ready_command_is_the_operators_own() -> None:
+    got = settings.parse(GOOD + "ansible: {ready_command: 'test -f /etc/ok'}\n")
+    assert got.ready_command == "test -f /etc/ok"
 
 
 @pytest.mark.parametrize(("old", "new", "message"), [
@@ -46,6 +67,8 @@ def test_settings_are_read_with_defaults() -> None:
     ("interface: bootstrap0", "interface: 'eth0; reboot'", "interface"),
     ("ansible@bs", "ansible@bs\\nssh-rsa x", "ssh_key"),
     ("uri: http://127.0.0.1:8080/hook", "uri: file:///etc/passwd", "webhook uri"),
+    ("webhook:", "ansible: {ready_command: ''}\nwebhook:", "ready_command is not a command"),
+    ("webhook:", "ansible: {ready: x}\nwebhook:", "unknown key 'ready'"),
 ])
 def test_bad_settings_are_refused_naming_the_key(old: str, new: str, message: str) -> None:
     assert old in GOOD
