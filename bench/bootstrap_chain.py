@@ -157,8 +157,10 @@ def qemu(work: Path, host: str) -> list[str]:
     system, osd = work / f"{host}-system.qcow2", work / f"{host}-osd.qcow2"
     for image, size in ((system, SYSTEM_DISK), (osd, OSD_DISK)):
         sh("qemu-img", "create", "-q", "-f", "qcow2", str(image), size)
-    argv = ["qemu-system-x86_64", "-machine", "pc,accel=tcg", "-m", str(MEMORY_MIB),
-            "-smp", "1", "-display", "none", "-monitor", "none",
+    # -cpu max: under TCG the default CPU (qemu64) lacks SSSE3 and PCLMULQDQ, and
+    # ceph-mon dies of SIGILL as it loads its erasure-code plugins (gf-complete)
+    argv = ["qemu-system-x86_64", "-machine", "pc,accel=tcg", "-cpu", "max",
+            "-m", str(MEMORY_MIB), "-smp", "1", "-display", "none", "-monitor", "none",
             "-serial", f"file:{work / f'{host}-console.log'}",
             "-drive", f"file={system},if=none,id=d0,format=qcow2",
             "-device", "virtio-blk-pci,drive=d0,bootindex=1,addr=0x7",
