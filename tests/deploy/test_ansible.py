@@ -141,6 +141,10 @@ def _value(**values: Any) -> Change:
     (_value(pvc_fence_failed_action="reboot"), "pvc_fence_successful_action and "
                                                "pvc_fence_failed_action are migrate or none"),
     (_value(pvc_api_secret_key=""), "pvc_api_secret_key is empty"),
+    (_value(pvc_zookeeper_session_timeout=30),
+     "pvc_zookeeper_session_timeout and pvc_patroni_ttl are whole seconds from 2 to 40 of "
+     "ZooKeeper's ticks (pvc_zookeeper_tick_ms, from 50 to 10000 ms, now 250: 0.5 to 10.0 s; "
+     "now 30 and 10)"),
     (_value(pvc_dns_database_name="pvc-dns"),
      "pvc_dns_database_name is 'pvc-dns': a database or user name is lower-case letters"),
     (_value(pvc_package_file="/nonexistent/pvc.deb"),

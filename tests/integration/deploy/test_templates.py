@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
 import subprocess
 import sys
 import uuid
@@ -17,7 +18,8 @@ from typing import Any
 import pytest
 import yaml
 
-from pvc.devcluster import frr
+from pvc.devcluster import frr, zookeeper
+from pvc.state.ensemble import four_letter
 
 pytestmark = pytest.mark.integration
 
@@ -150,3 +152,49 @@ def test_pvc_conf_is_one_the_node_daemon_takes(tmp_path: Path) -> None:
     # the libvirt secret of Ceph's client.admin: one per cluster, from its fsid
     assert conf["ceph"]["secret_uuid"] == str(uuid.uuid5(ANSIBLE_UUID_NAMESPACE,
                                                          f"pvc-ceph-secret-{FSID}"))
+
+
+@pytest.mark.skipif(not Path(zookeeper.JAVA).exists(), reason="ZooKeeper is not installed")
+def test_the_timing_variables_reach_zookeeper_patroni_and_pvc_conf(tmp_path: Path) -> None:
+    timing = {"pvc_zookeeper_tick_ms": 2000, "pvc_zookeeper_init_limit": 30,
+              "pvc_zookeeper_sync_limit": 10, "pvc_zookeeper_session_timeout": 30,
+              "pvc_patroni_ttl": 30, "pvc_patroni_loop_wait": 5,
+              "pvc_patroni_retry_timeout": 10}
+    got = render(tmp_path, "hv1", ["zoo.cfg", "patroni.yml", "pvc.conf"], {
+        "pvc_api_secret_key": "k", "pvc_api_database_password": "a",
+        "pvc_dns_database_password": "d", **timing})
+    assert yaml.safe_load(got["pvc.conf"])["database"]["zookeeper"]["session_timeout"] == 30
+    dcs = yaml.safe_load(got["patroni.yml"])["bootstrap"]["dcs"]
+    assert (dcs["ttl"], dcs["loop_wait"], dcs["retry_timeout"]) == (30, 5, 10)
+    # ZooKeeper itself reads the file (as a one-server ensemble here, on loopback) and
+    # reports the timing it took: sessions from 2 to 40 ticks
+    port = free_port()
+    local = [ln for ln in got["zoo.cfg"].splitlines()
+             if not ln.startswith(("server.", "dataDir=", "clientPort="))]
+    server = zookeeper.ZkServer(1, tmp_path / "zk", "127.0.0.1", port, {})
+    (server.data_dir / "data").mkdir(parents=True)
+    server.config_file.write_text("\n".join(
+        [*local, f"dataDir={server.data_dir / 'data'}", f"clientPort={port}",
+         "clientPortAddress=127.0.0.1", "4lw.commands.whitelist=conf,srvr"]) + "\n")
+    with (server.data_dir / "out.log").open("wb") as log:
+        proc = subprocess.Popen(server.command(), stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        zookeeper.wait_serving("127.0.0.1", port, timeout=60)
+        conf = dict(line.split("=", 1) for line in
+                    four_letter("127.0.0.1", port, "conf", timeout=5).splitlines()
+                    if "=" in line)
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+    assert (conf["tickTime"], conf["minSessionTimeout"], conf["maxSessionTimeout"]) == (
+        "2000", "4000", "80000")
+    # (a one-server ensemble does not report the limits it has no use for)
+    assert {"initLimit=30", "syncLimit=10"} <= set(local)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+    return port
