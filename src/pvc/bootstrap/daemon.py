@@ -3,11 +3,14 @@
     pvcbootstrapd [--config FILE] run                 serve the bootstrap network
     pvcbootstrapd [--config FILE] status [--format json]
     pvcbootstrapd [--config FILE] reset CLUSTER NODE  start a (failed) node over
+    pvcbootstrapd [--config FILE] reset CLUSTER       run a failed cluster's step again
 
 `run` extracts the installer's netboot files from the ISO, reads the cluster repository,
 starts dnsmasq on the bootstrap interface and serves the HTTP API until SIGTERM or SIGINT;
 SIGHUP reads the repository again. What it recorded survives a restart: each node goes on
-from its last stage.
+from its last stage. `reset` changes the record only (the daemon may run or not): a node
+starts over from `waiting`; a failed cluster goes back to the step it failed in (Ansible
+or its hooks), which the running daemon starts again within a few seconds.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from pvc.bootstrap.store import Store
 from pvc.common.errors import PVCError
 
 log = logging.getLogger("pvcbootstrapd")
+RESUME_EVERY = 5  # seconds between looks for a cluster the operator reset
 
 
 def paths(state_dir: Path) -> dict[str, Path]:
@@ -59,13 +63,21 @@ def run(cfg: settings_mod.Settings) -> int:
         log_level="warning", access_log=False))
     failed = threading.Event()
 
-    def watch_dnsmasq() -> None:
+    def watch() -> None:
+        """dnsmasq must live; a cluster the operator reset gets its job again."""
+        tick = 0
         while not server.should_exit:
             if not dnsmasq.alive():
                 log.error("dnsmasq exited (%s); see %s", dnsmasq.exit_code(),
                           where["dnsmasq"] / "dnsmasq.out")
                 failed.set()
                 server.should_exit = True
+            tick += 1
+            if tick % RESUME_EVERY == 0:
+                try:
+                    service.resume_clusters()
+                except Exception:  # the record's trouble is logged; the daemon serves on
+                    log.exception("cannot look for clusters to resume")
             time.sleep(1)
 
     def reload(*_: object) -> None:
@@ -84,7 +96,7 @@ def run(cfg: settings_mod.Settings) -> int:
     # handler of ours, not the default one that would end the process before it cleans up)
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    threading.Thread(target=watch_dnsmasq, name="dnsmasq-watch", daemon=True).start()
+    threading.Thread(target=watch, name="watch", daemon=True).start()
     log.info("Serving the bootstrap network on %s (%s), API %s", cfg.network.interface,
              cfg.network.address, cfg.http_base)
     try:
@@ -117,13 +129,20 @@ def status(cfg: settings_mod.Settings, fmt: str) -> int:
     return 0
 
 
-def reset(cfg: settings_mod.Settings, cluster: str, node: str) -> int:
+def reset(cfg: settings_mod.Settings, cluster: str, node: str | None) -> int:
     store = Store(paths(cfg.state_dir)["db"])
     try:
-        store.reset_node(cluster, node)
+        if node is None:
+            step = store.reset_cluster(cluster)
+        else:
+            store.reset_node(cluster, node)
     finally:
         store.close()
-    print(f"{cluster}/{node} starts over (waiting)")
+    if node is None:
+        print(f"cluster {cluster} goes on from {step} (the running daemon starts it within "
+              f"{RESUME_EVERY} s; `pvcbootstrapd status` follows it)")
+    else:
+        print(f"{cluster}/{node} starts over (waiting)")
     return 0
 
 
@@ -135,9 +154,10 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("run", help="serve the bootstrap network")
     st = sub.add_parser("status", help="every cluster and node, with its stage")
     st.add_argument("--format", choices=("text", "json"), default="text")
-    rs = sub.add_parser("reset", help="start a node over from waiting")
+    rs = sub.add_parser("reset", help="start a node over from waiting, or run a failed "
+                        "cluster's step (Ansible or the hooks) again")
     rs.add_argument("cluster")
-    rs.add_argument("node")
+    rs.add_argument("node", nargs="?", help="the node to start over (none: the cluster)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     try:

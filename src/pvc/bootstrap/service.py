@@ -45,6 +45,8 @@ class Bootstrap:
         self.jobs = ThreadPoolExecutor(max_workers=JOB_THREADS, thread_name_prefix="job")
         self._lock = threading.Lock()  # one check-in at a time decides a cluster's progress
         self._repo_lock = threading.Lock()  # one writer of the repository
+        self._cluster_jobs: set[str] = set()  # clusters whose configuration runs now
+        self._jobs_lock = threading.Lock()
 
     # --- the clusters ---
 
@@ -206,9 +208,7 @@ class Bootstrap:
     def resume(self) -> None:
         """After a restart: the steps that were under way start again (Ansible's runs are
         idempotent; hooks under way run again from the first)."""
-        for name, stage in self.store.clusters().items():
-            if stage in ("ansible-running", "hooks-running"):
-                self.jobs.submit(self._run_cluster_job, name)
+        self.resume_clusters()
         for record in self.store.nodes():
             if record.redfish and record.stage == "characterizing":
                 self.submit(self._characterize, record.cluster, record.hostname)
@@ -294,9 +294,27 @@ class Bootstrap:
             if self._advance_cluster(name, "ansible-running", stages.BEGIN,
                                      f"cluster {name}: configuring it with Ansible "
                                      f"({self.settings.ansible_playbook}, do_bootstrap=yes)"):
-                self.jobs.submit(self._run_cluster_job, name)
+                self.submit_cluster(name)
 
     # --- the cluster's configuration (Ansible, then the hooks), on the worker ---
+
+    def resume_clusters(self) -> None:
+        """Each cluster recorded in Ansible's or the hooks' step with no job running
+        gets one: after a restart, and when the operator reset a failed cluster
+        (`pvcbootstrapd reset CLUSTER`, which only changes the record; the daemon looks
+        every few seconds)."""
+        for name, stage in self.store.clusters().items():
+            if stage in stages.CLUSTER_STEPS:
+                self.submit_cluster(name)
+
+    def submit_cluster(self, name: str) -> bool:
+        """Start the cluster's configuration job unless it runs already."""
+        with self._jobs_lock:
+            if name in self._cluster_jobs:
+                return False
+            self._cluster_jobs.add(name)
+        self.jobs.submit(self._run_cluster_job, name)
+        return True
 
     def _run_cluster_job(self, name: str) -> None:
         try:
@@ -306,6 +324,9 @@ class Bootstrap:
             log.exception("cluster %s: configuring failed", name)
             self._advance_cluster(name, stages.FAILED, stages.FAILURE,
                                   f"cluster {name} failed: {message}")
+        finally:
+            with self._jobs_lock:
+                self._cluster_jobs.discard(name)
 
     def _advance_cluster(self, name: str, stage: str, status: str, message: str) -> bool:
         if not self.store.advance_cluster(name, stage, status, message):

@@ -22,6 +22,8 @@ NODE_STAGES = (
     "completed",          # the hooks ran; LED off
 )
 CLUSTER_STAGES = ("provisioning", "ansible-running", "hooks-running", "completed")
+# the cluster's steps that run as a job of the daemon (and run again after a restart)
+CLUSTER_STEPS = ("ansible-running", "hooks-running")
 
 # the installer's check-ins -> the node stage they mean (None: news, no new stage)
 INSTALLER_CHECKINS: dict[str, str | None] = {

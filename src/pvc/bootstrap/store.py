@@ -267,3 +267,28 @@ class Store:
                        "VALUES (?, ?, ?, ?, ?, ?)", (time.time(), cluster, hostname,
                                                       stages.NODE_STAGES[0], stages.INFO,
                                                       "reset by the operator"))
+
+    def reset_cluster(self, name: str) -> str:
+        """Start a failed cluster's configuration over from the step it failed in (Ansible
+        or the hooks; both may run again), once the operator fixed what failed. Returns
+        that step."""
+        with self._tx() as db:
+            row = db.execute("SELECT stage FROM clusters WHERE name = ?", (name,)).fetchone()
+            if row is None:
+                raise NotFound(f"cluster {name} is not known")
+            if row[0] != stages.FAILED:
+                raise InvalidArgument(f"cluster {name} is {row[0]}, not {stages.FAILED}: "
+                                      "only a failed cluster starts over")
+            step = db.execute(
+                "SELECT stage FROM events WHERE cluster = ? AND hostname = '' AND stage IN "
+                "(?, ?) ORDER BY id DESC LIMIT 1",
+                (name, *stages.CLUSTER_STEPS)).fetchone()
+            again = step[0] if step else stages.CLUSTER_STAGES[0]
+            now = time.time()
+            db.execute("UPDATE clusters SET stage = ?, updated = ? WHERE name = ?",
+                       (again, now, name))
+            db.execute("INSERT INTO events (at, cluster, hostname, stage, status, message) "
+                       "VALUES (?, ?, '', ?, ?, ?)",
+                       (now, name, again, stages.INFO,
+                        f"cluster {name}: reset by the operator; {again} again"))
+        return again

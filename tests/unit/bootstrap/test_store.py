@@ -89,3 +89,23 @@ def test_a_cluster_goes_through_its_stages_once(store: Store) -> None:
     assert store.cluster_stage("c1") == "ansible-running"
     assert [(e.hostname, e.stage) for e in store.events(cluster="c1")] == [
         ("", "ansible-running")]
+
+
+def test_a_failed_cluster_goes_back_to_the_step_it_failed_in(store: Store) -> None:
+    with pytest.raises(InvalidArgument, match="cluster c1 is provisioning, not failed"):
+        store.reset_cluster("c1")
+    with pytest.raises(NotFound, match="cluster c9 is not known"):
+        store.reset_cluster("c9")
+    store.advance_cluster("c1", "ansible-running", stages.BEGIN, "ansible")
+    store.advance_cluster("c1", stages.FAILED, stages.FAILURE, "ansible failed")
+    assert store.reset_cluster("c1") == "ansible-running"
+    assert store.cluster_stage("c1") == "ansible-running"
+    store.advance_cluster("c1", "hooks-running", stages.BEGIN, "hooks")
+    store.advance_cluster("c1", stages.FAILED, stages.FAILURE, "a hook failed")
+    assert store.reset_cluster("c1") == "hooks-running"
+    assert store.cluster_stage("c1") == "hooks-running"
+    # a reset is an event of the cluster's, and a cluster under way is not reset
+    assert store.events(cluster="c1")[-1].message == (
+        "cluster c1: reset by the operator; hooks-running again")
+    with pytest.raises(InvalidArgument, match="only a failed cluster starts over"):
+        store.reset_cluster("c1")
