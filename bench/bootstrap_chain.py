@@ -100,12 +100,14 @@ def configure(repo: Path) -> None:
     pvc["pvc_ceph_pools"] = []
     # Three one-CPU TCG servers on two host cores run at a load of 7 to 11: with the kit's
     # fast-failover timing ZooKeeper re-elects its leader again and again and the daemons
-    # lose their sessions (found by the chain's second run), so these servers get a slow
-    # server's timing.
+    # lose their sessions (found by the chain's second run), and a new primary's pvcapid
+    # did not answer within 15 s (the third), so these servers get a slow server's timing.
     pvc.update(pvc_zookeeper_tick_ms=2000, pvc_zookeeper_init_limit=30,
                pvc_zookeeper_sync_limit=10, pvc_zookeeper_session_timeout=30,
                pvc_patroni_ttl=30, pvc_patroni_loop_wait=5, pvc_patroni_retry_timeout=10,
-               pvc_keepalive_interval=5, pvc_fence_intervals=6)
+               pvc_keepalive_interval=5, pvc_fence_intervals=6,
+               # pvcapid's start (Python's imports) takes longer than 15 s there
+               pvc_takeover_timeout=180)
     (group / "pvc.yml").write_text(yaml.safe_dump(pvc, sort_keys=False))
     nodes = {bmc_mac(h): {"hostname": h, "bmc": {"redfish": False},
                           "install": {"mac": mac(h, "bootstrap"),

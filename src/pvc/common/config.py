@@ -109,6 +109,9 @@ class Config:
     api_ssl_private_key: str
     enable_prometheus: bool
     enable_storage: bool = True
+    # timer.takeover_timeout: seconds a new primary waits for its address keeper and for
+    # pvcapid to answer before it gives the role up (slow or overloaded servers need more)
+    takeover_timeout: float = 15.0
     # fencing.disable_on_ipmi_failure: a node whose BMC does not answer when its daemon
     # starts is never fenced (pvc.node.ha.bmc_check)
     disable_on_ipmi_failure: bool = False
@@ -269,6 +272,18 @@ def _choice(raw: dict[str, Any], key: str, default: str, allowed: tuple[str, ...
     return value
 
 
+def _positive(raw: dict[str, Any], key: str, default: float) -> float:
+    value = _get(raw, key, default)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = 0.0
+    if not 0 < number <= 3600:
+        raise InvalidArgument(f"pvc.conf: {key} {value!r}: use a number of seconds above 0 "
+                              "and at most 3600")
+    return number
+
+
 def _service_control(value: str) -> str:
     if value not in ("systemd", "direct"):
         raise InvalidArgument(f"pvc.conf: ceph.service_control {value!r}: use systemd or direct")
@@ -309,6 +324,7 @@ def parse(raw: dict[str, Any], source: Path | None = None) -> Config:
         keepalive_interval=float(_get(raw, "timer.keepalive_interval", 1)),
         monitoring_interval=float(_get(raw, "timer.monitoring_interval", 15)),
         vm_shutdown_timeout=float(_get(raw, "timer.vm_shutdown_timeout", 180)),
+        takeover_timeout=_positive(raw, "timer.takeover_timeout", 15.0),
         fence_intervals=int(_get(raw, "fencing.intervals.fence_intervals", 4)),
         # on by default, below fence_intervals (pvc.node.ha.self_fence; the sample says why);
         # upstream's parser read the singular key, so it is accepted too

@@ -159,11 +159,13 @@ def test_the_timing_variables_reach_zookeeper_patroni_and_pvc_conf(tmp_path: Pat
     timing = {"pvc_zookeeper_tick_ms": 2000, "pvc_zookeeper_init_limit": 30,
               "pvc_zookeeper_sync_limit": 10, "pvc_zookeeper_session_timeout": 30,
               "pvc_patroni_ttl": 30, "pvc_patroni_loop_wait": 5,
-              "pvc_patroni_retry_timeout": 10}
+              "pvc_patroni_retry_timeout": 10, "pvc_takeover_timeout": 120}
     got = render(tmp_path, "hv1", ["zoo.cfg", "patroni.yml", "pvc.conf"], {
         "pvc_api_secret_key": "k", "pvc_api_database_password": "a",
         "pvc_dns_database_password": "d", **timing})
-    assert yaml.safe_load(got["pvc.conf"])["database"]["zookeeper"]["session_timeout"] == 30
+    conf = yaml.safe_load(got["pvc.conf"])
+    assert conf["database"]["zookeeper"]["session_timeout"] == 30
+    assert conf["timer"]["takeover_timeout"] == 120
     dcs = yaml.safe_load(got["patroni.yml"])["bootstrap"]["dcs"]
     assert (dcs["ttl"], dcs["loop_wait"], dcs["retry_timeout"]) == (30, 5, 10)
     # ZooKeeper itself reads the file (as a one-server ensemble here, on loopback) and
@@ -181,13 +183,13 @@ def test_the_timing_variables_reach_zookeeper_patroni_and_pvc_conf(tmp_path: Pat
                                 stdin=subprocess.DEVNULL, start_new_session=True)
     try:
         zookeeper.wait_serving("127.0.0.1", port, timeout=60)
-        conf = dict(line.split("=", 1) for line in
+        served = dict(line.split("=", 1) for line in
                     four_letter("127.0.0.1", port, "conf", timeout=5).splitlines()
                     if "=" in line)
     finally:
         proc.kill()
         proc.wait(timeout=30)
-    assert (conf["tickTime"], conf["minSessionTimeout"], conf["maxSessionTimeout"]) == (
+    assert (served["tickTime"], served["minSessionTimeout"], served["maxSessionTimeout"]) == (
         "2000", "4000", "80000")
     # (a one-server ensemble does not report the limits it has no use for)
     assert {"initLimit=30", "syncLimit=10"} <= set(local)

@@ -22,6 +22,7 @@ def test_sample_parses_with_documented_defaults() -> None:
     assert cfg.keepalive_interval == 1
     assert cfg.fence_intervals == 4
     assert cfg.zookeeper_session_timeout == 3
+    assert cfg.takeover_timeout == 15
     assert cfg.coordinator_nodes == ("hv1", "hv2", "hv3")
     assert cfg.successful_fence == "migrate" and cfg.failed_fence == "none"
     assert cfg.api_port == 7370 and cfg.api_tokens[0].token == "change-this-token"
@@ -40,6 +41,7 @@ def test_missing_defaults_apply() -> None:
     del raw["timer"], raw["fencing"]
     cfg = config.parse(raw)
     assert cfg.keepalive_interval == 1 and cfg.fence_intervals == 4
+    assert cfg.takeover_timeout == 15
 
 
 @pytest.mark.parametrize("mutate", [
@@ -52,6 +54,8 @@ def test_missing_defaults_apply() -> None:
     lambda r: r["database"]["postgres"]["credentials"]["dns"].update(password="two words"),
     lambda r: r["database"]["postgres"]["credentials"]["dns"].update(password="a\nlaunch=x"),
     lambda r: r["database"]["postgres"]["credentials"]["dns"].update(database="x#y"),
+    lambda r: r["timer"].update(takeover_timeout=0),
+    lambda r: r["timer"].update(takeover_timeout="soon"),
 ])
 def test_bad_config_is_refused(mutate) -> None:  # type: ignore[no-untyped-def]
     raw = sample()

@@ -103,16 +103,21 @@ class PrimaryServices:
                     errors.append(f"{verb} {addr} on {dev}: {reply}")
         return errors
 
-    @staticmethod
-    def _ask_keeper(keeper: subprocess.Popen[bytes], line: str) -> str:
-        assert keeper.stdin is not None and keeper.stdout is not None
+    def _answer(self, keeper: subprocess.Popen[bytes]) -> str:
+        """The keeper's next line, or why there is none."""
+        assert keeper.stdout is not None
+        wait = self.config.takeover_timeout
+        ready, _, _ = select.select([keeper.stdout], [], [], wait)
+        return keeper.stdout.readline().decode().strip() if ready else f"no answer in {wait:g} s"
+
+    def _ask_keeper(self, keeper: subprocess.Popen[bytes], line: str) -> str:
+        assert keeper.stdin is not None
         try:
             keeper.stdin.write(line.encode() + b"\n")
             keeper.stdin.flush()
         except OSError as exc:
             return f"the keeper is gone ({exc})"
-        ready, _, _ = select.select([keeper.stdout], [], [], 10)
-        return keeper.stdout.readline().decode().strip() if ready else "no answer in 10 s"
+        return self._answer(keeper)
 
     def _start_keeper(self) -> None:
         args = [f"{dev}={addr}" for dev, addr in self.floating()]
@@ -120,9 +125,7 @@ class PrimaryServices:
             [sys.executable, "-m", "pvc.node.primary.address_keeper", *args],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         )
-        assert self.keeper.stdout is not None
-        ready, _, _ = select.select([self.keeper.stdout], [], [], 10)
-        line = self.keeper.stdout.readline().decode().strip() if ready else "no answer in 10 s"
+        line = self._answer(self.keeper)
         if line != "ready":
             raise BackendError(f"Could not take the floating addresses: {line}")
 
@@ -140,7 +143,7 @@ class PrimaryServices:
         host = self.config.api_address
         if host in ("0.0.0.0", ""):
             host = "127.0.0.1"
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + self.config.takeover_timeout
         while time.monotonic() < deadline:
             if self.api.poll() is not None:
                 raise BackendError(f"pvcapid exited with code {self.api.returncode} on start")
@@ -149,7 +152,8 @@ class PrimaryServices:
                     return
             except OSError:
                 time.sleep(0.03)
-        raise BackendError("pvcapid did not start listening within 15 s")
+        raise BackendError(f"pvcapid did not start listening within "
+                           f"{self.config.takeover_timeout:g} s")
 
     def stop(self, urgent: bool = False) -> None:
         """Stop the API and give the addresses back. `urgent` (session trouble) drops the
