@@ -20,17 +20,11 @@ from pvc.bootstrap import notify, settings, stages
 from pvc.bootstrap.service import Bootstrap
 from pvc.bootstrap.store import Store
 from tests.installer.support import WEBHOOK_RECEIVER
+from tests.integration.ports import free_port
 
 pytestmark = pytest.mark.integration
 
 HOSTS = "[c1]\nhv1.example.net\nhv2.example.net\n"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-    return port
 
 
 @pytest.fixture

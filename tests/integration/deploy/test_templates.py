@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
 import sys
 import uuid
@@ -20,6 +19,7 @@ import yaml
 
 from pvc.devcluster import frr, zookeeper
 from pvc.state.ensemble import four_letter
+from tests.integration.ports import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -193,10 +193,3 @@ def test_the_timing_variables_reach_zookeeper_patroni_and_pvc_conf(tmp_path: Pat
         "2000", "4000", "80000")
     # (a one-server ensemble does not report the limits it has no use for)
     assert {"initLimit=30", "syncLimit=10"} <= set(local)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-    return port
