@@ -97,6 +97,10 @@ def configure(repo: Path) -> None:
     pvc = yaml.safe_load((group / "pvc.yml").read_text())
     for node in pvc["pvc_nodes"]:
         node["osd_devices"] = []
+        # One coordinator: three TCG servers each running ZooKeeper, the monitors,
+        # Patroni and the API overloaded two host cores (the chain's third run); hv2 and
+        # hv3 are hypervisors with an OSD each, which is what the hooks need.
+        node["is_coordinator"] = node["hostname"] == HOSTS[0]
     pvc["pvc_ceph_pools"] = []
     # Three one-CPU TCG servers on two host cores run at a load of 7 to 11: with the kit's
     # fast-failover timing ZooKeeper re-elects its leader again and again and the daemons
