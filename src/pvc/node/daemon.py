@@ -95,13 +95,16 @@ class Daemon:
         if self.is_coordinator:
             self.services.remove_stray_addresses()
         self._connect()
-        tree.ensure(self.store, self.node, log.info)
+        # a loaded ensemble drops a fresh connection now and then; both steps may run again
+        steady = max(60.0, 4 * self.config.zookeeper_session_timeout)
+        connect.steadily("Preparing the cluster's schema", steady, tree.ensure, self.store,
+                         self.node, log.info)
         self.zklog = ZkLogBuffer(self.store, self.node, self.config.node_log_lines)
         self.zklog.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
         logging.getLogger().addHandler(self.zklog)
         self.zklog.start()
         self.bmc = check_own_bmc(self.config, self.node)
-        self.register()
+        connect.steadily(f"Registering node {self.node}", steady, self.register)
         if self.config.enable_storage:
             self.osds = LocalOsds(self.store, self.node, services_from_config(self.config))
             self.osds.start()
