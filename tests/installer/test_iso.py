@@ -20,7 +20,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import threading
 import time
@@ -32,6 +31,7 @@ import pytest
 from pvc.devcluster.layout import default_root
 from pvc.isobuild import build
 from tests.installer.support import SerialConsole, ssh, started, wait_console
+from tests.ports import free_port
 
 pytestmark = pytest.mark.system
 
@@ -61,12 +61,6 @@ def iso(tmp_path_factory: pytest.TempPathFactory) -> Iterator[build.Built]:
     FIGURES["ISO size (MiB)"] = again.size / 1024**2
     yield again
     print("\ninstaller ISO figures: " + ", ".join(f"{k} {v:.0f}" for k, v in FIGURES.items()))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def answers_drive(path: Path, text: str) -> None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -27,6 +26,7 @@ import pytest
 from pvc.bootstrap import redfish
 from pvc.common.errors import InvalidArgument
 from tests.installer.support import libvirt_socket, private_libvirtd, started
+from tests.ports import free_port
 
 pytestmark = pytest.mark.system
 
@@ -56,13 +56,6 @@ DOMAIN = f"""<domain type='qemu'>
   </devices>
 </domain>
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @contextlib.contextmanager

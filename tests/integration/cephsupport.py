@@ -13,7 +13,6 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import threading
@@ -23,6 +22,7 @@ from pathlib import Path
 
 from pvc.devcluster.ceph import boot as cephboot
 from pvc.devcluster.ceph.admin import CephAdmin, check_pool
+from tests.ports import free_port
 
 MON, MGR, OSD_ID = "a", "x", 0
 BLOCK_SIZE = 2 * 1024**3
@@ -35,13 +35,6 @@ def available() -> bool:
     except ImportError:
         return False
     return cephboot.installed()
-
-
-def free_port(address: str = "127.0.0.1") -> int:
-    with socket.socket() as s:
-        s.bind((address, 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @dataclass

@@ -8,7 +8,6 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -18,6 +17,7 @@ from pathlib import Path
 import psycopg
 
 from pvc.db.engine import DatabaseSpec
+from tests.ports import free_port
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 SUPERUSER_PASSWORD = "pvc-integration"
@@ -25,12 +25,6 @@ SUPERUSER_PASSWORD = "pvc-integration"
 
 def available() -> bool:
     return (PG_BIN / "postgres").exists() and os.geteuid() == 0
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _as_postgres(*cmd: str) -> list[str]:
@@ -83,7 +77,7 @@ def start() -> PgServer:
                                 "--auth=scram-sha-256", f"--pwfile={pwfile}", "-E", "UTF8",
                                 "--locale=C.UTF-8"),
                    check=True, capture_output=True, timeout=120)
-    port = _free_port()
+    port = free_port()
     log = open(workdir / "postgres.log", "ab")  # noqa: SIM115 - the server's, closed below
     proc = subprocess.Popen(
         _as_postgres(str(PG_BIN / "postgres"), "-D", str(data), "-p", str(port),

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 import shutil
 import signal
-import socket
 import ssl
 import subprocess
 import sys
@@ -22,12 +21,7 @@ import yaml
 from pvc.state import tree
 from pvc.state.store import Store
 from tests.integration.api.support import HEADERS, raw_config, register_node
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.ports import free_port
 
 
 def pvcapid() -> list[str]:

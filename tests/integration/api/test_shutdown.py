@@ -4,7 +4,6 @@ endpoint is busy."""
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from pvc.api.shutdown import AnswerCutShort
+from tests.ports import free_port
 
 GRACE = 0.3
 
@@ -33,15 +33,9 @@ def _app() -> Starlette:
     return Starlette(routes=[Route("/busy", _busy, methods=["GET", "POST"])])
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def serving(app: ASGIApp) -> Iterator[tuple[str, uvicorn.Server]]:
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(
         app, host="127.0.0.1", port=port, log_config=None, lifespan="off",
         timeout_graceful_shutdown=GRACE))  # type: ignore[arg-type]

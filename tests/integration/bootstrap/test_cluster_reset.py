@@ -20,7 +20,7 @@ from pvc.bootstrap import notify, settings, stages
 from pvc.bootstrap.service import Bootstrap
 from pvc.bootstrap.store import Store
 from tests.installer.support import WEBHOOK_RECEIVER
-from tests.integration.ports import free_port
+from tests.ports import free_port
 
 pytestmark = pytest.mark.integration
 

@@ -19,7 +19,7 @@ import yaml
 
 from pvc.devcluster import frr, zookeeper
 from pvc.state.ensemble import four_letter
-from tests.integration.ports import free_port
+from tests.ports import free_port
 
 pytestmark = pytest.mark.integration
 

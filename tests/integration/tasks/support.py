@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,15 +18,10 @@ from fastapi.testclient import TestClient
 
 from pvc.tasks.app import make_app
 from pvc.tasks.service import worker_name
+from tests.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[3]
 TASK_MODULE = "tests.integration.tasks.bodies"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

@@ -27,7 +27,7 @@ from pvc.state import tree
 from pvc.state.store import Store
 from tests.integration.api.support import HEADERS, TOKEN, make_config, standard_cluster
 from tests.integration.api.vm.support import define, domain_xml, set_status, uuid_of
-from tests.integration.cephsupport import free_port
+from tests.ports import free_port
 
 pytestmark = pytest.mark.integration
 MiB = 1024 * 1024

@@ -10,7 +10,6 @@ import dataclasses
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -24,17 +23,11 @@ from pvc.common import config
 from pvc.devcluster import zookeeper
 from pvc.drivers.hypervisor.libvirt_driver import DomainFigures
 from pvc.node.ha import self_fence
+from tests.ports import free_port
 
 pytestmark = pytest.mark.integration
 
 ADDRESSES = ["127.0.0.1", "127.0.0.2", "127.0.0.3"]
-
-
-def free_port(address: str) -> int:
-    with socket.socket() as s:
-        s.bind((address, 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 class Ensemble:

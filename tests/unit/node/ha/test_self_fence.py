@@ -18,6 +18,7 @@ from pvc.common import config
 from pvc.drivers.hypervisor.libvirt_driver import DomainFigures
 from pvc.node.ha import self_fence
 from pvc.node.ha.self_fence import Reach, SelfFence, decide, due, quorum_possible_without_me
+from tests.ports import free_port
 
 O, R, S = Reach.OPEN, Reach.REFUSED, Reach.SILENT  # noqa: E741
 
@@ -232,14 +233,6 @@ def mute() -> Iterator[int]:
     yield port
     filler.close()
     srv.close()
-
-
-def free_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port: int = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def test_probe_open_refused_silent(listener: int, mute: int) -> None:
