@@ -12,7 +12,10 @@ each node daemon to run again, then runs the PVC object hooks of bootstrap.yml: 
 on every node, a pool, a client network. It prints the time of each stage and checks
 the cluster through the `pvc` CLI on a node.
 
-    sudo .venv/bin/python -m bench.bootstrap_chain [--keep]
+    sudo .venv/bin/python -m bench.bootstrap_chain [--keep] [--hold]
+
+A run that does not complete keeps each server's journal of PVC's services in the
+work directory; `--hold` also keeps the servers running for a look over ssh.
 
 The networks are the deploy targets' kind (bridges `cbbr-u`, `cbbr-c`, `cbbr-s` with
 this host at .254, apt-cacher-ng on the upstream one, its cache shared with
@@ -189,7 +192,7 @@ def qemu(work: Path, host: str) -> list[str]:
     return argv
 
 
-def run(work: Path) -> dict[str, float]:
+def run(work: Path, stay: bool = False) -> dict[str, float]:
     figures: dict[str, float] = {}
     began = time.monotonic()
     iso = build.build(work / "pvc-installer.iso", default_root() / "cache" / "iso")
@@ -244,6 +247,9 @@ def run(work: Path) -> dict[str, float]:
                 break
             time.sleep(10)
         if cluster["stage"] != "completed":
+            keep_journals(key, work, cluster["nodes"])
+            if stay:
+                hold(key, cluster["nodes"])
             log = work / "state" / "ansible" / f"{CLUSTER}.log"
             raise SystemExit(f"the cluster is {cluster['stage']}, not completed; the end "
                              f"of the daemon's log:\n{(work / 'daemon.log').read_text()[-3000:]}"
@@ -254,14 +260,49 @@ def run(work: Path) -> dict[str, float]:
     return figures
 
 
+# what a failed run keeps of each server (its journal since boot, these units' lines)
+JOURNAL_UNITS = ("pvcnoded", "pvcapid", "pvcworkerd", "zookeeper", "patroni", "pdns",
+                 "pvc-redis", "pvc-sentinel", "frr", "libvirtd")
+
+
+def ssh(key: Path, address: str, command: str) -> subprocess.CompletedProcess[str]:
+    return sh("ssh", "-i", str(key), "-o", "BatchMode=yes", "-o", "ConnectTimeout=20",
+              "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+              "-o", "LogLevel=ERROR", f"deploy@{address}", command, check=False)
+
+
+def keep_journals(key: Path, work: Path, nodes: list[dict[str, Any]]) -> None:
+    """Each reachable server's journal of PVC's services and the parts under them, into
+    the work directory (`HOST-journal.log`), for a run that did not complete."""
+    units = " ".join(f"-u {shlex.quote(u)}" for u in JOURNAL_UNITS)
+    for node in nodes:
+        host, address = node.get("hostname", "?"), node.get("node_ip")
+        if not address:
+            continue
+        done = ssh(key, address, f"sudo -n journalctl -b --no-pager -o short-precise {units}"
+                                  " -u 'ceph-*'")
+        (work / f"{host}-journal.log").write_text(done.stdout + done.stderr)
+        print(f"{host}'s journal: {work / f'{host}-journal.log'}", flush=True)
+
+
+def hold(key: Path, nodes: list[dict[str, Any]]) -> None:
+    """--hold: keep the servers running for a look until Ctrl-C."""
+    for node in nodes:
+        if node.get("node_ip"):
+            print(f"{node.get('hostname')}: ssh -i {key} deploy@{node['node_ip']}")
+    print("holding the servers; Ctrl-C tears everything down", flush=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        while True:
+            time.sleep(60)
+
+
 def check(key: Path, address: str) -> None:
     """The cluster as `pvc` on its first node sees it: every node, OSD, the pool and the
     network the hooks made."""
     def pvc(*args: str) -> Any:
-        done = sh("ssh", "-i", str(key), "-o", "BatchMode=yes",
-                  "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-                  "-o", "LogLevel=ERROR", f"deploy@{address}",
-                  "sudo -n pvc " + shlex.join([*args, "--format", "json"]))
+        done = ssh(key, address, "sudo -n pvc " + shlex.join([*args, "--format", "json"]))
+        if done.returncode != 0:
+            raise SystemExit(f"pvc {' '.join(args)} on {address} failed: {done.stderr}")
         return json.loads(done.stdout)
     nodes = pvc("node", "list")
     osds = pvc("storage", "osd", "list")
@@ -280,6 +321,9 @@ def check(key: Path, address: str) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    parser.add_argument("--hold", action="store_true", help=(
+        "when the cluster does not complete, keep the servers running (for ssh) until "
+        "Ctrl-C"))
     args = parser.parse_args()
     if os.geteuid() != 0:
         print("the chain needs root (namespaces, bridges, the ISO build)", file=sys.stderr)
@@ -287,7 +331,7 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="pvc-chain-"))
     ok = False
     try:
-        figures = run(work)
+        figures = run(work, args.hold)
         ok = True
     finally:
         if args.keep or not ok:
