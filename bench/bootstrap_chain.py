@@ -192,7 +192,7 @@ def qemu(work: Path, host: str) -> list[str]:
     return argv
 
 
-def run(work: Path, stay: bool = False) -> dict[str, float]:
+def run(work: Path, hold: bool = False) -> dict[str, float]:
     figures: dict[str, float] = {}
     began = time.monotonic()
     iso = build.build(work / "pvc-installer.iso", default_root() / "cache" / "iso")
@@ -248,8 +248,8 @@ def run(work: Path, stay: bool = False) -> dict[str, float]:
             time.sleep(10)
         if cluster["stage"] != "completed":
             keep_journals(key, work, cluster["nodes"])
-            if stay:
-                hold(key, cluster["nodes"])
+            if hold:
+                hold_servers(key, cluster["nodes"])
             log = work / "state" / "ansible" / f"{CLUSTER}.log"
             raise SystemExit(f"the cluster is {cluster['stage']}, not completed; the end "
                              f"of the daemon's log:\n{(work / 'daemon.log').read_text()[-3000:]}"
@@ -262,7 +262,7 @@ def run(work: Path, stay: bool = False) -> dict[str, float]:
 
 # what a failed run keeps of each server (its journal since boot, these units' lines)
 JOURNAL_UNITS = ("pvcnoded", "pvcapid", "pvcworkerd", "zookeeper", "patroni", "pdns",
-                 "pvc-redis", "pvc-sentinel", "frr", "libvirtd")
+                 "pvc-redis", "pvc-sentinel", "frr", "libvirtd", "ceph-*")
 
 
 def ssh(key: Path, address: str, command: str) -> subprocess.CompletedProcess[str]:
@@ -279,13 +279,16 @@ def keep_journals(key: Path, work: Path, nodes: list[dict[str, Any]]) -> None:
         host, address = node.get("hostname", "?"), node.get("node_ip")
         if not address:
             continue
-        done = ssh(key, address, f"sudo -n journalctl -b --no-pager -o short-precise {units}"
-                                  " -u 'ceph-*'")
-        (work / f"{host}-journal.log").write_text(done.stdout + done.stderr)
+        try:
+            done = ssh(key, address, f"sudo -n journalctl -b --no-pager -o short-precise {units}")
+            text = done.stdout + done.stderr
+        except subprocess.TimeoutExpired:  # best effort: the run's own failure comes next
+            text = f"no journal: ssh to {address} took longer than 300 s\n"
+        (work / f"{host}-journal.log").write_text(text)
         print(f"{host}'s journal: {work / f'{host}-journal.log'}", flush=True)
 
 
-def hold(key: Path, nodes: list[dict[str, Any]]) -> None:
+def hold_servers(key: Path, nodes: list[dict[str, Any]]) -> None:
     """--hold: keep the servers running for a look until Ctrl-C."""
     for node in nodes:
         if node.get("node_ip"):
