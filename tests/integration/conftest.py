@@ -37,6 +37,23 @@ def zk_server() -> Iterator[str]:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+@pytest.fixture
+def private_zk() -> Iterator[tuple[int, str]]:
+    """A ZooKeeper server of the test's own, for tests that stall it (SIGSTOP: a frozen JVM
+    or host) or kill it: (its pid, its address)."""
+    if not os.path.exists(zookeeper.JAVA) or not os.path.exists("/usr/share/java/zookeeper.jar"):
+        pytest.skip("ZooKeeper is not installed (run through ./pvc-dev test)")
+    workdir = Path(tempfile.mkdtemp(prefix="pvc-zk-own-"))
+    pid, port = zookeeper.start_standalone(workdir)
+    try:
+        yield pid, f"127.0.0.1:{port}"
+    finally:
+        os.kill(pid, signal.SIGCONT)
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0) if _is_child(pid) else None
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
 def _is_child(pid: int) -> bool:
     try:
         return os.waitpid(pid, os.WNOHANG) == (0, 0)

@@ -33,6 +33,13 @@ SHUTDOWN_GRACE = 0.5
 ZK_CONNECT_TIMEOUT = 15.0
 
 
+def zk_read_timeout(session_timeout: float) -> float:
+    """How long a request's read waits for ZooKeeper before it is answered 503: longer than
+    a session's reconnect to another server (the ensemble loses a member, the primary
+    moves), well within a client's own read timeout (the CLI's is 30 s)."""
+    return min(max(10.0, 3 * session_timeout), 20.0)
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="pvcapid", description="The PVC v1 HTTP API daemon")
     p.add_argument(
@@ -175,7 +182,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     # reads of VMs, nodes and indexes come from a watch-kept mirror once it has loaded
     # (it loads in the background: the API serves at once, from ZooKeeper until then)
-    store = MirroredStore(zk, roots=(*DEFAULT_ROOTS, "/ceph"))
+    store = MirroredStore(zk, roots=(*DEFAULT_ROOTS, "/ceph"),
+                          read_timeout=zk_read_timeout(config.zookeeper_session_timeout))
     store.start()
     storage = open_storage(config)
     db_spec = api_spec(config)

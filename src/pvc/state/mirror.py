@@ -31,8 +31,8 @@ LOAD_WAIT = 15.0
 
 class MirroredStore(Store):
     def __init__(self, client: KazooClient, roots: Iterable[str] = DEFAULT_ROOTS,
-                 schema: Schema = CURRENT) -> None:
-        super().__init__(client, schema)
+                 schema: Schema = CURRENT, read_timeout: float | None = None) -> None:
+        super().__init__(client, schema, read_timeout)
         self._trees = [WatchedTree(client, r) for r in roots]
 
     def start(self) -> None:

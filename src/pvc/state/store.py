@@ -111,9 +111,18 @@ class Txn:
 
 
 class Store:
-    def __init__(self, client: KazooClient, schema: Schema = CURRENT) -> None:
+    """`read_timeout`: how long a read may wait for any answer from ZooKeeper (for each
+    answer of a pipelined batch) before it fails as StateUnreachable; None waits as long as
+    it takes. kazoo holds a request made while the connection is down until it is back, so
+    without a bound a stalled or unreachable server holds the caller as long: the API sets
+    one and answers 503 instead of not at all. Writes always wait: one given up on could
+    still apply after the caller was told it failed."""
+
+    def __init__(self, client: KazooClient, schema: Schema = CURRENT,
+                 read_timeout: float | None = None) -> None:
         self.zk = client
         self.schema = schema
+        self.read_timeout = read_timeout
 
     # -- reads ----------------------------------------------------------
     def path(self, key: str, **params: Any) -> str:
@@ -126,22 +135,28 @@ class Store:
         out: list[tuple[bytes, Any] | None] = []
         for a in asyncs:
             try:
-                data, stat = a.get()
+                data, stat = a.get(timeout=self.read_timeout)
                 out.append((data, stat))
             except NoNodeError:
                 out.append(None)
             except (KazooException, KazooTimeoutError) as exc:
-                raise zk_error("read", exc) from exc
+                raise self._read_error("read", exc) from exc
         return out
 
     def children_of(self, path: str) -> list[str] | None:
         """The names of the children of a path, None if it does not exist."""
         try:
-            return list(self.zk.get_children(path))
+            return list(self.zk.get_children_async(path).get(timeout=self.read_timeout))
         except NoNodeError:
             return None
         except (KazooException, KazooTimeoutError) as exc:
-            raise zk_error(f"list of {path}", exc) from exc
+            raise self._read_error(f"list of {path}", exc) from exc
+
+    def _read_error(self, what: str, exc: Exception) -> BackendError:
+        if isinstance(exc, KazooTimeoutError) and self.read_timeout is not None:
+            return StateUnreachable(f"ZooKeeper did not answer a {what} within "
+                                    f"{self.read_timeout:g} s ({self.zk.state.lower()})")
+        return zk_error(what, exc)
 
     def object_version(self, path: str) -> int | None:
         """A number that changes whenever anything of the object holding `path` changes (a

@@ -3,6 +3,7 @@ on SIGTERM."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import signal
@@ -17,6 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
+from kazoo.client import KazooClient
 
 from pvc.state import tree
 from pvc.state.store import Store
@@ -200,3 +202,56 @@ def test_pvcapid_serves_tls_when_enabled(cluster: Store, zk_hosts: str, tmp_path
         assert r.status_code == 200 and r.json()[0]["name"] == "hv1"
         with pytest.raises(httpx.TransportError):  # plain HTTP is not served
             httpx.get(f"http://127.0.0.1:{port}/api/v1/", timeout=2.0)
+
+
+def test_a_stalled_zookeeper_is_answered_503_in_bounded_time(
+    private_zk: tuple[int, str], tmp_path: Path
+) -> None:
+    """ZooKeeper stops answering (SIGSTOP: a frozen JVM or host). A read in flight fails
+    when kazoo gives the connection up; one made after that, which kazoo would hold until
+    the server answers, is answered 503 within the API's read timeout (10 s with the
+    default 3 s session) instead of never. Reads the mirror holds go on being answered;
+    once the server is back, so is everything else."""
+    pid, hosts = private_zk
+    admin = KazooClient(hosts=hosts)
+    admin.start(timeout=10)
+    try:
+        store = Store(admin)
+        tree.initialize(store)
+        register_node(store, "hv1", coordinator_state="primary")
+        store.write("config.primary_node", "hv1")
+    finally:
+        admin.stop()
+        admin.close()
+    port = free_port()
+    for proc in start(tmp_path, hosts, ["--watch-stdin"], port):
+        base = f"http://127.0.0.1:{port}/api/v1"
+        wait_listening(f"{base}/", proc)
+        deadline = time.monotonic() + 15
+        while "Mirror of /nodes loaded" not in (tmp_path / "pvcapid.log").read_text():
+            assert time.monotonic() < deadline, "pvcapid never loaded its mirror of /nodes"
+            time.sleep(0.1)
+        # no network yet: an empty list is 404 (v1), an answer all the same
+        assert httpx.get(f"{base}/network", headers=HEADERS).status_code == 404
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            r = httpx.get(f"{base}/network", headers=HEADERS, timeout=30)
+            assert r.status_code == 503, r.text
+            deadline = time.monotonic() + 15
+            while "connection SUSPENDED" not in (tmp_path / "pvcapid.log").read_text():
+                assert time.monotonic() < deadline, "pvcapid never noticed the stall"
+                time.sleep(0.1)
+            began = time.monotonic()
+            r = httpx.get(f"{base}/network", headers=HEADERS, timeout=30)
+            took = time.monotonic() - began
+            assert r.status_code == 503, r.text
+            assert "ZooKeeper did not answer a list of /networks within 10 s" in r.text
+            assert 9.5 < took < 14.0
+            r = httpx.get(f"{base}/node/hv1", headers=HEADERS, timeout=5)
+            assert r.status_code == 200 and r.json()[0]["coordinator_state"] == "primary"
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        deadline = time.monotonic() + 30
+        while httpx.get(f"{base}/network", headers=HEADERS, timeout=30).status_code != 404:
+            assert time.monotonic() < deadline, "the API never answered again"
+            time.sleep(0.5)

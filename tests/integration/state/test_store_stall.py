@@ -1,0 +1,104 @@
+"""A Store with a read timeout against a ZooKeeper server that stops answering (SIGSTOP: a
+stalled JVM or a frozen host): reads fail as StateUnreachable within the bound instead of
+waiting for the server, both for a read already sent and for one made while kazoo is
+reconnecting; once the server answers again, reads succeed again."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+from kazoo.client import KazooClient, KazooState
+
+from pvc.common.errors import StateUnreachable
+from pvc.state import connect
+from pvc.state.store import Store
+
+READ_TIMEOUT = 1.5
+SESSION = 4.0
+
+
+@pytest.fixture
+def client(private_zk: tuple[int, str]) -> Iterator[KazooClient]:
+    zk = connect.client(private_zk[1], SESSION)
+    zk.start(timeout=20)
+    try:
+        yield zk
+    finally:
+        zk.stop()
+        zk.close()
+
+
+def _until(what: str, check: Callable[[], bool], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"{what} within {timeout} s"
+        time.sleep(0.05)
+
+
+def _timed_read(store: Store) -> tuple[type[BaseException] | None, float, str]:
+    began = time.monotonic()
+    try:
+        store.read_paths(["/stall"])
+    except StateUnreachable as exc:
+        return type(exc), time.monotonic() - began, str(exc)
+    return None, time.monotonic() - began, ""
+
+
+def test_reads_of_a_stalled_server_fail_within_the_timeout(
+    private_zk: tuple[int, str], client: KazooClient
+) -> None:
+    pid = private_zk[0]
+    client.create("/stall", b"x")
+    client.create("/stall/a", b"")
+    store = Store(client, read_timeout=READ_TIMEOUT)
+    assert store.read_paths(["/stall"]) == [b"x"]
+
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        # sent while the connection still looks fine: no answer comes
+        error, took, message = _timed_read(store)
+        assert error is StateUnreachable
+        assert READ_TIMEOUT - 0.1 <= took < READ_TIMEOUT + 1.0
+        assert f"within {READ_TIMEOUT:g} s" in message
+        # made while kazoo is reconnecting: it would be queued until the server answers
+        _until("kazoo notices the dead connection", lambda: client.state != KazooState.CONNECTED,
+               3 * SESSION)
+        error, took, _ = _timed_read(store)
+        assert error is StateUnreachable
+        assert took < READ_TIMEOUT + 1.0
+        began = time.monotonic()
+        with pytest.raises(StateUnreachable):
+            store.children_of("/stall")
+        assert time.monotonic() - began < READ_TIMEOUT + 1.0
+    finally:
+        os.kill(pid, signal.SIGCONT)
+
+    _until("reads succeed again", lambda: _timed_read(store)[0] is None, 6 * SESSION)
+    assert store.read_paths(["/stall"]) == [b"x"]
+    assert store.children_of("/stall") == ["a"]
+
+
+def test_a_store_without_timeout_waits_out_a_short_stall(
+    private_zk: tuple[int, str], client: KazooClient
+) -> None:
+    """The default (node daemon, workers): a read during a stall shorter than the session
+    is answered once the server is back, not failed."""
+    pid = private_zk[0]
+    client.create("/stall", b"y")
+    store = Store(client)
+    answers: list[object] = []
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        reader = threading.Thread(target=lambda: answers.append(store.read_paths(["/stall"])))
+        reader.start()
+        reader.join(READ_TIMEOUT + 0.5)
+        assert reader.is_alive() and answers == []
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    reader.join(3 * SESSION)
+    assert answers == [[b"y"]]
