@@ -280,7 +280,9 @@ def keep_journals(key: Path, work: Path, nodes: list[dict[str, Any]]) -> None:
         if not address:
             continue
         try:
-            done = ssh(key, address, f"sudo -n journalctl -b --no-pager -o short-precise {units}")
+            # first every thread's stack of PVC's daemons (SIGUSR1), in case one hangs
+            done = ssh(key, address, "sudo -n systemctl kill -s USR1 pvcapid pvcnoded; sleep 1; "
+                       f"sudo -n journalctl -b --no-pager -o short-precise {units}")
             text = done.stdout + done.stderr
         except subprocess.TimeoutExpired:  # best effort: the run's own failure comes next
             text = f"no journal: ssh to {address} took longer than 300 s\n"

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+from pvc.common import procs
 from pvc.common.errors import PVCError
 
 if TYPE_CHECKING:  # loaded in main(), after the arguments parsed
@@ -76,6 +77,7 @@ def setup_logging(debug: bool = False) -> None:
         force=True,
     )
     logging.getLogger("kazoo").setLevel(logging.WARNING)
+    procs.stacks_on_sigusr1()
 
 
 def _this_node() -> str | None:

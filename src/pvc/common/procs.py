@@ -1,8 +1,10 @@
-"""Child processes of the daemons (stopped for good), and the rounds of their reconcilers."""
+"""Child processes of the daemons (stopped for good), the rounds of their reconcilers, and
+what a daemon shows of itself when asked (SIGUSR1)."""
 
 from __future__ import annotations
 
 import ctypes
+import faulthandler
 import signal
 import subprocess
 import threading
@@ -74,3 +76,9 @@ def wakes(stopping: threading.Event, wake: threading.Event, period: float) -> It
         if stopping.is_set():
             return
         yield
+
+
+def stacks_on_sigusr1() -> None:
+    """`kill -USR1 <pid>` writes every thread's stack to stderr (the journal) and the daemon
+    goes on: what a hung daemon is waiting on, without a debugger on the server."""
+    faulthandler.register(signal.SIGUSR1, all_threads=True)

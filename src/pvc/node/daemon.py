@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from kazoo.client import KazooState
 
 from pvc import __version__
+from pvc.common import procs
 from pvc.common.config import Config
 from pvc.common.errors import BackendError
 from pvc.drivers.hypervisor import secrets
@@ -304,3 +305,4 @@ def setup_logging(debug: bool) -> None:
     root.addHandler(handler)
     root.setLevel(logging.DEBUG if debug else logging.INFO)
     logging.getLogger("kazoo").setLevel(logging.WARNING)
+    procs.stacks_on_sigusr1()

@@ -85,6 +85,12 @@ def test_pvcapid_serves_the_chroot_and_exits_when_stdin_closes(
         r = httpx.get(f"{base}/node/hv1", headers=HEADERS)
         assert r.status_code == 200 and r.json()[0]["coordinator_state"] == "primary"
         assert httpx.get(f"{base}/status").status_code == 401
+        proc.send_signal(signal.SIGUSR1)  # every thread's stack to the log; it serves on
+        deadline = time.monotonic() + 5
+        while "most recent call first" not in (tmp_path / "pvcapid.log").read_text():
+            assert time.monotonic() < deadline, "SIGUSR1 wrote no stacks"
+            time.sleep(0.05)
+        assert httpx.get(f"{base}/", headers=HEADERS).status_code == 200
         assert proc.stdin is not None
         began = time.monotonic()
         proc.stdin.close()
