@@ -280,9 +280,14 @@ def keep_journals(key: Path, work: Path, nodes: list[dict[str, Any]]) -> None:
         if not address:
             continue
         try:
-            # first every thread's stack of PVC's daemons (SIGUSR1), in case one hangs
-            done = ssh(key, address, "sudo -n systemctl kill -s USR1 pvcapid pvcnoded; sleep 1; "
-                       f"sudo -n journalctl -b --no-pager -o short-precise {units}")
+            # first every thread's stack of PVC's daemons (SIGUSR1), in case one hangs;
+            # pvcapid is pvcnoded's child and logs to its own file
+            done = ssh(key, address,
+                       "sudo -n systemctl kill --kill-whom=main -s USR1 pvcnoded; "
+                       "sudo -n pkill -USR1 -f 'pvc[.]api[.]main'; sleep 1; "
+                       f"sudo -n journalctl -b --no-pager -o short-precise {units}; "
+                       "echo '--- /var/log/pvc/pvcapid.log'; "
+                       "sudo -n tail -n 3000 /var/log/pvc/pvcapid.log")
             text = done.stdout + done.stderr
         except subprocess.TimeoutExpired:  # best effort: the run's own failure comes next
             text = f"no journal: ssh to {address} took longer than 300 s\n"
