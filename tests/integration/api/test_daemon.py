@@ -23,6 +23,7 @@ from kazoo.client import KazooClient
 from pvc.state import tree
 from pvc.state.store import Store
 from tests.integration.api.support import HEADERS, raw_config, register_node
+from tests.integration.waiting import wait_until
 from tests.ports import free_port
 
 
@@ -43,12 +44,17 @@ def wait_listening(url: str, proc: subprocess.Popen[bytes], timeout: float = 15.
     raise AssertionError("pvcapid did not start listening")
 
 
-@pytest.fixture
-def cluster(store: Store) -> Store:
+def make_cluster(store: Store) -> Store:
+    """A new cluster's state with hv1 its primary."""
     tree.initialize(store)
     register_node(store, "hv1", coordinator_state="primary")
     store.write("config.primary_node", "hv1")
     return store
+
+
+@pytest.fixture
+def cluster(store: Store) -> Store:
+    return make_cluster(store)
 
 
 def start(
@@ -86,10 +92,8 @@ def test_pvcapid_serves_the_chroot_and_exits_when_stdin_closes(
         assert r.status_code == 200 and r.json()[0]["coordinator_state"] == "primary"
         assert httpx.get(f"{base}/status").status_code == 401
         proc.send_signal(signal.SIGUSR1)  # every thread's stack to the log; it serves on
-        deadline = time.monotonic() + 5
-        while "most recent call first" not in (tmp_path / "pvcapid.log").read_text():
-            assert time.monotonic() < deadline, "SIGUSR1 wrote no stacks"
-            time.sleep(0.05)
+        wait_until("SIGUSR1's stacks in the log", lambda: "most recent call first" in (
+            tmp_path / "pvcapid.log").read_text(), 5)
         assert httpx.get(f"{base}/", headers=HEADERS).status_code == 200
         assert proc.stdin is not None
         began = time.monotonic()
@@ -222,31 +226,25 @@ def test_a_stalled_zookeeper_is_answered_503_in_bounded_time(
     admin = KazooClient(hosts=hosts)
     admin.start(timeout=10)
     try:
-        store = Store(admin)
-        tree.initialize(store)
-        register_node(store, "hv1", coordinator_state="primary")
-        store.write("config.primary_node", "hv1")
+        make_cluster(Store(admin))
     finally:
         admin.stop()
         admin.close()
     port = free_port()
+    base = f"http://127.0.0.1:{port}/api/v1"
+    log = tmp_path / "pvcapid.log"
     for proc in start(tmp_path, hosts, ["--watch-stdin"], port):
-        base = f"http://127.0.0.1:{port}/api/v1"
         wait_listening(f"{base}/", proc)
-        deadline = time.monotonic() + 15
-        while "Mirror of /nodes loaded" not in (tmp_path / "pvcapid.log").read_text():
-            assert time.monotonic() < deadline, "pvcapid never loaded its mirror of /nodes"
-            time.sleep(0.1)
+        wait_until("pvcapid to load its mirror of /nodes",
+                   lambda: "Mirror of /nodes loaded" in log.read_text(), 15)
         # no network yet: an empty list is 404 (v1), an answer all the same
         assert httpx.get(f"{base}/network", headers=HEADERS).status_code == 404
         os.kill(pid, signal.SIGSTOP)
         try:
             r = httpx.get(f"{base}/network", headers=HEADERS, timeout=30)
             assert r.status_code == 503, r.text
-            deadline = time.monotonic() + 15
-            while "connection SUSPENDED" not in (tmp_path / "pvcapid.log").read_text():
-                assert time.monotonic() < deadline, "pvcapid never noticed the stall"
-                time.sleep(0.1)
+            wait_until("pvcapid to notice the stall",
+                       lambda: "connection SUSPENDED" in log.read_text(), 15)
             began = time.monotonic()
             r = httpx.get(f"{base}/network", headers=HEADERS, timeout=30)
             took = time.monotonic() - began
@@ -257,7 +255,5 @@ def test_a_stalled_zookeeper_is_answered_503_in_bounded_time(
             assert r.status_code == 200 and r.json()[0]["coordinator_state"] == "primary"
         finally:
             os.kill(pid, signal.SIGCONT)
-        deadline = time.monotonic() + 30
-        while httpx.get(f"{base}/network", headers=HEADERS, timeout=30).status_code != 404:
-            assert time.monotonic() < deadline, "the API never answered again"
-            time.sleep(0.5)
+        wait_until("the API to answer again", lambda: httpx.get(
+            f"{base}/network", headers=HEADERS, timeout=30).status_code == 404, 30, 0.5)

@@ -9,7 +9,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 from kazoo.client import KazooClient, KazooState
@@ -17,6 +17,7 @@ from kazoo.client import KazooClient, KazooState
 from pvc.common.errors import StateUnreachable
 from pvc.state import connect
 from pvc.state.store import Store
+from tests.integration.waiting import wait_until
 
 READ_TIMEOUT = 1.5
 SESSION = 4.0
@@ -31,13 +32,6 @@ def client(private_zk: tuple[int, str]) -> Iterator[KazooClient]:
     finally:
         zk.stop()
         zk.close()
-
-
-def _until(what: str, check: Callable[[], bool], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"{what} within {timeout} s"
-        time.sleep(0.05)
 
 
 def _timed_read(store: Store) -> tuple[type[BaseException] | None, float, str]:
@@ -66,7 +60,7 @@ def test_reads_of_a_stalled_server_fail_within_the_timeout(
         assert READ_TIMEOUT - 0.1 <= took < READ_TIMEOUT + 1.0
         assert f"within {READ_TIMEOUT:g} s" in message
         # made while kazoo is reconnecting: it would be queued until the server answers
-        _until("kazoo notices the dead connection", lambda: client.state != KazooState.CONNECTED,
+        wait_until("kazoo to notice the dead connection", lambda: client.state != KazooState.CONNECTED,
                3 * SESSION)
         error, took, _ = _timed_read(store)
         assert error is StateUnreachable
@@ -78,7 +72,7 @@ def test_reads_of_a_stalled_server_fail_within_the_timeout(
     finally:
         os.kill(pid, signal.SIGCONT)
 
-    _until("reads succeed again", lambda: _timed_read(store)[0] is None, 6 * SESSION)
+    wait_until("reads to succeed again", lambda: _timed_read(store)[0] is None, 6 * SESSION)
     assert store.read_paths(["/stall"]) == [b"x"]
     assert store.children_of("/stall") == ["a"]
 
