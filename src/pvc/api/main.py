@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -144,7 +145,10 @@ def _metadata_server(config: Config, store: Store,
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     setup_logging()
-    # Heavy imports only after the arguments parsed.
+    # Heavy imports only after the arguments parsed; each start-up step is logged, as on a
+    # loaded server they can take minutes, and the node daemon waits for them
+    began = time.monotonic()
+    log.info("Starting: loading the API")
     import uvicorn
     from kazoo.client import KazooState
 
@@ -156,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     from pvc.state import connect
     from pvc.state.mirror import DEFAULT_ROOTS, MirroredStore
 
+    log.info("API loaded in %.1f s", time.monotonic() - began)
     try:
         config = pvcconfig.load(args.config or pvcconfig.config_path())
         hosts = args.zookeeper or config.zookeeper_hosts(prefer=_this_node())
@@ -182,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
         log.error("Cannot connect to ZooKeeper at %s: %s", hosts, exc)
         zk.close()
         return 1
+    log.info("Connected to ZooKeeper at %s", hosts)
     # reads of VMs, nodes and indexes come from a watch-kept mirror once it has loaded
     # (it loads in the background: the API serves at once, from ZooKeeper until then)
     store = MirroredStore(zk, roots=(*DEFAULT_ROOTS, "/ceph"),

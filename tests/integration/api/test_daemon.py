@@ -103,6 +103,11 @@ def test_pvcapid_serves_the_chroot_and_exits_when_stdin_closes(
     text = (tmp_path / "pvcapid.log").read_text()
     assert re.search(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", text, re.MULTILINE)
     assert "stdin reached end of file" in text
+    # the start-up steps, in order: a slow start shows where it is
+    steps = ["Starting: loading the API", "API loaded in", "Connected to ZooKeeper at",
+             "PVC API on http://127.0.0.1"]
+    at = [text.find(step) for step in steps]
+    assert -1 not in at and at == sorted(at), at
 
 
 def test_pvcapid_port_override_and_sigterm(cluster: Store, zk_hosts: str, tmp_path: Path) -> None:
