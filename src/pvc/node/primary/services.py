@@ -27,6 +27,12 @@ from pvc.drivers.network.linux import Interface, IpRoute
 
 log = logging.getLogger("pvcnoded")
 
+# After each takeover whose pvcapid did not listen in time, the next waits twice as long,
+# up to this many times timer.takeover_timeout: on a slow or loaded server (its imports
+# alone took over a minute on a busy TCG guest) a fixed wait would kill a still-starting
+# API and start over for ever, even with no other coordinator to take over.
+MAX_API_WAIT_FACTOR = 8
+
 
 class PrimaryServices:
     def __init__(self, config: Config, log_dir: Path, api_enabled: bool = True) -> None:
@@ -39,6 +45,13 @@ class PrimaryServices:
         self.listeners: list[Callable[[bool], None]] = []
         self._keeper_lock = threading.Lock()
         self.extra: set[tuple[str, Interface]] = set()  # held by the keeper besides floating
+        self.api_command = [sys.executable, "-m", "pvc.api.main", "--watch-stdin"]
+        self.slow_api_starts = 0  # takeovers in a row whose pvcapid did not listen in time
+
+    def api_wait(self) -> float:
+        """How long this takeover waits for pvcapid to listen."""
+        factor = min(2 ** self.slow_api_starts, MAX_API_WAIT_FACTOR)
+        return float(self.config.takeover_timeout * factor)
 
     def floating(self) -> list[tuple[str, ipaddress.IPv4Interface]]:
         out = []
@@ -132,7 +145,7 @@ class PrimaryServices:
     def _start_api(self) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         out = open(self.log_dir / "pvcapid.log", "ab")  # noqa: SIM115 - handed to the child
-        cmd = [sys.executable, "-m", "pvc.api.main", "--watch-stdin"]
+        cmd = list(self.api_command)
         if self.config.metadata_enabled:
             cmd.append("--metadata")
         if self.config.source:
@@ -143,17 +156,20 @@ class PrimaryServices:
         host = self.config.api_address
         if host in ("0.0.0.0", ""):
             host = "127.0.0.1"
-        deadline = time.monotonic() + self.config.takeover_timeout
+        wait = self.api_wait()
+        deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
             if self.api.poll() is not None:
                 raise BackendError(f"pvcapid exited with code {self.api.returncode} on start")
             try:
                 with socket.create_connection((host, self.config.api_port), timeout=0.2):
+                    self.slow_api_starts = 0
                     return
             except OSError:
                 time.sleep(0.03)
-        raise BackendError(f"pvcapid did not start listening within "
-                           f"{self.config.takeover_timeout:g} s")
+        self.slow_api_starts += 1
+        raise BackendError(f"pvcapid did not start listening within {wait:g} s (the next "
+                           f"takeover of this node waits {self.api_wait():g} s)")
 
     def stop(self, urgent: bool = False) -> None:
         """Stop the API and give the addresses back. `urgent` (session trouble) drops the
