@@ -92,9 +92,11 @@ def test_pvcapid_serves_the_chroot_and_exits_when_stdin_closes(
         assert r.status_code == 200 and r.json()[0]["coordinator_state"] == "primary"
         assert httpx.get(f"{base}/status").status_code == 401
         proc.send_signal(signal.SIGUSR1)  # every thread's stack to the log; it serves on
-        wait_until("SIGUSR1's stacks in the log", lambda: "most recent call first" in (
+        wait_until("SIGUSR1's stacks in the log", lambda: "Thread MainThread" in (
             tmp_path / "pvcapid.log").read_text(), 5)
         assert httpx.get(f"{base}/", headers=HEADERS).status_code == 200
+        stacks = (tmp_path / "pvcapid.log").read_text()
+        assert "Thread watch-stdin" in stacks and "os.read(fd, 65536)" in stacks
         assert proc.stdin is not None
         began = time.monotonic()
         proc.stdin.close()
