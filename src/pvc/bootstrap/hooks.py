@@ -50,6 +50,9 @@ PVC_HOOKS: dict[str, tuple[tuple[str, ...], tuple[str, ...], dict[str, str], boo
         "dhcp": "--dhcp", "dhcp_start": "--dhcp-start", "dhcp_end": "--dhcp-end"}, False),
 }
 CONFIRMED = {"osddb": ("--yes", "--wait"), "osd": ("--yes", "--wait")}
+# seconds the CLI waits for each answer of the API: a cluster just bootstrapped may still
+# be busy starting (on the chain's emulated servers, a task's submission took over 30 s)
+API_TIMEOUT = 300
 
 
 def check(hooks: tuple[Hook, ...]) -> None:
@@ -80,7 +83,7 @@ def pvc_argv(hook: Hook, node: str) -> list[str]:
     missing = [key for key in positional if hook.args.get(key) in (None, "")]
     if missing:
         raise InvalidArgument(f"{where}: argument {missing[0]!r} is needed")
-    argv = ["pvc", *command, *([node] if per_node else [])]
+    argv = ["pvc", "--timeout", str(API_TIMEOUT), *command, *([node] if per_node else [])]
     argv += [_word(hook, key, hook.args[key]) for key in positional]
     for key, flag in options.items():
         value = hook.args.get(key)

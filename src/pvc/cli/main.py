@@ -80,6 +80,16 @@ def _show_version(ctx: click.Context, _param: click.Parameter, value: bool) -> N
     help="Colour the output even when it is not a terminal.",
 )
 @click.option(
+    "--timeout",
+    "timeout",
+    envvar="PVC_TIMEOUT",
+    type=click.FloatRange(min=0, min_open=True, max=3600),
+    default=None,
+    metavar="SECONDS",
+    help="How long to wait for each answer of the API  [default: 30; more for a slow "
+         "or loaded cluster]",
+)
+@click.option(
     "--version",
     is_flag=True,
     expose_value=False,
@@ -88,7 +98,8 @@ def _show_version(ctx: click.Context, _param: click.Parameter, value: bool) -> N
     help="Show the client version and exit.",
 )
 @click.pass_context
-def cli(ctx: click.Context, connection: str, quiet: bool, unsafe: bool, colour: bool) -> None:
+def cli(ctx: click.Context, connection: str, quiet: bool, unsafe: bool, colour: bool,
+        timeout: float | None) -> None:
     """Parallel Virtual Cluster command-line client.
 
     \b
@@ -97,6 +108,7 @@ def cli(ctx: click.Context, connection: str, quiet: bool, unsafe: bool, colour: 
       PVC_QUIET       like -q/--quiet
       PVC_UNSAFE      like -u/--unsafe: never ask for confirmation
       PVC_COLOUR      like --colour
+      PVC_TIMEOUT     like --timeout
       PVC_CLIENT_DIR  the directory of the connection store (pvc.json)
       PVC_CONFIG_FILE the daemon configuration that the "local" connection reads
 
@@ -107,6 +119,8 @@ def cli(ctx: click.Context, connection: str, quiet: bool, unsafe: bool, colour: 
     state.quiet = quiet
     state.unsafe = unsafe
     state.colour = colour
+    if timeout is not None:
+        state.timeout = timeout
     ctx.call_on_close(state.close)
 
 

@@ -25,25 +25,25 @@ def test_a_bad_hook_stops_the_cluster_before_any_hook_runs() -> None:
 
 @pytest.mark.parametrize(("hook", "argv"), [
     (Hook("db", "osddb", ("all",), {"disk": "/dev/nvme0n1"}),
-     "pvc storage osd create-db-vg hv2 /dev/nvme0n1 --yes --wait"),
+     "pvc --timeout 300 storage osd create-db-vg hv2 /dev/nvme0n1 --yes --wait"),
     (Hook("osd", "osd", ("all",), {"disk": "detect:INTEL:480GB:1", "weight": 0.5,
                                    "ext_db_ratio": 0.05, "count": 2}),
-     "pvc storage osd add hv2 detect:INTEL:480GB:1 --weight 0.5 --ext-db-ratio 0.05 "
+     "pvc --timeout 300 storage osd add hv2 detect:INTEL:480GB:1 --weight 0.5 --ext-db-ratio 0.05 "
      "--osd-count 2 --yes --wait"),
     (Hook("vms", "pool", ("hv1",), {"name": "vms", "pgs": 64, "tier": "ssd",
                                     "replcfg": "copies=3,mincopies=2"}),
-     "pvc storage pool add vms 64 --tier ssd --replcfg copies=3,mincopies=2"),
+     "pvc --timeout 300 storage pool add vms 64 --tier ssd --replcfg copies=3,mincopies=2"),
     (Hook("net", "network", ("all",), {
         "vni": 1001, "description": "web", "type": "managed", "ipnet": "10.1.1.0/24",
         "gateway": "10.1.1.1", "dhcp": True, "dhcp_start": "10.1.1.100",
         "dhcp_end": "10.1.1.199", "dns_servers": ["10.0.0.53", "10.0.0.54"],
         "ipnet6": "fd00:1::/64"}),
-     "pvc network add 1001 --description web --type managed --dns-server 10.0.0.53 "
+     "pvc --timeout 300 network add 1001 --description web --type managed --dns-server 10.0.0.53 "
      "--dns-server 10.0.0.54 --ipnet 10.1.1.0/24 --ipnet6 fd00:1::/64 --gateway 10.1.1.1 "
      "--dhcp --dhcp-start 10.1.1.100 --dhcp-end 10.1.1.199"),
     (Hook("vlan", "network", ("all",), {"vni": 101, "description": "office", "type": "bridged",
                                         "dhcp": False}),
-     "pvc network add 101 --description office --type bridged --no-dhcp"),
+     "pvc --timeout 300 network add 101 --description office --type bridged --no-dhcp"),
 ])
 def test_pvc_object_hooks_are_pvc_commands(hook: Hook, argv: str) -> None:
     assert " ".join(hooks.pvc_argv(hook, "hv2")) == argv

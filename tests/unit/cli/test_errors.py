@@ -169,3 +169,35 @@ def test_version() -> None:
     result = CliRunner().invoke(cli, ["--version"])
     assert result.exit_code == 0
     assert "version" in result.stdout
+
+
+@pytest.mark.parametrize(("args", "env", "seconds"), [
+    ((), None, 30.0),
+    (("--timeout", "300"), None, 300.0),
+    ((), {"PVC_TIMEOUT": "45"}, 45.0),
+])
+def test_the_wait_for_each_answer_is_the_timeout_option(
+        tmp_path: Path, args: tuple[str, ...], env: dict[str, str] | None,
+        seconds: float) -> None:
+    read: list[float] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        read.append(request.extensions["timeout"]["read"])
+        return httpx.Response(200, json=[])
+
+    result = run(tmp_path, handler, *args, "-c", "t", "node", "list", env=env)
+    assert result.exit_code == 0, result.output
+    assert read == [seconds]
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "soon", "4000"])
+def test_a_bad_timeout_is_refused_before_any_request(tmp_path: Path, value: str) -> None:
+    asked: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        asked.append(request)
+        return httpx.Response(200, json=[])
+
+    result = run(tmp_path, handler, "--timeout", value, "-c", "t", "node", "list")
+    assert result.exit_code == 2
+    assert "--timeout" in result.stderr and asked == []
