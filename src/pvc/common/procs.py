@@ -10,8 +10,9 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +69,39 @@ class Child:
     def stop(self, grace: float = 3.0) -> None:
         proc, self.proc = self.proc, None
         stop(proc, grace)
+
+
+class Restarts:
+    """When a supervised child that keeps exiting may start again: at once after a run
+    that lasted `steady` seconds, else after a wait that doubles with each short run, from
+    `first` up to `most` seconds (a child that cannot start is not started every round)."""
+
+    def __init__(self, first: float = 5.0, most: float = 60.0, steady: float = 60.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.first, self.most, self.steady, self.clock = first, most, steady, clock
+        self.delay = 0.0  # the wait after the last exit
+        self._started: float | None = None
+        self._not_before = 0.0
+
+    def may_start(self) -> bool:
+        return self.clock() >= self._not_before
+
+    def started(self) -> None:
+        self._started = self.clock()
+
+    def exited(self) -> float:
+        """The child was found gone: the seconds until it may start again."""
+        now = self.clock()
+        ran = now - self._started if self._started is not None else self.steady
+        self.delay = 0.0 if ran >= self.steady else min(self.most, max(self.first,
+                                                                        self.delay * 2))
+        self._started = None
+        self._not_before = now + self.delay
+        return self.delay
+
+    def reset(self) -> None:
+        """Stopped on purpose: the next start is at once."""
+        self.delay, self._started, self._not_before = 0.0, None, 0.0
 
 
 def wakes(stopping: threading.Event, wake: threading.Event, period: float) -> Iterator[None]:

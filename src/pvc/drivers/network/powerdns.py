@@ -28,6 +28,9 @@ PDNS_CONTROL = "/usr/bin/pdns_control"
 # how often PowerDNS looks for secondary zones due a check (each zone is checked once its
 # SOA refresh, set by dnsmasq, has passed)
 XFR_CYCLE = 2
+# PowerDNS exits when it cannot reach its database as it starts: a just-booted or loaded
+# coordinator's PostgreSQL can take seconds to accept a connection
+DB_CONNECT_TIMEOUT = 10
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
@@ -57,7 +60,8 @@ def pdns_conf(cfg: PdnsConfig) -> str:
         "gpgsql-user": cfg.db_user,
         "gpgsql-password": cfg.db_password,
         # the writable member is the Patroni leader, wherever it is
-        "gpgsql-extra-connection-parameters": "target_session_attrs=read-write connect_timeout=2",
+        "gpgsql-extra-connection-parameters": (
+            f"target_session_attrs=read-write connect_timeout={DB_CONNECT_TIMEOUT}"),
         "local-address": ", ".join(_listen(a, cfg.port) for a in cfg.addresses),
         "daemon": "no",
         "guardian": "no",  # the node daemon starts it again if it exits

@@ -29,6 +29,7 @@ log = logging.getLogger("pvcnoded")
 
 RESYNC = 5.0
 PORT = 53
+MOST_RESTART_WAIT = 60.0  # a PowerDNS that keeps exiting (its database is not up yet)
 
 
 class DnsAggregator:
@@ -46,6 +47,7 @@ class DnsAggregator:
             workdir=config.dynamic_directory / "pdns",
             log_file=config.system_log_directory / "pdns.log")
         self.server: PowerDns | None = None
+        self.restarts = procs.Restarts(first=RESYNC, most=MOST_RESTART_WAIT)
         self._db: Database | None = None
         self._wanted: dict[str, str] | None = None  # None: not primary
         self._synced: dict[str, str] | None = None
@@ -70,7 +72,7 @@ class DnsAggregator:
         with self._lock:
             changed = zones != self._wanted
             self._wanted = dict(zones)
-        if changed or self.server is None or not self.server.alive():
+        if changed or (self.server is not None and not self.server.alive()):
             self._wake.set()
 
     def retire(self) -> None:
@@ -79,6 +81,7 @@ class DnsAggregator:
             self._wanted = None
             self._synced = None  # another primary may change the zones meanwhile
             server, self.server = self.server, None
+            self.restarts.reset()
         if server is not None:
             server.stop()
             log.info("Stopped the DNS aggregator")
@@ -96,11 +99,14 @@ class DnsAggregator:
     def _pass(self) -> None:
         with self._lock:
             wanted = None if self._wanted is None else dict(self._wanted)
-            if wanted is not None and (self.server is None or not self.server.alive()):
-                if self.server is not None:
-                    log.warning("PowerDNS exited (code %s): starting it again",
-                                self.server.exit_code())
+            if wanted is not None and self.server is not None and not self.server.alive():
+                wait = self.restarts.exited()
+                log.warning("PowerDNS exited (code %s): starting it again%s",
+                            self.server.exit_code(), f" in {wait:.0f} s" if wait else "")
+                self.server = None
+            if wanted is not None and self.server is None and self.restarts.may_start():
                 self.server = PowerDns(self.cfg)
+                self.restarts.started()
                 self.server.start()
                 log.info("Started the DNS aggregator on %s",
                          ", ".join(str(a) for a in self.cfg.addresses))

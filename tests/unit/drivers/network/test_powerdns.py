@@ -32,7 +32,8 @@ def test_config(tmp_path: Path) -> None:
     assert got["gpgsql-port"] == "5432,5432,5432"
     assert (got["gpgsql-dbname"], got["gpgsql-user"], got["gpgsql-password"]) == (
         "pvcdns", "pvcdns", "s3cr=t")
-    assert "target_session_attrs=read-write" in got["gpgsql-extra-connection-parameters"]
+    assert got["gpgsql-extra-connection-parameters"].split() == [
+        "target_session_attrs=read-write", "connect_timeout=10"]
     assert got["local-address"] == "10.0.0.250:53, [fd00::250]:53"
     assert (got["daemon"], got["secondary"], got["zone-cache-refresh-interval"]) == (
         "no", "yes", "0")
