@@ -5,7 +5,8 @@ installer's own check-in code, a webhook receiver, and the record on disk.
 
 A server without Redfish (its NIC named in bootstrap.yml) goes from its DHCP lease to
 booted, each stage reaching the webhook in order; a restarted daemon goes on from where
-it was; bad input is refused and changes nothing.
+it was; bad input is refused and changes nothing; a cluster the operator reset is taken
+up again by the running daemon; a daemon whose dnsmasq died stops.
 """
 
 from __future__ import annotations
@@ -30,7 +31,10 @@ import bcrypt
 import pytest
 import yaml
 
+from pvc.bootstrap import stages
+from pvc.bootstrap.daemon import RESUME_EVERY
 from pvc.bootstrap.netboot import IPXE_FILES
+from pvc.bootstrap.store import Store
 from pvc.installer import answers
 from tests.installer.support import WEBHOOK_RECEIVER
 from tests.integration.waiting import wait_until
@@ -137,12 +141,14 @@ class Rig:
         return sh("ip", "netns", "exec", ns, "curl", "-sS", "-f", "-m", "10", *args,
                   API + path, check=False)
 
-    def status(self) -> dict[str, dict[str, Any]]:
+    def clusters(self) -> list[dict[str, Any]]:
         out = sh("ip", "netns", "exec", self.srv, sys.executable, "-m",
                  "pvc.bootstrap.daemon", "--config", str(self.config), "status", "--format",
                  "json")
-        return {n["hostname"]: n for c in json.loads(out.stdout)["clusters"]
-                for n in c["nodes"]}
+        return list(json.loads(out.stdout)["clusters"])
+
+    def status(self) -> dict[str, dict[str, Any]]:
+        return {n["hostname"]: n for c in self.clusters() for n in c["nodes"]}
 
     def webhooks(self) -> list[dict[str, Any]]:
         if not self.hooks.exists():
@@ -433,3 +439,38 @@ def test_a_bad_bootstrap_yml_stops_the_daemon_naming_the_line(rig: Rig) -> None:
     assert out.returncode == 2
     assert "bootstrap.yml, line 4: unknown key 'colour' in node 52:54:00:aa:00:09" in \
         out.stderr, out.stderr
+
+
+def test_a_reset_cluster_is_taken_up_by_the_running_daemon(rig: Rig) -> None:
+    r = rig
+    # cluster c1's hooks failed (its repository names none: the step only finishes the
+    # nodes): recorded by hand on the daemon's own record, then reset by the command line
+    store = Store(r.work / "state" / "state.sqlite")
+    try:
+        store.note("c1", "", "hooks-running", stages.INFO, "cluster c1: running its hooks")
+        assert store.advance_cluster("c1", stages.FAILED, stages.FAILURE, "c1 failed")
+    finally:
+        store.close()
+    time.sleep(RESUME_EVERY + 1)  # a failed cluster is left alone
+    assert {c["name"]: c["stage"] for c in r.clusters()}["c1"] == stages.FAILED
+    out = sh(sys.executable, "-m", "pvc.bootstrap.daemon", "--config", str(r.config),
+             "reset", "c1")
+    assert out.stdout.startswith("cluster c1 goes on from hooks-running")
+    # the daemon, told nothing, runs the step again within its look's period
+    wait_for("cluster c1 completed",
+             lambda: {c["name"]: c["stage"] for c in r.clusters()}["c1"] == "completed",
+             timeout=RESUME_EVERY + 20)
+    assert {n["stage"] for n in r.status().values()} == {"completed"}
+    assert [h["stage"] for h in r.webhooks() if h["node"] == ""][-1] == "completed"
+    assert r.daemon is not None and r.daemon.poll() is None
+
+
+def test_a_daemon_whose_dnsmasq_died_stops_saying_so(rig: Rig) -> None:
+    r = rig
+    assert r.daemon is not None
+    for pid in r.dnsmasqs():
+        os.kill(pid, signal.SIGKILL)
+    assert r.daemon.wait(20) == 1  # not a daemon that answers but hands out no lease
+    r.daemon = None
+    assert "dnsmasq exited" in (r.work / "daemon.log").read_text()
+    assert not r.dnsmasqs()
