@@ -29,7 +29,7 @@ log = logging.getLogger("pvcnoded")
 
 RESYNC = 5.0
 PORT = 53
-MOST_RESTART_WAIT = 60.0  # a PowerDNS that keeps exiting (its database is not up yet)
+MOST_RESTART_WAIT = 30.0  # a PowerDNS that keeps exiting (its database is not up yet)
 
 
 class DnsAggregator:
