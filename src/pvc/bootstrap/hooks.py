@@ -9,6 +9,8 @@
   the cluster's own client configuration), waiting for each task to finish:
   - `osddb`: `{disk}`, the OSD database volume group on each target node;
   - `osd`: `{disk, weight, ext_db_ratio, ext_db_size, count}`, OSDs on each target node;
+  (PVC's whole surface; this PVC keeps each OSD's database on its device, one OSD per
+  device, so `osddb`, `ext_db_*` and a `count` other than 1 are refused by the check)
   - `pool`: `{name, pgs, tier, replcfg}`, once (on the first target);
   - `network`: `{vni, description, type, mtu, domain, dns_servers, ipnet, ipnet6,
     gateway, gateway6, dhcp, dhcp_start, dhcp_end}`, once (on the first target).
@@ -55,6 +57,21 @@ CONFIRMED = {"osddb": ("--yes", "--wait"), "osd": ("--yes", "--wait")}
 API_TIMEOUT = 300
 
 
+# what this PVC's storage does not do (its API refuses them): refused before any hook
+# runs rather than by the API halfway through the hooks
+NO_EXTERNAL_DB = ("external OSD database devices are not supported: each OSD keeps its "
+                  "database on its own device")
+
+
+def unsupported(hook: Hook) -> str | None:
+    if hook.type == "osddb" or (hook.type == "osd" and any(
+            hook.args.get(key) not in (None, "") for key in ("ext_db_ratio", "ext_db_size"))):
+        return NO_EXTERNAL_DB
+    if hook.type == "osd" and hook.args.get("count") not in (None, "", 1, "1"):
+        return f"split OSDs (count {hook.args['count']}) are not supported: one OSD per device"
+    return None
+
+
 def check(hooks: tuple[Hook, ...]) -> None:
     for hook in hooks:
         if hook.type not in RUNNABLE:
@@ -62,6 +79,9 @@ def check(hooks: tuple[Hook, ...]) -> None:
                                   f"pvcbootstrapd (it runs {', '.join(RUNNABLE)})")
         if hook.type in PVC_HOOKS:
             pvc_argv(hook, "hv1")
+            why = unsupported(hook)
+            if why is not None:
+                raise InvalidArgument(f"hook {hook.name!r} ({hook.type}): {why}")
 
 
 def _word(hook: Hook, key: str, value: Any) -> str:

@@ -4,6 +4,7 @@ Ansible runs have their tests on real servers)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,26 @@ def test_a_bad_hook_stops_the_cluster_before_any_hook_runs() -> None:
                   Path("/nonexistent"), lambda h: [], Path("/x"), None, Path("/x.log"),
                   ran.append)
     assert ran == []
+
+
+@pytest.mark.parametrize(("hook", "why"), [
+    (Hook("db", "osddb", ("all",), {"disk": "/dev/nvme0n1"}),
+     "hook 'db' (osddb): external OSD database devices are not supported"),
+    (Hook("osd", "osd", ("all",), {"disk": "/dev/sdb", "ext_db_size": "20G"}),
+     "hook 'osd' (osd): external OSD database devices are not supported"),
+    (Hook("osd", "osd", ("all",), {"disk": "/dev/sdb", "count": 2}),
+     "hook 'osd' (osd): split OSDs (count 2) are not supported"),
+])
+def test_what_this_pvcs_storage_does_not_do_stops_the_cluster_before_any_hook_runs(
+        hook: Hook, why: str) -> None:
+    ran: list[str] = []
+    with pytest.raises(InvalidArgument, match=re.escape(why)):
+        hooks.run((Hook("tell", "webhook", ("all",), {"uri": "http://127.0.0.1:9/"}), hook),
+                  Path("/nonexistent"), lambda h: [], Path("/x"), None, Path("/x.log"),
+                  ran.append)
+    assert ran == []
+    # one OSD per device, its database on it: fine
+    hooks.check((Hook("osd", "osd", ("all",), {"disk": "/dev/sdb", "count": 1}),))
 
 
 @pytest.mark.parametrize(("hook", "argv"), [
