@@ -18,6 +18,7 @@ from pvc.common import config
 from pvc.drivers.hypervisor.libvirt_driver import DomainFigures
 from pvc.node.ha import self_fence
 from pvc.node.ha.self_fence import Reach, SelfFence, decide, due, quorum_possible_without_me
+from tests.clock import Clock
 from tests.ports import free_port
 
 O, R, S = Reach.OPEN, Reach.REFUSED, Reach.SILENT  # noqa: E741
@@ -101,19 +102,6 @@ class Host:
     def destroy(self, uuid: str) -> None:
         self.destroyed.append(uuid)
         self.running.discard(uuid)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 def guard(clock: Clock, host: Host, reaches: list[Reach], state: dict[str, object],

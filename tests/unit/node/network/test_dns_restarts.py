@@ -18,19 +18,7 @@ from pvc.common import config as configmod
 from pvc.common import procs
 from pvc.drivers.network import powerdns
 from pvc.node.network.dns import MOST_RESTART_WAIT, RESYNC, DnsAggregator
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
+from tests.clock import Clock
 
 
 @pytest.fixture
