@@ -22,12 +22,17 @@ STUBBORN = ("import signal, time\n"
             "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
             "print('ignoring SIGTERM', flush=True)\n"
             "time.sleep(60)\n")
+EXCLUSIVE = ("import fcntl, sys, time\n"
+             "lock = open(sys.argv[1], 'rb')\n"
+             "fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)\n"
+             "time.sleep(60)\n")
 COMMANDS = {
     "sleep": ["/bin/sleep", "60"],
     "stubborn": [sys.executable, "-c", STUBBORN],
     "broken": ["/bin/sh", "-c", "echo cannot start >&2; exit 3"],
-    # like ceph-osd: a second instance fails at once on the first one's lock
-    "exclusive": ["/usr/bin/flock", "-n", "-E", "7", "/proc/self/exe", "/bin/sleep", "60"],
+    # like ceph-osd: a second instance fails at once on the first one's lock (taken by the
+    # one process, so stopping it by its pid leaves nothing holding the lock)
+    "exclusive": [sys.executable, "-c", EXCLUSIVE, __file__],
 }
 
 
